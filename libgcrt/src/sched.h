@@ -1,0 +1,124 @@
+/* sched.h - goroutines (G), park/ready, and the interface between the
+ * scheduler (sched.c, ctx_*.S, stack.c) and what blocks on it (chan.c,
+ * select.c, sema.c, sync.c, time.c, pool.c). Go: runtime2.go, proc.go.
+ *
+ * Every attached thread has a current G: a goroutine when the thread is an
+ * M running one, otherwise the thread's own G (is_thread = 1) that stands
+ * for the plain pthread. park/ready work for both: a goroutine parks by
+ * switching to the scheduler; a thread G parks by sleeping on its futex
+ * word. So channels and mutexes work between goroutines, between plain
+ * threads, and across the two. */
+#ifndef GCRT_SCHED_H
+#define GCRT_SCHED_H
+
+#include "proc.h"
+#include "runtime.h"
+
+/* G status (Go: _Gidle ... _Gdead). */
+enum {
+    GCRT_G_IDLE = 0,
+    GCRT_G_RUNNABLE,
+    GCRT_G_RUNNING,
+    GCRT_G_SYSCALL,
+    GCRT_G_WAITING,
+    GCRT_G_DEAD,
+};
+
+/* Wait reasons, with Go 1.19's strings (gcrt__wait_reason_string). */
+enum gcrt_wait_reason {
+    GCRT_WAIT_ZERO = 0, /* "" */
+    GCRT_WAIT_GC_ASSIST_MARKING,
+    GCRT_WAIT_IO_WAIT,
+    GCRT_WAIT_CHAN_RECEIVE_NIL_CHAN,
+    GCRT_WAIT_CHAN_SEND_NIL_CHAN,
+    GCRT_WAIT_DUMPING_HEAP,
+    GCRT_WAIT_GARBAGE_COLLECTION,
+    GCRT_WAIT_GARBAGE_COLLECTION_SCAN,
+    GCRT_WAIT_PANICWAIT,
+    GCRT_WAIT_SELECT,
+    GCRT_WAIT_SELECT_NO_CASES,
+    GCRT_WAIT_GC_ASSIST_WAIT,
+    GCRT_WAIT_GC_SWEEP_WAIT,
+    GCRT_WAIT_GC_SCAVENGE_WAIT,
+    GCRT_WAIT_CHAN_RECEIVE,
+    GCRT_WAIT_CHAN_SEND,
+    GCRT_WAIT_FINALIZER_WAIT,
+    GCRT_WAIT_FORCE_GC_IDLE,
+    GCRT_WAIT_SEMACQUIRE,
+    GCRT_WAIT_SLEEP,
+    GCRT_WAIT_SYNC_COND_WAIT,
+    GCRT_WAIT_TIMER_GOROUTINE_IDLE,
+    GCRT_WAIT_TRACE_READER_BLOCKED,
+    GCRT_WAIT_WAIT_FOR_GC_CYCLE,
+    GCRT_WAIT_GC_WORKER_IDLE,
+    GCRT_WAIT_PREEMPTED,
+    GCRT_WAIT_DEBUG_CALL,
+    GCRT_WAIT_COUNT,
+};
+const char *gcrt__wait_reason_string(unsigned reason);
+
+struct gcrt_sudog;
+
+typedef struct gcrt_g {
+    int64_t goid;
+    uint32_t status;    /* GCRT_G_*; atomic */
+    uint8_t waitreason; /* enum gcrt_wait_reason, while WAITING */
+    uint8_t is_thread;  /* 1: stands for a plain attached thread */
+    uint8_t system;     /* 1: runtime-internal goroutine (not in profiles) */
+    int64_t waitsince;  /* nanotime when it last blocked, 0 if running */
+    /* Saved context of a parked/runnable goroutine: its stack pointer; the
+     * callee-saved registers are pushed on its own stack below sp, so the
+     * GC scans [sched_sp, stack_hi) and sees them. */
+    uintptr_t sched_sp;
+    uintptr_t stack_lo, stack_hi; /* usable stack (guard page below lo) */
+    struct gcrt_m *m;             /* M running it, or NULL */
+    void *param;                  /* handed over by the waker (Go: g.param) */
+    struct gcrt_sudog *waiting;   /* sudogs it is blocked on (select) */
+    uint32_t selectdone;          /* select: first waker wins (CAS 0->1) */
+    uint32_t parkword;            /* thread G: futex word for park/ready */
+    uintptr_t startpc;            /* function it runs */
+    uintptr_t gopc;               /* return PC of the gcrt_go call (creation site) */
+    int64_t parentgoid;
+    struct gcrt_g *schedlink; /* run queues */
+    struct gcrt_g *alllink;   /* all Gs */
+    void *sched;              /* scheduler-private part (sched.c) */
+    /* ---- scheduler-private (sched.c, stack.c, time.c, stw.c) ---------- */
+    void (*fn)(void *); /* goroutine body and its argument */
+    void *arg;
+    struct gcrt_stack *stk;        /* stack slot (stack.c), NULL for thread Gs */
+    struct gcrt_m *lastm;          /* M that ran it last (listing, debugging) */
+    uintptr_t sp_min;              /* lowest sched_sp seen: stack use estimate */
+    uint32_t preempt;              /* 1: sysmon asks it to yield at a safepoint */
+    uint32_t main;                 /* 1: goroutine 1 of gcrt_main */
+    int64_t runsince;              /* nanotime when it last started running */
+    int64_t createtime;            /* nanotime of gcrt_go */
+    struct gcrt_timer *sleeptimer; /* gcrt_sleep's timer (time.c), lazily */
+    void *tsan_fiber;              /* TSan fiber of this G, if built with TSan */
+} gcrt_g_t;
+
+/* The calling thread's current G, or NULL if the thread is not attached.
+ * Never cache it across a call that may park: a goroutine may resume on
+ * another thread. */
+gcrt_g_t *gcrt__getg(void);
+
+/* Go's gopark: marks the current G waiting with reason, then calls
+ * unlockf(g, arg) (for a goroutine: on the scheduler's stack, after the G
+ * was switched out). If unlockf returns 0 the G is made runnable again at
+ * once. Returns when someone calls gcrt__ready(g). */
+void gcrt__park(int (*unlockf)(gcrt_g_t *g, void *arg), void *arg, unsigned reason);
+/* Go's goready: makes a waiting G runnable (wakes a thread G). */
+void gcrt__ready(gcrt_g_t *g);
+/* Go's Gosched: lets other goroutines run. */
+void gcrt__gosched(void);
+
+/* ---- additions (sched.c) -------------------------------------------- */
+
+/* G status names as Go prints them ("runnable", "waiting", ...). */
+const char *gcrt__gstatus_string(unsigned status);
+/* Whether the caller runs as a goroutine (not a plain thread or g0). */
+bool gcrt__on_goroutine(void);
+/* All Gs (goroutines and thread Gs, dead ones reused), newest first; walk
+ * lock-free with gcrt_load_acquire on alllink. */
+extern gcrt_g_t *gcrt__allg;
+
+#endif

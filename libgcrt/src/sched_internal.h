@@ -1,0 +1,197 @@
+/* sched_internal.h - the scheduler's private M and P parts and the files
+ * that share them: sched.c (schedule, park/ready, goroutines), runq.c (run
+ * queues, idle Ps), mthread.c (Ms: threads, idle Ms, spinning), stack.c,
+ * time.c (sleep, timers), sysmon.c, stw.c (stop-the-world), gstate.c (the
+ * goroutine listing). See sched.c for the walk-through. */
+#ifndef GCRT_SCHED_INTERNAL_H
+#define GCRT_SCHED_INTERNAL_H
+
+#include "gcrt_sched.h"
+#include "os.h"
+#include "sched.h"
+
+enum { GCRT_RUNQ_SIZE = 256 }; /* Go: len(p.runq) */
+
+/* What a goroutine asks g0 to do after it switched out (msched.action). */
+enum {
+    GCRT_ACT_NONE = 0,
+    GCRT_ACT_PARK,    /* status -> WAITING, then unlockf */
+    GCRT_ACT_GOSCHED, /* status -> RUNNABLE, global run queue */
+    GCRT_ACT_PREEMPT, /* same, asked by sysmon */
+    GCRT_ACT_EXIT,    /* status -> DEAD, stack and G to the caches */
+    GCRT_ACT_BLOCKED, /* lost its P in a blocking call: global queue */
+};
+
+/* An M's state for stop-the-world (msched.stwstate; atomic).
+ *   RUN           running code that may touch the heap
+ *   BLOCK         in a blocking call or idle: touches no heap until it
+ *                 leaves (gcrt_exit_blocking, or an idle M waking)
+ *   STOPPED       stopped for a stop-the-world (safepoint or signal);
+ *                 registers saved; set by the M itself
+ *   BLOCK_STOPPED was BLOCK when the stopper claimed it; it cannot leave
+ *                 until the world starts again
+ * RUN -> STOPPED by the M; BLOCK -> BLOCK_STOPPED by the stopper;
+ * BLOCK_STOPPED -> BLOCK by start-the-world. */
+enum { GCRT_MS_RUN = 0, GCRT_MS_BLOCK, GCRT_MS_STOPPED, GCRT_MS_BLOCK_STOPPED };
+
+struct gcrt_psched;
+
+/* The scheduler's per-M part (m->sched). Touched by its own thread unless
+ * noted. */
+typedef struct gcrt_msched {
+    gcrt_m_t *m;
+    gcrt_g_t *g0;    /* the thread's own G: a plain thread, or the scheduler
+                        stack of a runtime M (is_thread = 1) */
+    gcrt_g_t *curg;  /* what runs now: a goroutine, or g0 */
+    int runtime;     /* 1: created by the scheduler, runs goroutines */
+    uintptr_t g0_sp; /* g0's saved sp while a goroutine runs */
+    /* Left by a goroutine for g0 (GCRT_ACT_*). */
+    int action;
+    int (*unlockf)(gcrt_g_t *, void *);
+    void *unlockarg;
+    /* Idle: sleeps on parkword; a waker sets nextp and wakes it. */
+    uint32_t parkword;
+    int spinning;              /* looking for work (sched.nmspinning) */
+    struct gcrt_psched *nextp; /* P handed over by startm */
+    struct gcrt_msched *idlelink;
+    struct gcrt_psched *oldp; /* P held before a blocking call */
+    /* Stop-the-world (stw.c). */
+    uint32_t stwstate;  /* GCRT_MS_*; atomic */
+    int32_t locks;      /* >0: in a scheduler critical section, a stop
+                           signal is refused (retried); own thread only */
+    uintptr_t stop_sp;  /* sp when stopped or when it entered BLOCK */
+    void *stop_uctx;    /* ucontext_t * if stopped by the signal */
+    int64_t blocksince; /* nanotime of gcrt_enter_blocking */
+    int blockdepth;     /* nesting of gcrt_enter_blocking */
+    void *altstack;     /* signal stack (runtime Ms) */
+    void *tsan_fiber;   /* g0's TSan fiber */
+    void *asan_fake;    /* ASan fake stack saved across a switch */
+} gcrt_msched_t;
+
+/* The scheduler's per-P part (p->sched) of a scheduler P. */
+typedef struct gcrt_psched {
+    gcrt_p_t *p;
+    /* Local run queue: the owner puts at tail, anyone takes at head (CAS).
+     * runnext: the G readied last, run next (inherits the time slice). */
+    uint32_t runqhead, runqtail; /* atomic */
+    gcrt_g_t *runq[GCRT_RUNQ_SIZE];
+    gcrt_g_t *runnext;            /* atomic (CAS by stealers) */
+    uint32_t schedtick;           /* incremented on every schedule */
+    uint32_t syscalltick;         /* incremented on every blocking call */
+    struct gcrt_psched *idlelink; /* sched.pidle, under sched.lock */
+    int32_t idle;                 /* on the idle list */
+    /* sysmon's last observation (sysmon thread only). */
+    uint32_t sm_schedtick, sm_syscalltick;
+    int64_t sm_schedwhen, sm_syscallwhen;
+    /* Dead Gs with stacks, for fast create+exit (owner only). */
+    gcrt_g_t *gfree;
+    int32_t ngfree;
+} gcrt_psched_t;
+
+/* Global scheduler state (Go: schedt). */
+typedef struct gcrt_schedt {
+    gcrt_lock_t lock; /* GCRT_RANK_SCHED: global runq, pidle, midle, gfree */
+    gcrt_g_t *runqhead, *runqtail;
+    int32_t runqsize;     /* atomic read without lock */
+    gcrt_psched_t *pidle; /* idle Ps */
+    int32_t npidle;       /* atomic */
+    gcrt_msched_t *midle; /* idle runtime Ms */
+    int32_t nmidle;
+    int32_t nmspinning; /* atomic */
+    int32_t nprocs;     /* Ps in use (GOMAXPROCS); atomic */
+    int32_t nallps;     /* Ps created (>= nprocs) */
+    gcrt_psched_t *ps[1024];
+    int32_t nm;         /* runtime Ms created */
+    uint32_t started;   /* scheduler started (Ms, sysmon); atomic */
+    int64_t goidgen;    /* atomic */
+    int64_t ngoroutine; /* live user goroutines; atomic */
+    gcrt_g_t *gfree;    /* dead Gs, with stacks; under lock */
+    int32_t ngfree;
+} gcrt_schedt_t;
+
+extern gcrt_schedt_t gcrt__sched;
+
+/* The calling thread's M and its scheduler part. Not inlined: a goroutine
+ * can resume on another thread, so the TLS address must not be cached
+ * across a switch. */
+gcrt_m_t *gcrt__getm(void);
+gcrt_msched_t *gcrt__getms(void);
+/* ms of m, created on first use (by its own thread or a stopper). */
+gcrt_msched_t *gcrt__msched_of(gcrt_m_t *m);
+
+/* sched.c */
+void gcrt__sched_start(void); /* once: Ps, sysmon; idempotent */
+gcrt_g_t *gcrt__galloc(void);
+void gcrt__execute(gcrt_msched_t *ms, gcrt_g_t *g); /* g0 only */
+GCRT_NORETURN void gcrt__mstart_loop(gcrt_msched_t *ms);
+
+/* runq.c */
+void gcrt__runqput(gcrt_psched_t *pp, gcrt_g_t *g, int next);
+gcrt_g_t *gcrt__runqget(gcrt_psched_t *pp);
+int gcrt__runqempty(gcrt_psched_t *pp);
+gcrt_g_t *gcrt__runqsteal(gcrt_psched_t *pp, gcrt_psched_t *victim, int stealnext);
+void gcrt__globrunqput(gcrt_g_t *g);                                     /* sched.lock held */
+void gcrt__globrunqput_batch(gcrt_g_t *head, gcrt_g_t *tail, int32_t n); /* lock held */
+gcrt_g_t *gcrt__globrunqget(gcrt_psched_t *pp, int32_t max);             /* lock held */
+gcrt_psched_t *gcrt__pidleget(void);                                     /* lock held */
+void gcrt__pidleput(gcrt_psched_t *pp);                                  /* lock held */
+void gcrt__acquirep(gcrt_msched_t *ms, gcrt_psched_t *pp);
+gcrt_psched_t *gcrt__releasep(gcrt_msched_t *ms);
+
+/* mthread.c */
+void gcrt__wakep(void);
+void gcrt__startm(gcrt_psched_t *pp, int spinning);
+void gcrt__handoffp(gcrt_psched_t *pp);
+void gcrt__stopm(gcrt_msched_t *ms); /* sleeps until handed a P */
+void gcrt__newm(gcrt_psched_t *pp, int spinning);
+void gcrt__m_signal_stack(gcrt_msched_t *ms);
+
+/* ctx_amd64.S: pushes callee-saved registers on the current stack, stores
+ * sp in *save_sp, loads new_sp, pops and returns there. */
+void gcrt__ctx_switch(uintptr_t *save_sp, uintptr_t new_sp);
+/* Entry of a new goroutine's first switch: calls r12(r13). */
+void gcrt__ctx_start(void);
+/* Builds the first frame of a goroutine on [lo, hi): returns its sp. */
+uintptr_t gcrt__ctx_init(uintptr_t hi, void (*entry)(void *), void *arg);
+
+/* stack.c */
+typedef struct gcrt_stack gcrt_stack_t;
+int gcrt__stack_alloc(gcrt_g_t *g); /* 0 or -errno */
+void gcrt__stack_free(gcrt_g_t *g);
+void gcrt__stack_note_sp(gcrt_g_t *g, uintptr_t sp); /* usage estimate */
+void gcrt__stack_check(gcrt_g_t *g);                 /* canary of an unguarded stack */
+void gcrt__stack_signal_init(void);                  /* SIGSEGV handler, once */
+extern size_t gcrt__stack_max_bytes;
+
+/* time.c */
+void gcrt__timers_run(int64_t now);   /* due timers; caller holds a P */
+int64_t gcrt__timers_next(void);      /* earliest when, or INT64_MAX */
+void gcrt__timers_wake_sleeper(void); /* a timer became due earlier */
+
+/* stw.c */
+extern uint32_t gcrt__stw_word; /* odd while a stop-the-world is on */
+void gcrt__safepoint_slow(void);
+void gcrt__stw_signal_init(void);
+/* BLOCK <-> RUN transitions (for blocking calls and idle Ms). */
+void gcrt__ms_block(gcrt_msched_t *ms);
+void gcrt__ms_unblock(gcrt_msched_t *ms);
+
+/* sysmon.c */
+void gcrt__sysmon_start(void);
+void gcrt__sysmon_wake(void);
+
+#if defined(__SANITIZE_THREAD__)
+#define GCRT_TSAN_FIBERS 1
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define GCRT_ASAN_FIBERS 1
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
+                                     size_t *size_old);
+#endif
+
+#endif
