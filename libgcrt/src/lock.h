@@ -1,0 +1,39 @@
+/* lock.h - the runtime's mutex (a futex word, Go: lock/unlock) and the one
+ * lock order of the runtime (Go: lockrank.go). A lock may only be taken
+ * while every lock the thread holds has a lower rank; with
+ * GCRT_ASSERT_LEVEL >= 2 every acquisition is checked. */
+#ifndef GCRT_LOCK_H
+#define GCRT_LOCK_H
+
+#include <stdint.h>
+
+/* Ranks, lowest first: take locks in this order. */
+enum gcrt_lock_rank {
+    GCRT_RANK_NONE = 0,
+    GCRT_RANK_SCHED,     /* scheduler: global run queue, idle Ps and Ms */
+    GCRT_RANK_ALLP,      /* the list of all Ps and Ms (attach/detach) */
+    GCRT_RANK_CHAN,      /* one channel (select takes several in address order) */
+    GCRT_RANK_SEMA,      /* semaphore tree roots */
+    GCRT_RANK_TIMERS,    /* a P's timer heap */
+    GCRT_RANK_GCWORK,    /* GC global work lists */
+    GCRT_RANK_MCENTRAL,  /* one mcentral */
+    GCRT_RANK_SPAN,      /* one span's free-bits (explicit free) */
+    GCRT_RANK_MHEAP,     /* the page heap */
+    GCRT_RANK_FIXALLOC,  /* metadata allocators (spans, mcaches) */
+    GCRT_RANK_STATS,     /* global counters */
+    GCRT_RANK_LEAF,      /* locks that never take another */
+};
+
+typedef struct gcrt_lock {
+    uint32_t key; /* 0 unlocked, 1 locked, 2 locked with sleepers */
+    uint16_t rank;
+} gcrt_lock_t;
+
+#define GCRT_LOCK_INIT(r) {0, (r)}
+
+void gcrt__lock_init(gcrt_lock_t *l, enum gcrt_lock_rank rank);
+void gcrt__lock(gcrt_lock_t *l);
+void gcrt__unlock(gcrt_lock_t *l);
+int gcrt__trylock(gcrt_lock_t *l);
+
+#endif

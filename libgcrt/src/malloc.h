@@ -1,0 +1,29 @@
+/* malloc.h - allocator entry points shared inside the core (see malloc.c). */
+#ifndef GCRT_MALLOC_H
+#define GCRT_MALLOC_H
+
+#include "mcache.h"
+#include "runtime.h"
+
+/* Default heap reservation (GCRT_HEAP_RESERVE overrides, Go byte units). */
+#define GCRT_DEFAULT_HEAP_RESERVE ((size_t)64 << 30)
+
+/* Sets up the heap, central lists and the scavenger. 0 or -errno. */
+int gcrt__malloc_init(void);
+
+/* Persistent zeroed runtime metadata (Go: persistentalloc): never freed,
+ * counted in OtherSys. NULL if the OS refuses. */
+void *gcrt__meta_alloc(size_t size);
+
+/* Bytes allocated since the last mark, counting cached spans' free slots
+ * as allocated (Go: gcController.heapLive). Atomic. */
+extern uint64_t gcrt__heap_live;
+
+/* Go's zerobase: the address of every zero-size allocation. */
+extern uint64_t gcrt__zerobase;
+
+/* The allocation slow path: size 0, large objects, refills, unattached
+ * threads and errors. fail: 0 = stop on error, 1 = return NULL + errno. */
+void *gcrt__malloc_slow(size_t size, unsigned noscan, int fail);
+
+#endif

@@ -1,0 +1,58 @@
+/* mcache.h - the per-P allocation cache (Go: mcache): one span per span
+ * class, the tiny block, the profiling countdown, and the P's statistics.
+ * Only the P's owner touches it (no lock), except that readers of MemStats
+ * load the statistics through the sequence counter. See malloc.c. */
+#ifndef GCRT_MCACHE_H
+#define GCRT_MCACHE_H
+
+#include "mheap.h"
+
+/* Per-P statistics, written only by the owner inside stats_begin/end so
+ * that readers get a consistent copy (Go: heapStatsDelta with a sequence
+ * number; odd while an update is in progress). */
+typedef struct gcrt_pstats {
+    uint32_t seq;
+    uint64_t small_alloc_count[GCRT_NUM_SIZE_CLASSES]; /* objects, at uncache */
+    uint64_t small_free_count[GCRT_NUM_SIZE_CLASSES];  /* explicit frees by this P */
+    uint64_t large_alloc, large_alloc_count;           /* bytes, objects */
+    uint64_t large_free, large_free_count;
+    uint64_t tiny_allocs; /* tiny sub-allocations folded in at flush */
+} gcrt_pstats_t;
+
+typedef struct gcrt_mcache {
+    /* -- hot: the fast path reads these ----------------------------------- */
+    gcrt_span_t *alloc[GCRT_NUM_SPAN_CLASSES]; /* never NULL: gcrt__empty_span */
+    uintptr_t tiny;        /* current 16-byte tiny block, or 0 */
+    uintptr_t tiny_offset; /* next free byte in it */
+    uint64_t tiny_allocs;  /* tiny sub-allocations not yet in stats; relaxed */
+    int64_t next_sample;   /* bytes until the next heap-profile sample */
+    /* -- cold ------------------------------------------------------------- */
+    gcrt_pstats_t stats;
+    struct gcrt_mcache *alllink; /* all mcaches (memstats) */
+} gcrt_mcache_t;
+
+/* The span every mcache slot starts with: no free slots, so the fast path
+ * falls into refill without a NULL check. */
+extern gcrt_span_t gcrt__empty_span;
+
+gcrt_mcache_t *gcrt__mcache_new(void);
+/* Replaces the cached span of spanclass with one that has a free slot.
+ * Returns it, or NULL if the heap cannot grow. */
+gcrt_span_t *gcrt__mcache_refill(gcrt_mcache_t *c, unsigned spanclass);
+/* Gives every cached span back to the mcentrals (P destroyed or idle). */
+void gcrt__mcache_release_all(gcrt_mcache_t *c);
+
+static inline void gcrt__stats_begin(gcrt_pstats_t *st) {
+    gcrt_store_relaxed(&st->seq, st->seq + 1);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+static inline void gcrt__stats_end(gcrt_pstats_t *st) {
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    gcrt_store_release(&st->seq, st->seq + 1);
+}
+
+/* The list of all mcaches, for readers (memstats, the GC). */
+extern gcrt_mcache_t *gcrt__allmcache;
+extern gcrt_lock_t gcrt__allmcache_lock;
+
+#endif

@@ -1,0 +1,30 @@
+/* mcentral.h - the central free lists, one per span class (Go: mcentral).
+ * mcaches take spans with free slots from here and give them back when
+ * they are full. See malloc.c. */
+#ifndef GCRT_MCENTRAL_H
+#define GCRT_MCENTRAL_H
+
+#include "mheap.h"
+
+typedef struct gcrt_mcentral {
+    gcrt_lock_t lock;
+    unsigned spanclass;
+    gcrt_span_t *partial; /* spans with free slots (or pending frees), not cached */
+    gcrt_span_t *full;    /* spans with no free slot, not cached */
+    uint64_t nspans;      /* spans of this class (cached or not) */
+    char pad[GCRT_CACHELINE];
+} gcrt_mcentral_t;
+
+extern gcrt_mcentral_t gcrt__mcentral[GCRT_NUM_SPAN_CLASSES];
+
+void gcrt__mcentral_init(void);
+/* A span with at least one free slot for an mcache, taken out of the lists
+ * (list = CACHED), with alloc_cache filled. NULL if the heap cannot grow. */
+gcrt_span_t *gcrt__mcentral_cache_span(gcrt_mcentral_t *c);
+/* Gives a cached span back. */
+void gcrt__mcentral_uncache_span(gcrt_mcentral_t *c, gcrt_span_t *s);
+/* Explicit free of the object at p (its base) in small span s. Throws on a
+ * pointer that is not an allocated object base. Returns the class size. */
+void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p);
+
+#endif

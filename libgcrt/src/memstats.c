@@ -1,0 +1,123 @@
+/* memstats.c - runtime.MemStats (Go: mstats.go). See malloc.c, step 8.
+ *
+ * Counts come from each P's statistics (read through their sequence
+ * counters) plus what the P's cached spans allocated since they were
+ * cached, and page counters from the heap. The derived fields follow Go's
+ * identities, so the invariants in gcrt.h hold on every read. The numbers
+ * are exact when no thread allocates during the read; until the collector
+ * can stop the world for a read, a concurrent read may miss allocations
+ * made while it runs (each P is read consistently). */
+#include <string.h>
+
+#include "malloc.h"
+#include "mcache.h"
+#include "mheap.h"
+#include "memstats.h"
+
+uint64_t gcrt__stack_inuse_extra; /* goroutine stacks mapped outside the heap */
+uint64_t gcrt__stack_sys_extra;
+void (*gcrt__gc_stats_hook)(struct gcrt_memstats *ms);
+
+static void read_pstats(gcrt_mcache_t *c, gcrt_pstats_t *out, uint64_t *tiny) {
+    for (;;) {
+        uint32_t seq = gcrt_load_acquire(&c->stats.seq);
+        if (seq & 1) {
+            gcrt_cpu_relax();
+            continue;
+        }
+        for (unsigned i = 0; i < GCRT_NUM_SIZE_CLASSES; i++) {
+            out->small_alloc_count[i] = gcrt_load_relaxed(&c->stats.small_alloc_count[i]);
+            out->small_free_count[i] = gcrt_load_relaxed(&c->stats.small_free_count[i]);
+        }
+        out->large_alloc = gcrt_load_relaxed(&c->stats.large_alloc);
+        out->large_alloc_count = gcrt_load_relaxed(&c->stats.large_alloc_count);
+        out->large_free = gcrt_load_relaxed(&c->stats.large_free);
+        out->large_free_count = gcrt_load_relaxed(&c->stats.large_free_count);
+        out->tiny_allocs = gcrt_load_relaxed(&c->stats.tiny_allocs);
+        /* Allocations in spans the P still caches. */
+        for (unsigned spc = 0; spc < GCRT_NUM_SPAN_CLASSES; spc++) {
+            gcrt_span_t *s = gcrt_load_relaxed(&c->alloc[spc]);
+            if (s == &gcrt__empty_span) continue;
+            out->small_alloc_count[spc >> 1] +=
+                (uint16_t)(gcrt_load_relaxed(&s->alloc_count) - s->alloc_count_before_cache);
+        }
+        *tiny = gcrt_load_relaxed(&c->tiny_allocs);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (gcrt_load_relaxed(&c->stats.seq) == seq) return;
+    }
+}
+
+void gcrt__read_heap_counts(struct gcrt_heap_counts *hc) {
+    memset(hc, 0, sizeof *hc);
+    gcrt__lock(&gcrt__allmcache_lock);
+    for (gcrt_mcache_t *c = gcrt__allmcache; c; c = c->alllink) {
+        gcrt_pstats_t st;
+        uint64_t tiny;
+        read_pstats(c, &st, &tiny);
+        for (unsigned i = 0; i < GCRT_NUM_SIZE_CLASSES; i++) {
+            hc->small_alloc_count[i] += st.small_alloc_count[i];
+            hc->small_free_count[i] += st.small_free_count[i];
+        }
+        hc->large_alloc += st.large_alloc;
+        hc->large_alloc_count += st.large_alloc_count;
+        hc->large_free += st.large_free;
+        hc->large_free_count += st.large_free_count;
+        hc->tiny_allocs += st.tiny_allocs + tiny;
+    }
+    gcrt__unlock(&gcrt__allmcache_lock);
+}
+
+void gcrt_read_memstats(struct gcrt_memstats *ms) {
+    memset(ms, 0, sizeof *ms);
+    struct gcrt_heap_counts hc;
+    gcrt__read_heap_counts(&hc);
+
+    uint64_t total_alloc = hc.large_alloc, freed = hc.large_free;
+    uint64_t mallocs = hc.large_alloc_count + hc.tiny_allocs;
+    uint64_t frees = hc.large_free_count + hc.tiny_allocs;
+    for (unsigned i = 1; i < GCRT_NUM_SIZE_CLASSES; i++) {
+        total_alloc += hc.small_alloc_count[i] * gcrt__class_to_size[i];
+        freed += hc.small_free_count[i] * gcrt__class_to_size[i];
+        mallocs += hc.small_alloc_count[i];
+        frees += hc.small_free_count[i];
+    }
+
+    gcrt_mheap_t *h = &gcrt__mheap;
+    gcrt__lock(&h->lock);
+    uint64_t inuse = h->heap_inuse, hfree = h->heap_free, released = h->heap_released;
+    uint64_t stack_inuse = h->stack_inuse;
+    gcrt__unlock(&h->lock);
+
+    ms->alloc = ms->heap_alloc = total_alloc - freed;
+    ms->total_alloc = total_alloc;
+    ms->mallocs = mallocs;
+    ms->frees = frees;
+    ms->heap_objects = mallocs - frees;
+    ms->heap_inuse = inuse;
+    ms->heap_released = released;
+    ms->heap_idle = hfree + released;
+    ms->heap_sys = inuse + hfree + released;
+    ms->stack_inuse = stack_inuse + gcrt_load_relaxed(&gcrt__stack_inuse_extra);
+    ms->stack_sys = ms->stack_inuse + gcrt_load_relaxed(&gcrt__stack_sys_extra) +
+                    gcrt_load_relaxed(&gcrt__meta.stack_sys);
+    ms->mspan_inuse = gcrt_load_relaxed(&gcrt__meta.mspan_inuse);
+    ms->mspan_sys = gcrt_load_relaxed(&gcrt__meta.mspan_sys);
+    ms->mcache_inuse = gcrt_load_relaxed(&gcrt__meta.mcache_inuse);
+    ms->mcache_sys = gcrt_load_relaxed(&gcrt__meta.mcache_sys);
+    ms->buck_hash_sys = gcrt_load_relaxed(&gcrt__meta.buck_hash_sys);
+    ms->gc_sys = gcrt_load_relaxed(&gcrt__meta.gc_sys);
+    /* mcaches come out of the persistent allocator: don't count them twice. */
+    uint64_t other = gcrt_load_relaxed(&gcrt__meta.other_sys);
+    ms->other_sys = other > ms->mcache_sys ? other - ms->mcache_sys : 0;
+    ms->sys = ms->heap_sys + ms->stack_sys + ms->mspan_sys + ms->mcache_sys + ms->buck_hash_sys +
+              ms->gc_sys + ms->other_sys;
+    ms->next_gc = (uint64_t)4 << 20; /* Go's first heap goal (heapMinimum) */
+    ms->enable_gc = true;
+    ms->debug_gc = false;
+    if (gcrt__gc_stats_hook) gcrt__gc_stats_hook(ms);
+    for (unsigned i = 0; i < GCRT_NUM_BYSIZE; i++) {
+        ms->by_size[i].size = gcrt__class_to_size[i];
+        ms->by_size[i].mallocs = hc.small_alloc_count[i];
+        ms->by_size[i].frees = hc.small_free_count[i];
+    }
+}

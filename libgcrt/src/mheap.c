@@ -1,0 +1,344 @@
+/* mheap.c - the page heap (Go: mheap.go, mpagealloc.go in spirit): the
+ * reservation, free page runs, coalescing, growth and release. See malloc.c.
+ *
+ * Free runs are spans in state FREE on size-indexed lists (free_small[n] for
+ * n < 128 pages, free_large beyond, best fit then lowest address). The page
+ * table maps every page of an INUSE or MANUAL span to it, and the first and
+ * last page of a FREE run to the run, which is all coalescing needs.
+ *
+ * Two bitmaps over all pages: "released" (returned to the OS, counted in
+ * HeapReleased) and "dirty" (handed out since it was last known zero). Fresh
+ * pages from growth count as released, as in Go: they take no memory until
+ * touched. A run needs zeroing on allocation iff one of its pages is dirty;
+ * releasing with MADV_DONTNEED makes pages clean again. */
+#include "mheap.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "godebug.h"
+#include "malloc.h"
+#include "os.h"
+
+gcrt_mheap_t gcrt__mheap;
+
+#define GROW_MIN ((uint64_t)4 << 20) /* commit at least 4 MiB at a time */
+
+static inline uintptr_t page_index(const gcrt_mheap_t *h, uintptr_t addr) {
+    return (addr - h->arena_start) >> GCRT_PAGE_SHIFT;
+}
+
+/* ---- page bitmaps --------------------------------------------------------- */
+
+static void bits_set_range(uint64_t *b, uintptr_t i, uintptr_t n, int v) {
+    while (n > 0) {
+        uintptr_t w = i / 64, off = i % 64, k = 64 - off < n ? 64 - off : n;
+        uint64_t mask = (k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << off;
+        if (v)
+            b[w] |= mask;
+        else
+            b[w] &= ~mask;
+        i += k;
+        n -= k;
+    }
+}
+
+static uintptr_t bits_count_range(const uint64_t *b, uintptr_t i, uintptr_t n) {
+    uintptr_t c = 0;
+    while (n > 0) {
+        uintptr_t w = i / 64, off = i % 64, k = 64 - off < n ? 64 - off : n;
+        uint64_t mask = (k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << off;
+        c += (uintptr_t)__builtin_popcountll(b[w] & mask);
+        i += k;
+        n -= k;
+    }
+    return c;
+}
+
+/* ---- free lists ---------------------------------------------------------- */
+
+static gcrt_span_t **free_list_for(gcrt_mheap_t *h, uintptr_t npages) {
+    return npages < 128 ? &h->free_small[npages] : &h->free_large;
+}
+
+static void list_insert(gcrt_span_t **head, gcrt_span_t *s) {
+    s->prev = NULL;
+    s->next = *head;
+    if (*head) (*head)->prev = s;
+    *head = s;
+}
+
+static void list_remove(gcrt_span_t **head, gcrt_span_t *s) {
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *head = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+static void set_free_bounds(gcrt_mheap_t *h, gcrt_span_t *s) {
+    uintptr_t i = page_index(h, s->base);
+    gcrt_store_relaxed(&h->spans[i], s);
+    gcrt_store_relaxed(&h->spans[i + s->npages - 1], s);
+}
+
+/* Inserts a FREE run, merging it with free neighbours. */
+static void insert_free(gcrt_mheap_t *h, gcrt_span_t *s) {
+    uintptr_t i = page_index(h, s->base);
+    if (i > 0) {
+        gcrt_span_t *prev = h->spans[i - 1];
+        if (prev && prev->state == GCRT_SPAN_FREE && prev->list == GCRT_LIST_HEAPFREE &&
+            prev->base + ((uintptr_t)prev->npages << GCRT_PAGE_SHIFT) == s->base) {
+            list_remove(free_list_for(h, prev->npages), prev);
+            s->base = prev->base;
+            s->npages += prev->npages;
+            gcrt__span_struct_free(h, prev);
+        }
+    }
+    uintptr_t end = s->base + ((uintptr_t)s->npages << GCRT_PAGE_SHIFT);
+    if (end < h->arena_used) {
+        gcrt_span_t *next = h->spans[page_index(h, end)];
+        if (next && next->state == GCRT_SPAN_FREE && next->list == GCRT_LIST_HEAPFREE &&
+            next->base == end) {
+            list_remove(free_list_for(h, next->npages), next);
+            s->npages += next->npages;
+            gcrt__span_struct_free(h, next);
+        }
+    }
+    gcrt_store_relaxed(&s->state, (uint8_t)GCRT_SPAN_FREE);
+    s->list = GCRT_LIST_HEAPFREE;
+    set_free_bounds(h, s);
+    list_insert(free_list_for(h, s->npages), s);
+}
+
+/* Best fit: the smallest run of at least npages, lowest address on ties. */
+static gcrt_span_t *find_free(gcrt_mheap_t *h, uintptr_t npages) {
+    for (uintptr_t n = npages; n < 128; n++) {
+        gcrt_span_t *best = NULL;
+        for (gcrt_span_t *s = h->free_small[n]; s; s = s->next)
+            if (!best || s->base < best->base) best = s;
+        if (best) return best;
+    }
+    gcrt_span_t *best = NULL;
+    for (gcrt_span_t *s = h->free_large; s; s = s->next) {
+        if (s->npages < npages) continue;
+        if (!best || s->npages < best->npages ||
+            (s->npages == best->npages && s->base < best->base))
+            best = s;
+    }
+    return best;
+}
+
+/* Commits more of the reservation: at least npages. 0 or -errno. */
+static int grow(gcrt_mheap_t *h, uintptr_t npages) {
+    uintptr_t want = npages << GCRT_PAGE_SHIFT;
+    uintptr_t size = want < h->grow_bytes ? h->grow_bytes : gcrt_round_up(want, GROW_MIN);
+    uintptr_t avail = h->arena_end - h->arena_used;
+    if (size > avail) size = want;
+    if (size > avail) return -ENOMEM;
+    int err = gcrt__os_commit((void *)h->arena_used, size);
+    if (err && size > want) {
+        size = want;
+        err = gcrt__os_commit((void *)h->arena_used, size);
+    }
+    if (err) return err;
+    gcrt_span_t *s = gcrt__span_struct_alloc(h);
+    if (!s) return -ENOMEM;
+    s->base = h->arena_used;
+    s->npages = (uint32_t)(size >> GCRT_PAGE_SHIFT);
+    uintptr_t first = page_index(h, s->base);
+    bits_set_range(h->released, first, s->npages, 1);
+    gcrt_store_relaxed(&h->arena_used, h->arena_used + size);
+    gcrt_bump(&h->heap_sys, size);
+    gcrt_bump(&h->heap_released, size);
+    /* Page-table and bitmap pages now in use count as GC metadata. */
+    gcrt_bump(&gcrt__meta.gc_sys, (uint64_t)s->npages * sizeof(void *) + s->npages / 4);
+    insert_free(h, s);
+    return 0;
+}
+
+int gcrt__mheap_init(gcrt_mheap_t *h, size_t reserve) {
+    memset(h, 0, sizeof *h);
+    gcrt__lock_init(&h->lock, GCRT_RANK_MHEAP);
+    reserve = gcrt_round_up(reserve, (uintptr_t)64 << 10);
+    void *base = NULL;
+    /* Ask for the full reservation, halving down to 256 MiB if the address
+     * space is limited (ulimit -v). */
+    while (!(base = gcrt__os_reserve(reserve, (uintptr_t)64 << 10)) && reserve > (256u << 20))
+        reserve /= 2;
+    if (!base) return -ENOMEM;
+    uintptr_t npages = reserve >> GCRT_PAGE_SHIFT;
+    size_t spans_bytes = gcrt_round_up(npages * sizeof(gcrt_span_t *), 4096);
+    size_t bits_bytes = gcrt_round_up((npages + 63) / 64 * 8, 4096);
+    /* Lazily committed tables: untouched pages cost nothing. */
+    char *meta = mmap(NULL, spans_bytes + 2 * bits_bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (meta == MAP_FAILED) {
+        gcrt__os_unmap(base, reserve);
+        return -ENOMEM;
+    }
+    h->spans = (gcrt_span_t **)meta;
+    h->released = (uint64_t *)(meta + spans_bytes);
+    h->dirty = (uint64_t *)(meta + spans_bytes + bits_bytes);
+    h->arena_start = (uintptr_t)base;
+    h->arena_end = h->arena_start + reserve;
+    h->arena_used = h->arena_start;
+    h->grow_bytes = GROW_MIN;
+    return 0;
+}
+
+gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanclass,
+                               int manual) {
+    if (npages == 0 || npages > UINT32_MAX) return NULL;
+    gcrt__lock(&h->lock);
+    gcrt_span_t *t = find_free(h, npages);
+    if (!t) {
+        if (grow(h, npages) != 0) {
+            gcrt__unlock(&h->lock);
+            return NULL;
+        }
+        t = find_free(h, npages);
+        GCRT_ASSERT(t);
+    }
+    list_remove(free_list_for(h, t->npages), t);
+    t->list = GCRT_LIST_NONE;
+    gcrt_span_t *s;
+    if (t->npages == npages) {
+        s = t;
+    } else {
+        /* Cut the front off; the rest stays free. */
+        s = gcrt__span_struct_alloc(h);
+        if (!s) {
+            insert_free(h, t);
+            gcrt__unlock(&h->lock);
+            return NULL;
+        }
+        s->base = t->base;
+        s->npages = (uint32_t)npages;
+        t->base += npages << GCRT_PAGE_SHIFT;
+        t->npages -= (uint32_t)npages;
+        t->list = GCRT_LIST_HEAPFREE;
+        set_free_bounds(h, t);
+        list_insert(free_list_for(h, t->npages), t);
+    }
+    uintptr_t first = page_index(h, s->base), bytes = npages << GCRT_PAGE_SHIFT;
+    uintptr_t nrel = bits_count_range(h->released, first, npages);
+    bits_set_range(h->released, first, npages, 0);
+    s->needzero = bits_count_range(h->dirty, first, npages) != 0;
+    bits_set_range(h->dirty, first, npages, 1);
+    gcrt_bump(&h->heap_released, -(uint64_t)(nrel << GCRT_PAGE_SHIFT));
+    gcrt_bump(&h->heap_free, -(uint64_t)(bytes - (nrel << GCRT_PAGE_SHIFT)));
+    s->next = s->prev = NULL;
+    s->list = GCRT_LIST_NONE;
+    if (manual) {
+        gcrt_bump(&h->stack_inuse, bytes);
+        s->spanclass = 0;
+        s->elemsize = bytes;
+        s->nelems = 0;
+        s->limit = s->base + bytes;
+    } else {
+        gcrt_bump(&h->heap_inuse, bytes);
+        gcrt__span_init_objects(s, spanclass);
+        if ((spanclass >> 1) == 0) { /* a large object: its one slot is taken */
+            s->freeindex = 1;
+            s->alloc_count = 1;
+            s->alloc_cache = 0;
+        }
+    }
+    for (uintptr_t i = 0; i < npages; i++) gcrt_store_relaxed(&h->spans[first + i], s);
+    /* Publish the state last: lock-free lookups check it. */
+    gcrt_store_release(&s->state, (uint8_t)(manual ? GCRT_SPAN_MANUAL : GCRT_SPAN_INUSE));
+    gcrt__unlock(&h->lock);
+    return s;
+}
+
+void gcrt__mheap_free(gcrt_mheap_t *h, gcrt_span_t *s) {
+    gcrt__lock(&h->lock);
+    if (s->state != GCRT_SPAN_INUSE && s->state != GCRT_SPAN_MANUAL)
+        gcrt__throwf("gcrt_free: double free of span at %p (%u pages)", (void *)s->base,
+                     s->npages);
+    uintptr_t bytes = (uintptr_t)s->npages << GCRT_PAGE_SHIFT;
+    if (s->state == GCRT_SPAN_MANUAL)
+        gcrt_bump(&h->stack_inuse, -(uint64_t)bytes);
+    else
+        gcrt_bump(&h->heap_inuse, -(uint64_t)bytes);
+    gcrt_bump(&h->heap_free, bytes);
+    s->spanclass = 0;
+    s->elemsize = 0;
+    s->limit = s->base;
+    insert_free(h, s);
+    gcrt__unlock(&h->lock);
+}
+
+/* Releases up to want pages at the high end of free run s, which the
+ * caller took off the free lists (so nobody else touches its pages). The
+ * stretches are found under the heap lock, released with the lock dropped
+ * (madvise is slow), then marked. Returns pages released. */
+static uintptr_t release_run(gcrt_mheap_t *h, gcrt_span_t *s, uintptr_t want) {
+    enum { MAXSTRETCH = 32 };
+    uintptr_t lo[MAXSTRETCH], hi[MAXSTRETCH];
+    int n = 0;
+    uintptr_t first = page_index(h, s->base), i = first + s->npages, planned = 0;
+    while (i > first && planned < want && n < MAXSTRETCH) {
+        while (i > first && ((h->released[(i - 1) / 64] >> ((i - 1) % 64)) & 1)) i--;
+        uintptr_t top = i;
+        while (i > first && !((h->released[(i - 1) / 64] >> ((i - 1) % 64)) & 1) &&
+               planned + (top - i) < want)
+            i--;
+        if (top == i) break;
+        lo[n] = i;
+        hi[n] = top;
+        planned += top - i;
+        n++;
+    }
+    gcrt__unlock(&h->lock);
+    int ok[MAXSTRETCH];
+    for (int k = 0; k < n; k++)
+        ok[k] = gcrt__os_release((void *)(h->arena_start + (lo[k] << GCRT_PAGE_SHIFT)),
+                                 (hi[k] - lo[k]) << GCRT_PAGE_SHIFT) == 0;
+    gcrt__lock(&h->lock);
+    uintptr_t done = 0;
+    for (int k = 0; k < n; k++) {
+        if (!ok[k]) continue;
+        bits_set_range(h->released, lo[k], hi[k] - lo[k], 1);
+        if (gcrt__debug.madvdontneed) bits_set_range(h->dirty, lo[k], hi[k] - lo[k], 0);
+        done += hi[k] - lo[k];
+    }
+    return done;
+}
+
+uintptr_t gcrt__mheap_scavenge(gcrt_mheap_t *h, uintptr_t nbytes) {
+    uintptr_t want = (nbytes + GCRT_PAGE_MASK) >> GCRT_PAGE_SHIFT, done = 0;
+    gcrt__lock(&h->lock);
+    while (done < want) {
+        /* Pick the free run with the most unreleased pages, largest first:
+         * big runs are the ones least likely to be reused soon. */
+        gcrt_span_t *pick = NULL;
+        uintptr_t pick_unrel = 0;
+        for (int n = 128; n >= 1 && !pick; n--) {
+            gcrt_span_t *head = n == 128 ? h->free_large : h->free_small[n];
+            for (gcrt_span_t *s = head; s; s = s->next) {
+                uintptr_t unrel =
+                    s->npages - bits_count_range(h->released, page_index(h, s->base), s->npages);
+                if (unrel > pick_unrel) {
+                    pick = s;
+                    pick_unrel = unrel;
+                }
+            }
+        }
+        if (!pick) break;
+        list_remove(free_list_for(h, pick->npages), pick);
+        pick->list = GCRT_LIST_NONE; /* neighbours will not merge with it */
+        uintptr_t got = release_run(h, pick, want - done);
+        gcrt_bump(&h->heap_free, -(uint64_t)(got << GCRT_PAGE_SHIFT));
+        gcrt_bump(&h->heap_released, (uint64_t)(got << GCRT_PAGE_SHIFT));
+        gcrt_bump(&h->released_total, (uint64_t)(got << GCRT_PAGE_SHIFT));
+        insert_free(h, pick);
+        if (got == 0) break;
+        done += got;
+    }
+    gcrt__unlock(&h->lock);
+    return done << GCRT_PAGE_SHIFT;
+}

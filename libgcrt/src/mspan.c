@@ -1,0 +1,185 @@
+/* mspan.c - span structs, their bitmaps, and slot search (Go: mbitmap.go
+ * nextFreeIndex/refillAllocCache, mheap.go's span allocator). See malloc.c. */
+#include <string.h>
+
+#include "malloc.h"
+#include "mheap.h"
+#include "os.h"
+
+struct gcrt_meta_stats gcrt__meta;
+
+/* ---- span structs: a free list over chunks that are never unmapped, so a
+ * stale pointer from the page table always points at a readable struct. -- */
+
+static gcrt_span_t *span_free;
+
+gcrt_span_t *gcrt__span_struct_alloc(gcrt_mheap_t *h) {
+    (void)h;
+    if (!span_free) {
+        size_t chunk = 64 << 10;
+        gcrt_span_t *a = gcrt__os_alloc(chunk);
+        if (!a) return NULL;
+        size_t n = chunk / sizeof *a;
+        for (size_t i = 0; i < n; i++) {
+            a[i].next = span_free;
+            span_free = &a[i];
+        }
+        gcrt_bump(&gcrt__meta.mspan_sys, chunk);
+    }
+    gcrt_span_t *s = span_free;
+    span_free = s->next;
+    /* Keep the bitmaps a recycled struct already owns. */
+    uint64_t *ab = s->alloc_bits, *fb = s->freed_bits;
+    uint32_t nw = s->nbits_words;
+    memset(s, 0, sizeof *s);
+    s->alloc_bits = ab;
+    s->freed_bits = fb;
+    s->nbits_words = nw;
+    gcrt_bump(&gcrt__meta.mspan_inuse, sizeof *s);
+    return s;
+}
+
+void gcrt__span_struct_free(gcrt_mheap_t *h, gcrt_span_t *s) {
+    (void)h;
+    gcrt_store_relaxed(&s->state, (uint8_t)GCRT_SPAN_DEAD);
+    s->next = span_free;
+    span_free = s;
+    gcrt_bump(&gcrt__meta.mspan_inuse, -(uint64_t)sizeof *s);
+}
+
+/* ---- bitmaps: alloc and freed bits, one block of 2*nwords words, from
+ * per-size free lists (1, 2, 4, 8, 16 words). Heap lock held. ----------- */
+
+static uint64_t *bits_free[5];
+static char *bits_chunk;
+static size_t bits_left;
+
+static unsigned bits_bucket(uint32_t nwords) {
+    unsigned b = 0;
+    while ((1u << b) < nwords) b++;
+    return b;
+}
+
+static uint64_t *bits_alloc(uint32_t nwords) {
+    unsigned b = bits_bucket(nwords);
+    size_t bytes = (size_t)2 * 8 << b;
+    uint64_t *w = bits_free[b];
+    if (w) {
+        bits_free[b] = *(uint64_t **)w;
+    } else {
+        if (bits_left < bytes) {
+            size_t chunk = 256 << 10;
+            bits_chunk = gcrt__os_alloc(chunk);
+            if (!bits_chunk) return NULL;
+            bits_left = chunk;
+            gcrt_bump(&gcrt__meta.gc_sys, chunk);
+        }
+        w = (uint64_t *)bits_chunk;
+        bits_chunk += bytes;
+        bits_left -= bytes;
+    }
+    memset(w, 0, bytes);
+    return w;
+}
+
+static void bits_release(uint64_t *w, uint32_t nwords) {
+    unsigned b = bits_bucket(nwords);
+    *(uint64_t **)w = bits_free[b];
+    bits_free[b] = w;
+}
+
+void gcrt__span_init_objects(gcrt_span_t *s, unsigned spanclass) {
+    unsigned sc = spanclass >> 1;
+    s->spanclass = (uint8_t)spanclass;
+    if (sc == 0) {
+        s->elemsize = (uintptr_t)s->npages << GCRT_PAGE_SHIFT;
+        s->nelems = 1;
+        s->divmagic = 0;
+    } else {
+        s->elemsize = gcrt__class_to_size[sc];
+        s->nelems = gcrt__class_to_nobjs[sc];
+        s->divmagic = gcrt__class_to_divmagic[sc];
+    }
+    s->limit = s->base + s->elemsize * s->nelems;
+    uint32_t nw = ((uint32_t)s->nelems + 63) / 64;
+    if (s->alloc_bits && bits_bucket(s->nbits_words) != bits_bucket(nw)) {
+        bits_release(s->alloc_bits, s->nbits_words);
+        s->alloc_bits = NULL;
+    }
+    if (!s->alloc_bits) {
+        s->alloc_bits = bits_alloc(nw);
+        if (!s->alloc_bits) gcrt__throw("out of memory allocating span bitmaps");
+    } else {
+        memset(s->alloc_bits, 0, (size_t)2 * 8 << bits_bucket(nw));
+    }
+    s->nbits_words = nw;
+    s->freed_bits = s->alloc_bits + ((size_t)1 << bits_bucket(nw));
+    s->freeindex = 0;
+    s->alloc_count = 0;
+    s->alloc_count_before_cache = 0;
+    s->nfreed = 0;
+    s->alloc_cache = 0;
+    gcrt__span_refill_cache(s, 0);
+}
+
+void gcrt__span_refill_cache(gcrt_span_t *s, uintptr_t whichbyte) {
+    /* whichbyte is 8-aligned (a 64-slot boundary): allocCache is the
+     * complement of the 64 alloc bits starting there. */
+    uintptr_t word = whichbyte / 8;
+    uint64_t bits = word < s->nbits_words ? s->alloc_bits[word] : ~(uint64_t)0;
+    s->alloc_cache = ~bits;
+}
+
+uintptr_t gcrt__span_next_free_index(gcrt_span_t *s) {
+    uintptr_t sfreeindex = s->freeindex, nelems = s->nelems;
+    if (sfreeindex == nelems) return nelems;
+    uint64_t cache = s->alloc_cache;
+    unsigned bit = cache ? (unsigned)__builtin_ctzll(cache) : 64;
+    while (bit == 64) {
+        /* Move to the next 64-slot word. */
+        sfreeindex = (sfreeindex + 64) & ~(uintptr_t)63;
+        if (sfreeindex >= nelems) {
+            gcrt_store_relaxed(&s->freeindex, (uint16_t)nelems);
+            return nelems;
+        }
+        gcrt__span_refill_cache(s, sfreeindex / 8);
+        cache = s->alloc_cache;
+        bit = cache ? (unsigned)__builtin_ctzll(cache) : 64;
+    }
+    uintptr_t result = sfreeindex + bit;
+    if (result >= nelems) {
+        gcrt_store_relaxed(&s->freeindex, (uint16_t)nelems);
+        return nelems;
+    }
+    s->alloc_cache = (cache >> bit) >> 1;
+    sfreeindex = result + 1;
+    if ((sfreeindex & 63) == 0 && sfreeindex != nelems) gcrt__span_refill_cache(s, sfreeindex / 8);
+    gcrt_store_relaxed(&s->freeindex, (uint16_t)sfreeindex);
+    return result;
+}
+
+uintptr_t gcrt__span_fold_frees(gcrt_span_t *s) {
+    uintptr_t n = s->nfreed;
+    if (n == 0) return 0;
+    /* Slots below freeindex are allocated even if their bit is clear: make
+     * that explicit before freeindex restarts at 0. */
+    uintptr_t fi = s->freeindex;
+    for (uintptr_t w = 0; w < s->nbits_words; w++) {
+        uint64_t below;
+        if ((w + 1) * 64 <= fi)
+            below = ~(uint64_t)0;
+        else if (w * 64 >= fi)
+            below = 0;
+        else
+            below = ((uint64_t)1 << (fi - w * 64)) - 1;
+        uint64_t a = (s->alloc_bits[w] | below) & ~s->freed_bits[w];
+        gcrt_store_relaxed(&s->alloc_bits[w], a);
+        gcrt_store_relaxed(&s->freed_bits[w], (uint64_t)0);
+    }
+    gcrt_store_relaxed(&s->alloc_count, (uint16_t)(s->alloc_count - n));
+    s->nfreed = 0;
+    gcrt_store_relaxed(&s->freeindex, (uint16_t)0);
+    s->needzero = 1;
+    gcrt__span_refill_cache(s, 0);
+    return n;
+}

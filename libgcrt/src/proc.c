@@ -1,0 +1,170 @@
+/* proc.c - runtime start-up, Ms and Ps, thread attach/detach (see proc.h). */
+#include "proc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "godebug.h"
+#include "malloc.h"
+#include "mcentral.h"
+#include "os.h"
+
+GCRT_TLS gcrt_m_t *gcrt__tls_m;
+
+gcrt_lock_t gcrt__allp_lock = GCRT_LOCK_INIT(GCRT_RANK_ALLP);
+gcrt_p_t **gcrt__allp;
+int32_t gcrt__nallp;
+static int32_t allp_cap;
+static gcrt_p_t *idle_ps;
+gcrt_m_t *gcrt__allm;
+static gcrt_m_t *free_ms; /* detached Ms, reused */
+static int64_t next_m_id;
+
+int64_t gcrt__runtime_init_time;
+int32_t gcrt__gomaxprocs;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_err;
+
+/* Go's GOMAXPROCS: a positive decimal integer, else the CPU count. */
+static int32_t read_gomaxprocs(void) {
+    int32_t n = gcrt__os_ncpu();
+    const char *s = getenv("GOMAXPROCS");
+    if (s && *s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (*end == 0 && v > 0) n = v > 1024 ? 1024 : (int32_t)v;
+    }
+    return n;
+}
+
+static void runtime_init_once(void) {
+    gcrt__runtime_init_time = gcrt__nanotime();
+    gcrt__godebug_parse(&gcrt__debug, getenv("GODEBUG"));
+    gcrt__os_set_madvdontneed(gcrt__debug.madvdontneed);
+    gcrt__gomaxprocs = read_gomaxprocs();
+    init_err = gcrt__malloc_init();
+}
+
+int gcrt__runtime_init(void) {
+    pthread_once(&init_once, runtime_init_once);
+    return init_err;
+}
+
+gcrt_p_t *gcrt__p_acquire(gcrt_m_t *m) {
+    gcrt__lock(&gcrt__allp_lock);
+    gcrt_p_t *p = idle_ps;
+    if (p) {
+        idle_ps = p->link;
+    } else {
+        if (gcrt__nallp == allp_cap) {
+            int32_t ncap = allp_cap ? allp_cap * 2 : 64;
+            gcrt_p_t **na = gcrt__meta_alloc(sizeof(gcrt_p_t *) * (size_t)ncap);
+            if (!na) gcrt__throw("out of memory allocating the P list");
+            if (gcrt__allp) memcpy(na, gcrt__allp, sizeof(gcrt_p_t *) * (size_t)gcrt__nallp);
+            /* The old array is leaked on purpose: lock-free readers may
+             * still be walking it. It is small. */
+            gcrt_store_release(&gcrt__allp, na);
+            allp_cap = ncap;
+        }
+        p = gcrt__meta_alloc(sizeof *p);
+        if (!p) gcrt__throw("out of memory allocating a P");
+        p->id = gcrt__nallp;
+        p->mcache = gcrt__mcache_new();
+        gcrt__allp[gcrt__nallp] = p;
+        gcrt_store_release(&gcrt__nallp, gcrt__nallp + 1);
+    }
+    p->link = NULL;
+    p->m = m;
+    p->status = GCRT_P_RUNNING;
+    gcrt__unlock(&gcrt__allp_lock);
+    m->p = p;
+    m->mcache = p->mcache;
+    return p;
+}
+
+void gcrt__p_release(gcrt_m_t *m) {
+    gcrt_p_t *p = m->p;
+    if (!p) return;
+    /* An idle P keeps no spans: other Ps may need their free slots. */
+    gcrt__mcache_release_all(p->mcache);
+    m->p = NULL;
+    m->mcache = NULL;
+    gcrt__lock(&gcrt__allp_lock);
+    p->m = NULL;
+    p->status = GCRT_P_IDLE;
+    p->link = idle_ps;
+    idle_ps = p;
+    gcrt__unlock(&gcrt__allp_lock);
+}
+
+static void thread_stack_bounds(gcrt_m_t *m) {
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            m->stack_lo = (uintptr_t)addr;
+            m->stack_hi = (uintptr_t)addr + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
+}
+
+int gcrt_thread_attach(void) {
+    gcrt_m_t *m = gcrt__tls_m;
+    if (m) {
+        m->attach_depth++;
+        return 0;
+    }
+    int err = gcrt__runtime_init();
+    if (err) return err;
+    /* Reuse the record of a thread that detached, else make one. M records
+     * are never freed, so lock-free walkers of allm never see one vanish. */
+    gcrt__lock(&gcrt__allp_lock);
+    m = free_ms;
+    if (m) free_ms = m->freelink;
+    gcrt__unlock(&gcrt__allp_lock);
+    if (!m) {
+        m = gcrt__meta_alloc(sizeof *m);
+        if (!m) return -ENOMEM;
+        gcrt__lock(&gcrt__allp_lock);
+        m->id = next_m_id++;
+        m->alllink = gcrt__allm;
+        gcrt_store_release(&gcrt__allm, m);
+        gcrt__unlock(&gcrt__allp_lock);
+    }
+    m->freelink = NULL;
+    m->foreign = 1;
+    m->attach_depth = 1;
+    m->tid = gcrt__os_gettid();
+    m->thread = pthread_self();
+    thread_stack_bounds(m);
+    gcrt__p_acquire(m);
+    gcrt__tls_m = m;
+    return 0;
+}
+
+int gcrt_thread_detach(void) {
+    gcrt_m_t *m = gcrt__tls_m;
+    if (!m) return -EPERM;
+    if (--m->attach_depth > 0) return 0;
+    gcrt__p_release(m);
+    gcrt__tls_m = NULL;
+    gcrt_store_relaxed(&m->tid, 0); /* tid 0: detached */
+    gcrt__lock(&gcrt__allp_lock);
+    m->freelink = free_ms;
+    free_ms = m;
+    gcrt__unlock(&gcrt__allp_lock);
+    return 0;
+}
+
+bool gcrt_thread_attached(void) { return gcrt__tls_m != NULL; }
+
+int gcrt_init(void) {
+    int err = gcrt__runtime_init();
+    if (err) return err;
+    if (gcrt__tls_m) return 0;
+    return gcrt_thread_attach();
+}
