@@ -149,6 +149,9 @@ GCRT_API void gcrt_read_memstats(struct gcrt_memstats *ms);
  * possible (madvise). Once the collector exists it collects first. */
 GCRT_API void gcrt_free_os_memory(void);
 
+#include "gcrt_chan.h"
+#include "gcrt_sync.h"
+
 #ifdef __cplusplus
 }
 #endif

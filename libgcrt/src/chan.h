@@ -1,0 +1,96 @@
+/* chan.h - channels and select (chan.c, select.c): the sudog that a
+ * blocked G waits in, the wait queues, the channel itself, and Go's panic.
+ * See chan.c for the walk-through. */
+#ifndef GCRT_CHAN_INTERNAL_H
+#define GCRT_CHAN_INTERNAL_H
+
+#include "gcrt_chan.h"
+#include "lock.h"
+#include "runtime.h"
+#include "sched.h"
+
+/* A G waiting on something (Go: sudog). A G may wait on several channels
+ * at once (select), and one channel may have many waiting Gs, so a waiting
+ * G is represented by one sudog per thing it waits on.
+ *
+ * Unlike Go, sudogs live on the waiting G's own stack: our goroutine stacks
+ * never move, and the G cannot return from the blocking call before the
+ * waker has readied it, so the frame outlives every use of the sudog. The
+ * GC scans the G's stack and so sees elem. Rule for wakers: dequeue the
+ * sudog under the lock that protects its queue, write its fields, read
+ * what you need from it (g, next), and only then gcrt__ready(g); never
+ * touch it afterwards (the G may already have returned). */
+typedef struct gcrt_sudog {
+    gcrt_g_t *g;             /* the waiting G */
+    struct gcrt_sudog *next; /* queue links: channel lock or sema root lock */
+    struct gcrt_sudog *prev;
+    void *elem;                  /* data element (may point to a stack); channel lock */
+    uint32_t ticket;             /* sema: 1 = handed off; notify list: ticket number */
+    uint8_t is_select;           /* g takes part in a select: wakers CAS g->selectdone */
+    uint8_t success;             /* chan: 1 = woken by a value, 0 = by close */
+    struct gcrt_sudog *waitlink; /* g->waiting list (select) or sema same-address chain */
+    struct gcrt_sudog *waittail; /* sema: last of the same-address chain (head only) */
+    struct gcrt_chan *c;         /* channel it waits on */
+} gcrt_sudog_t;
+
+/* FIFO of sudogs (Go: waitq). */
+typedef struct gcrt_waitq {
+    gcrt_sudog_t *first, *last;
+} gcrt_waitq_t;
+
+/* The channel (Go: hchan). The element buffer follows the struct in the
+ * same GC-heap object (allocated "scan", so pointers stored in buffered
+ * elements keep their targets alive).
+ *
+ * Invariants (Go's chan.go): at least one of sendq and recvq is empty,
+ * except for an unbuffered channel with one G blocked on it both ways in a
+ * select. For buffered channels also: qcount > 0 implies recvq is empty;
+ * qcount < dataqsiz implies sendq is empty. */
+struct gcrt_chan {
+    gcrt_lock_t lock;   /* protects every field below and the sudogs queued here */
+    uint32_t closed;    /* 0 or 1; written under lock, read atomically by fast paths */
+    size_t qcount;      /* elements in buf; written under lock, read atomically */
+    size_t dataqsiz;    /* capacity (elements); immutable */
+    size_t elemsize;    /* bytes; immutable */
+    size_t sendx;       /* next slot to send into */
+    size_t recvx;       /* next slot to receive from */
+    gcrt_waitq_t recvq; /* blocked receivers */
+    gcrt_waitq_t sendq; /* blocked senders */
+    unsigned char *buf; /* dataqsiz * elemsize bytes, right after the struct */
+};
+
+/* Largest element (Go rejects element types of 64 KiB or more). */
+#define GCRT_CHAN_MAX_ELEM ((size_t)1 << 16)
+
+/* Go's panic: prints "panic: <msg>" and "goroutine N [running]:" to fd 2 and
+ * exits with status 2, as an unrecovered Go panic does (C has no recover; no
+ * cleanup runs). GOTRACEBACK=crash aborts instead, for a core dump. */
+GCRT_NORETURN GCRT_COLD void gcrt__panic(const char *msg);
+
+/* Queue operations, channel lock held (shared by chan.c and select.c). */
+void gcrt__waitq_enqueue(gcrt_waitq_t *q, gcrt_sudog_t *s);
+/* First sudog whose G can still be woken (skips select losers), or NULL. */
+gcrt_sudog_t *gcrt__waitq_dequeue(gcrt_waitq_t *q);
+/* Removes s if it is still queued (select cleanup). */
+void gcrt__waitq_remove(gcrt_waitq_t *q, gcrt_sudog_t *s);
+
+/* The steps shared by plain operations and select (Go: send, recv). Both
+ * are called with the channel (and, for select, all its channels) locked;
+ * they call unlockf(arg) before readying the peer. */
+void gcrt__chan_send_to(gcrt_chan_t *c, gcrt_sudog_t *sg, const void *ep, void (*unlockf)(void *),
+                        void *arg);
+void gcrt__chan_recv_from(gcrt_chan_t *c, gcrt_sudog_t *sg, void *ep, void (*unlockf)(void *),
+                          void *arg);
+/* Address of buffer slot i. */
+static inline void *gcrt__chanbuf(gcrt_chan_t *c, size_t i) {
+    return c->buf + i * c->elemsize;
+}
+
+/* Parks forever with the reason (nil channel, empty select). */
+GCRT_NORETURN void gcrt__block_forever(unsigned reason);
+
+/* The calling G, which must exist (throws with a clear message if the
+ * thread is not attached: blocking needs a G to park). */
+gcrt_g_t *gcrt__getg_or_throw(const char *what);
+
+#endif
