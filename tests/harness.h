@@ -26,8 +26,8 @@ static inline void th_fail_int(const char *file, int line, const char *expr, con
     fprintf(stderr,
             "%s:%d: %s: FAILED %s\n    %s = %lld (0x%llx)\n    %s = %lld (0x%llx)\n    expected %s "
             "%s %s\n",
-            file, line, th_current, expr, ea, a, (unsigned long long)a, eb, b, (unsigned long long)b,
-            ea, op, eb);
+            file, line, th_current, expr, ea, a, (unsigned long long)a, eb, b,
+            (unsigned long long)b, ea, op, eb);
     th_checks_failed++;
 }
 

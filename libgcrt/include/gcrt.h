@@ -58,7 +58,8 @@ GCRT_API void *gcrt_alloc_noscan(size_t size) __attribute__((malloc, alloc_size(
 /* make([]T, n): n elements of elem_size bytes. If n * elem_size overflows
  * or exceeds the largest allocation, stops with "fatal error: ... len out of
  * range" (Go panics: makeslice: len out of range). */
-GCRT_API void *gcrt_alloc_array(size_t n, size_t elem_size) __attribute__((malloc, alloc_size(1, 2)));
+GCRT_API void *gcrt_alloc_array(size_t n, size_t elem_size)
+    __attribute__((malloc, alloc_size(1, 2)));
 GCRT_API void *gcrt_alloc_array_noscan(size_t n, size_t elem_size)
     __attribute__((malloc, alloc_size(1, 2)));
 

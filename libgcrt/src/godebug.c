@@ -87,11 +87,20 @@ int gcrt__parse_byte_count(const char *s, int64_t *out) {
         n--;
         if (n >= 2 && s[n - 1] == 'i') {
             switch (s[n - 2]) {
-            case 'K': unit = 1ull << 10; break;
-            case 'M': unit = 1ull << 20; break;
-            case 'G': unit = 1ull << 30; break;
-            case 'T': unit = 1ull << 40; break;
-            default: return -EINVAL;
+            case 'K':
+                unit = 1ull << 10;
+                break;
+            case 'M':
+                unit = 1ull << 20;
+                break;
+            case 'G':
+                unit = 1ull << 30;
+                break;
+            case 'T':
+                unit = 1ull << 40;
+                break;
+            default:
+                return -EINVAL;
             }
             n -= 2;
         }

@@ -22,8 +22,12 @@ static void rank_release(const gcrt_lock_t *l) {
     if (nheld > 0) nheld--;
 }
 #else
-static inline void rank_acquire(const gcrt_lock_t *l) { (void)l; }
-static inline void rank_release(const gcrt_lock_t *l) { (void)l; }
+static inline void rank_acquire(const gcrt_lock_t *l) {
+    (void)l;
+}
+static inline void rank_release(const gcrt_lock_t *l) {
+    (void)l;
+}
 #endif
 
 void gcrt__lock_init(gcrt_lock_t *l, enum gcrt_lock_rank rank) {

@@ -135,7 +135,7 @@ static inline void *alloc_tiny(gcrt_mcache_t *c, uintptr_t size) {
         gcrt_store_relaxed(&c->tiny_allocs, c->tiny_allocs + 1);
         return (void *)(c->tiny + off);
     }
-    uint64_t *blk = alloc_small(c, (GCRT_TINY_SIZE_CLASS << 1) | 1);
+    uint64_t *blk = alloc_small(c, GCRT_TINY_SPC);
     if (!blk) return NULL;
     blk[0] = 0;
     blk[1] = 0;
@@ -161,8 +161,12 @@ static inline __attribute__((always_inline)) void *alloc_inline(size_t size, uns
     return p;
 }
 
-void *gcrt_alloc(size_t size) { return alloc_inline(size, 0); }
-void *gcrt_alloc_noscan(size_t size) { return alloc_inline(size, 1); }
+void *gcrt_alloc(size_t size) {
+    return alloc_inline(size, 0);
+}
+void *gcrt_alloc_noscan(size_t size) {
+    return alloc_inline(size, 1);
+}
 
 static GCRT_COLD void *array_len_out_of_range(size_t n, size_t elem) {
     gcrt__throwf("gcrt_alloc_array: len out of range (%zu elements of %zu bytes)", n, elem);
@@ -278,9 +282,9 @@ void gcrt_free(void *ptr) {
         gcrt_xadd_relaxed(&gcrt__heap_live, -(uint64_t)bytes);
         return;
     }
-    /* Pointer-free objects of up to 16 bytes may share a tiny block with
-     * others: only the collector can free them. */
-    if ((s->spanclass & 1) && s->elemsize <= GCRT_TINY_SIZE) return;
+    /* A tiny block is shared by several small pointer-free objects: only
+     * the collector can free it. */
+    if (s->tiny) return;
     if ((p - s->base) % s->elemsize != 0)
         gcrt__throwf("gcrt_free: %p is not the start of an object (object size %zu)", ptr,
                      (size_t)s->elemsize);

@@ -12,7 +12,7 @@ gcrt_lock_t gcrt__allmcache_lock = GCRT_LOCK_INIT(GCRT_RANK_LEAF);
 gcrt_mcache_t *gcrt__mcache_new(void) {
     gcrt_mcache_t *c = gcrt__meta_alloc(sizeof *c);
     if (!c) gcrt__throw("out of memory allocating an mcache");
-    for (unsigned i = 0; i < GCRT_NUM_SPAN_CLASSES; i++) c->alloc[i] = &gcrt__empty_span;
+    for (unsigned i = 0; i < GCRT_NUM_CACHE_CLASSES; i++) c->alloc[i] = &gcrt__empty_span;
     c->next_sample = INT64_MAX;
     gcrt_bump(&gcrt__meta.mcache_inuse, sizeof *c);
     gcrt_bump(&gcrt__meta.mcache_sys, sizeof *c);
@@ -29,7 +29,8 @@ static void uncache(gcrt_mcache_t *c, unsigned spc) {
     gcrt_span_t *s = c->alloc[spc];
     if (s == &gcrt__empty_span) return;
     gcrt__stats_begin(&c->stats);
-    c->stats.small_alloc_count[spc >> 1] += (uint64_t)(s->alloc_count - s->alloc_count_before_cache);
+    c->stats.small_alloc_count[gcrt__spc_sizeclass(spc)] +=
+        (uint64_t)(s->alloc_count - s->alloc_count_before_cache);
     gcrt_store_relaxed(&c->alloc[spc], &gcrt__empty_span);
     gcrt__stats_end(&c->stats);
     gcrt__mcentral_uncache_span(&gcrt__mcentral[spc], s);
@@ -46,7 +47,7 @@ gcrt_span_t *gcrt__mcache_refill(gcrt_mcache_t *c, unsigned spc) {
 }
 
 void gcrt__mcache_release_all(gcrt_mcache_t *c) {
-    for (unsigned spc = 0; spc < GCRT_NUM_SPAN_CLASSES; spc++) uncache(c, spc);
+    for (unsigned spc = 0; spc < GCRT_NUM_CACHE_CLASSES; spc++) uncache(c, spc);
     gcrt__stats_begin(&c->stats);
     c->stats.tiny_allocs += c->tiny_allocs;
     gcrt_store_relaxed(&c->tiny_allocs, (uint64_t)0);

@@ -19,13 +19,25 @@ typedef struct gcrt_pstats {
     uint64_t tiny_allocs; /* tiny sub-allocations folded in at flush */
 } gcrt_pstats_t;
 
+/* Tiny blocks (16 bytes, noscan, class 2) come from spans of their own,
+ * cached in one extra slot and served by one extra mcentral, so that an
+ * explicit free can tell a tiny block (shared: never freed explicitly) from
+ * a 16-byte noscan object. They count as class 2 everywhere. */
+#define GCRT_TINY_SPC          GCRT_NUM_SPAN_CLASSES
+#define GCRT_NUM_CACHE_CLASSES (GCRT_NUM_SPAN_CLASSES + 1)
+
+/* The size class a cache slot / mcentral index stands for. */
+static inline unsigned gcrt__spc_sizeclass(unsigned spc) {
+    return spc == GCRT_TINY_SPC ? GCRT_TINY_SIZE_CLASS : spc >> 1;
+}
+
 typedef struct gcrt_mcache {
     /* -- hot: the fast path reads these ----------------------------------- */
-    gcrt_span_t *alloc[GCRT_NUM_SPAN_CLASSES]; /* never NULL: gcrt__empty_span */
-    uintptr_t tiny;        /* current 16-byte tiny block, or 0 */
-    uintptr_t tiny_offset; /* next free byte in it */
-    uint64_t tiny_allocs;  /* tiny sub-allocations not yet in stats; relaxed */
-    int64_t next_sample;   /* bytes until the next heap-profile sample */
+    gcrt_span_t *alloc[GCRT_NUM_CACHE_CLASSES]; /* never NULL: gcrt__empty_span */
+    uintptr_t tiny;                             /* current 16-byte tiny block, or 0 */
+    uintptr_t tiny_offset;                      /* next free byte in it */
+    uint64_t tiny_allocs;                       /* tiny sub-allocations not yet in stats; relaxed */
+    int64_t next_sample;                        /* bytes until the next heap-profile sample */
     /* -- cold ------------------------------------------------------------- */
     gcrt_pstats_t stats;
     struct gcrt_mcache *alllink; /* all mcaches (memstats) */

@@ -10,13 +10,15 @@
 
 #include "malloc.h"
 
-gcrt_mcentral_t gcrt__mcentral[GCRT_NUM_SPAN_CLASSES];
+gcrt_mcentral_t gcrt__mcentral[GCRT_NUM_CACHE_CLASSES];
 
 void gcrt__mcentral_init(void) {
-    for (unsigned i = 0; i < GCRT_NUM_SPAN_CLASSES; i++) {
+    for (unsigned i = 0; i < GCRT_NUM_CACHE_CLASSES; i++) {
         gcrt__lock_init(&gcrt__mcentral[i].lock, GCRT_RANK_MCENTRAL);
         gcrt__mcentral[i].spanclass = i;
     }
+    gcrt__mcentral[GCRT_TINY_SPC].spanclass = (GCRT_TINY_SIZE_CLASS << 1) | 1;
+    gcrt__mcentral[GCRT_TINY_SPC].tiny = 1;
 }
 
 static void push(gcrt_span_t **head, gcrt_span_t *s, uint8_t which) {
@@ -63,6 +65,7 @@ gcrt_span_t *gcrt__mcentral_cache_span(gcrt_mcentral_t *c) {
         unsigned sc = c->spanclass >> 1;
         s = gcrt__mheap_alloc(&gcrt__mheap, gcrt__class_to_npages[sc], c->spanclass, 0);
         if (!s) return NULL;
+        s->tiny = c->tiny;
         gcrt__lock(&c->lock);
         c->nspans++;
     }

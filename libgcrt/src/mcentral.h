@@ -8,14 +8,17 @@
 
 typedef struct gcrt_mcentral {
     gcrt_lock_t lock;
-    unsigned spanclass;
+    unsigned spanclass;   /* of the spans it holds */
+    uint8_t tiny;         /* 1: the tiny-block mcentral (index GCRT_TINY_SPC) */
     gcrt_span_t *partial; /* spans with free slots (or pending frees), not cached */
     gcrt_span_t *full;    /* spans with no free slot, not cached */
     uint64_t nspans;      /* spans of this class (cached or not) */
     char pad[GCRT_CACHELINE];
 } gcrt_mcentral_t;
 
-extern gcrt_mcentral_t gcrt__mcentral[GCRT_NUM_SPAN_CLASSES];
+#include "mcache.h"
+
+extern gcrt_mcentral_t gcrt__mcentral[GCRT_NUM_CACHE_CLASSES];
 
 void gcrt__mcentral_init(void);
 /* A span with at least one free slot for an mcache, taken out of the lists

@@ -35,10 +35,10 @@ static void read_pstats(gcrt_mcache_t *c, gcrt_pstats_t *out, uint64_t *tiny) {
         out->large_free_count = gcrt_load_relaxed(&c->stats.large_free_count);
         out->tiny_allocs = gcrt_load_relaxed(&c->stats.tiny_allocs);
         /* Allocations in spans the P still caches. */
-        for (unsigned spc = 0; spc < GCRT_NUM_SPAN_CLASSES; spc++) {
+        for (unsigned spc = 0; spc < GCRT_NUM_CACHE_CLASSES; spc++) {
             gcrt_span_t *s = gcrt_load_relaxed(&c->alloc[spc]);
             if (s == &gcrt__empty_span) continue;
-            out->small_alloc_count[spc >> 1] +=
+            out->small_alloc_count[gcrt__spc_sizeclass(spc)] +=
                 (uint16_t)(gcrt_load_relaxed(&s->alloc_count) - s->alloc_count_before_cache);
         }
         *tiny = gcrt_load_relaxed(&c->tiny_allocs);

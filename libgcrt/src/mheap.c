@@ -133,6 +133,15 @@ static gcrt_span_t *find_free(gcrt_mheap_t *h, uintptr_t npages) {
 
 /* Commits more of the reservation: at least npages. 0 or -errno. */
 static int grow(gcrt_mheap_t *h, uintptr_t npages) {
+    /* A free run that ends where committed memory ends merges with the new
+     * memory: only the difference is needed. */
+    if (h->arena_used > h->arena_start) {
+        gcrt_span_t *last = h->spans[page_index(h, h->arena_used) - 1];
+        if (last && last->state == GCRT_SPAN_FREE && last->list == GCRT_LIST_HEAPFREE &&
+            last->base + ((uintptr_t)last->npages << GCRT_PAGE_SHIFT) == h->arena_used &&
+            last->npages < npages)
+            npages -= last->npages;
+    }
     uintptr_t want = npages << GCRT_PAGE_SHIFT;
     uintptr_t size = want < h->grow_bytes ? h->grow_bytes : gcrt_round_up(want, GROW_MIN);
     uintptr_t avail = h->arena_end - h->arena_used;
@@ -189,8 +198,7 @@ int gcrt__mheap_init(gcrt_mheap_t *h, size_t reserve) {
     return 0;
 }
 
-gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanclass,
-                               int manual) {
+gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanclass, int manual) {
     if (npages == 0 || npages > UINT32_MAX) return NULL;
     gcrt__lock(&h->lock);
     gcrt_span_t *t = find_free(h, npages);
@@ -257,8 +265,7 @@ gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanc
 void gcrt__mheap_free(gcrt_mheap_t *h, gcrt_span_t *s) {
     gcrt__lock(&h->lock);
     if (s->state != GCRT_SPAN_INUSE && s->state != GCRT_SPAN_MANUAL)
-        gcrt__throwf("gcrt_free: double free of span at %p (%u pages)", (void *)s->base,
-                     s->npages);
+        gcrt__throwf("gcrt_free: double free of span at %p (%u pages)", (void *)s->base, s->npages);
     uintptr_t bytes = (uintptr_t)s->npages << GCRT_PAGE_SHIFT;
     if (s->state == GCRT_SPAN_MANUAL)
         gcrt_bump(&h->stack_inuse, -(uint64_t)bytes);

@@ -38,6 +38,7 @@ typedef struct gcrt_span {
     uint8_t spanclass;  /* sizeclass<<1 | noscan; 0/1 for large */
     uint8_t list;       /* enum gcrt_span_list; lock of the list's owner */
     uint8_t needzero;   /* free slots may hold old bytes: zero on allocation */
+    uint8_t tiny;       /* holds tiny blocks (see mcache.h) */
     uintptr_t elemsize; /* bytes per object (npages*8192 for large) */
     uint32_t divmagic;  /* small: (off * divmagic) >> 32 == off / elemsize; large: 0 */
     uint16_t nelems;    /* objects in the span */
@@ -46,8 +47,8 @@ typedef struct gcrt_span {
      * Slot i is allocated iff i < freeindex or alloc_bits[i] is set, and
      * its freed bit is clear. alloc_cache holds ~alloc_bits[freeindex..+64)
      * shifted so that bit 0 is slot freeindex (Go's allocCache). */
-    uint16_t freeindex;   /* no free slot below this; written relaxed */
-    uint16_t alloc_count; /* allocated slots; written relaxed by the owner */
+    uint16_t freeindex;                /* no free slot below this; written relaxed */
+    uint16_t alloc_count;              /* allocated slots; written relaxed by the owner */
     uint16_t alloc_count_before_cache; /* alloc_count when cached (stats) */
     uint64_t alloc_cache;
     uint64_t *alloc_bits; /* nelems bits; changes only when not cached */
@@ -58,7 +59,7 @@ typedef struct gcrt_span {
 
     /* -- free runs: heap lock --------------------------------------------- */
     struct gcrt_span *next, *prev; /* list links (mcentral or heap lists) */
-    uint32_t nbits_words; /* words in each bitmap (alloc, freed) */
+    uint32_t nbits_words;          /* words in each bitmap (alloc, freed) */
 } gcrt_span_t;
 
 /* The heap. One instance (gcrt__mheap), or private ones in tests. */
@@ -74,11 +75,11 @@ typedef struct gcrt_mheap {
     uint64_t grow_bytes;              /* commit granularity */
 
     /* Page counters (bytes), heap lock; read relaxed. */
-    uint64_t heap_sys;      /* committed heap pages = inuse + free + released */
-    uint64_t heap_inuse;    /* pages in INUSE spans */
-    uint64_t heap_free;     /* free pages not released */
-    uint64_t heap_released; /* free pages released */
-    uint64_t stack_inuse;   /* pages in MANUAL spans */
+    uint64_t heap_sys;       /* committed heap pages = inuse + free + released */
+    uint64_t heap_inuse;     /* pages in INUSE spans */
+    uint64_t heap_free;      /* free pages not released */
+    uint64_t heap_released;  /* free pages released */
+    uint64_t stack_inuse;    /* pages in MANUAL spans */
     uint64_t released_total; /* cumulative bytes released (scavtrace work) */
 } gcrt_mheap_t;
 
@@ -136,9 +137,9 @@ uintptr_t gcrt__span_fold_frees(gcrt_span_t *s);
 struct gcrt_meta_stats {
     uint64_t mspan_inuse, mspan_sys;
     uint64_t mcache_inuse, mcache_sys;
-    uint64_t gc_sys;    /* bitmaps, page tables */
-    uint64_t other_sys; /* everything else the runtime maps */
-    uint64_t stack_sys; /* thread and goroutine stacks mapped directly */
+    uint64_t gc_sys;        /* bitmaps, page tables */
+    uint64_t other_sys;     /* everything else the runtime maps */
+    uint64_t stack_sys;     /* thread and goroutine stacks mapped directly */
     uint64_t buck_hash_sys; /* profiling buckets */
 };
 extern struct gcrt_meta_stats gcrt__meta;

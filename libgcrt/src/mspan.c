@@ -91,6 +91,7 @@ static void bits_release(uint64_t *w, uint32_t nwords) {
 void gcrt__span_init_objects(gcrt_span_t *s, unsigned spanclass) {
     unsigned sc = spanclass >> 1;
     s->spanclass = (uint8_t)spanclass;
+    s->tiny = 0;
     if (sc == 0) {
         s->elemsize = (uintptr_t)s->npages << GCRT_PAGE_SHIFT;
         s->nelems = 1;

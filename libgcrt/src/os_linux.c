@@ -14,7 +14,9 @@
 
 static int madvdontneed = 1;
 
-void gcrt__os_set_madvdontneed(int on) { madvdontneed = on; }
+void gcrt__os_set_madvdontneed(int on) {
+    madvdontneed = on;
+}
 
 void *gcrt__os_reserve(size_t size, size_t align) {
     size_t len = size + align;
@@ -40,7 +42,9 @@ int gcrt__os_release(void *p, size_t size) {
     return 0;
 }
 
-void gcrt__os_unmap(void *p, size_t size) { munmap(p, size); }
+void gcrt__os_unmap(void *p, size_t size) {
+    munmap(p, size);
+}
 
 void *gcrt__os_alloc(size_t size) {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -79,10 +83,18 @@ static int64_t ts_ns(clockid_t id) {
     clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
-int64_t gcrt__nanotime(void) { return ts_ns(CLOCK_MONOTONIC); }
-int64_t gcrt__walltime(void) { return ts_ns(CLOCK_REALTIME); }
-int64_t gcrt__thread_cputime(void) { return ts_ns(CLOCK_THREAD_CPUTIME_ID); }
-int gcrt__os_gettid(void) { return (int)syscall(SYS_gettid); }
+int64_t gcrt__nanotime(void) {
+    return ts_ns(CLOCK_MONOTONIC);
+}
+int64_t gcrt__walltime(void) {
+    return ts_ns(CLOCK_REALTIME);
+}
+int64_t gcrt__thread_cputime(void) {
+    return ts_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+int gcrt__os_gettid(void) {
+    return (int)syscall(SYS_gettid);
+}
 
 void gcrt__os_write(int fd, const void *buf, size_t n) {
     const char *p = buf;
@@ -111,7 +123,9 @@ void gcrt__futex_wake(uint32_t *addr, int n) {
     syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
-void gcrt__os_yield(void) { sched_yield(); }
+void gcrt__os_yield(void) {
+    sched_yield();
+}
 
 void gcrt__os_sleep_ns(int64_t ns) {
     struct timespec ts = {ns / 1000000000, ns % 1000000000};

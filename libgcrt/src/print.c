@@ -133,7 +133,9 @@ void gcrt__printf(const char *fmt, ...) {
     gcrt__os_write(2, buf, n);
 }
 
-void gcrt__throw(const char *msg) { gcrt__throwf("%s", msg); }
+void gcrt__throw(const char *msg) {
+    gcrt__throwf("%s", msg);
+}
 
 void gcrt__throwf(const char *fmt, ...) {
     char buf[1024];

@@ -160,7 +160,9 @@ int gcrt_thread_detach(void) {
     return 0;
 }
 
-bool gcrt_thread_attached(void) { return gcrt__tls_m != NULL; }
+bool gcrt_thread_attached(void) {
+    return gcrt__tls_m != NULL;
+}
 
 int gcrt_init(void) {
     int err = gcrt__runtime_init();

@@ -21,7 +21,7 @@
 #define GCRT_ALIGNED(n)  __attribute__((aligned(n)))
 /* Initial-exec TLS: one instruction to reach, safe in a library loaded at
  * program start (libgcrt is never meant to be dlopen'ed late). */
-#define GCRT_TLS         __thread __attribute__((tls_model("initial-exec")))
+#define GCRT_TLS __thread __attribute__((tls_model("initial-exec")))
 
 /* ---- heap geometry (Go: _PageShift, _MaxSmallSize, _TinySize) ----------- */
 enum {
@@ -48,8 +48,7 @@ GCRT_NORETURN GCRT_COLD void gcrt__throwf(const char *fmt, ...)
  * (no width, no precision, except %0Nd / %0Nu / %0Nx for zero padding). */
 void gcrt__printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 size_t gcrt__vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
-size_t gcrt__fmt(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+size_t gcrt__fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- graded asserts ----------------------------------------------------- */
 #ifndef GCRT_ASSERT_LEVEL

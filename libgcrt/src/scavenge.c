@@ -16,9 +16,9 @@
 #include "mheap.h"
 #include "os.h"
 
-#define SCAV_CHUNK     ((uintptr_t)64 << 10)
-#define SCAV_PERCENT   1  /* of one CPU */
-#define SCAV_IDLE_NS   (100 * 1000 * 1000) /* re-check at least every 100 ms */
+#define SCAV_CHUNK   ((uintptr_t)64 << 10)
+#define SCAV_PERCENT 1                   /* of one CPU */
+#define SCAV_IDLE_NS (100 * 1000 * 1000) /* re-check at least every 100 ms */
 
 static uint32_t wake_word;
 static uint64_t in_last_heap_inuse, in_heap_goal, in_last_heap_goal; /* relaxed */

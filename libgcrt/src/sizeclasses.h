@@ -5,11 +5,11 @@
 
 #include <stdint.h>
 
-#define GCRT_NUM_SIZE_CLASSES  68 /* class 0 = large objects */
-#define GCRT_NUM_SPAN_CLASSES  (GCRT_NUM_SIZE_CLASSES * 2) /* class<<1 | noscan */
-#define GCRT_SMALL_SIZE_DIV    8
-#define GCRT_SMALL_SIZE_MAX    1024
-#define GCRT_LARGE_SIZE_DIV    128
+#define GCRT_NUM_SIZE_CLASSES 68                          /* class 0 = large objects */
+#define GCRT_NUM_SPAN_CLASSES (GCRT_NUM_SIZE_CLASSES * 2) /* class<<1 | noscan */
+#define GCRT_SMALL_SIZE_DIV   8
+#define GCRT_SMALL_SIZE_MAX   1024
+#define GCRT_LARGE_SIZE_DIV   128
 
 /* Object size of each class (0 for class 0). */
 extern const uint16_t gcrt__class_to_size[GCRT_NUM_SIZE_CLASSES];

@@ -14,7 +14,9 @@
 #include "mheap.h"
 #include "sizeclasses.h"
 
-static unsigned class_of(size_t size) { return gcrt__size_class(size); }
+static unsigned class_of(size_t size) {
+    return gcrt__size_class(size);
+}
 
 static size_t min_align(size_t n) {
     size_t a = 1;
@@ -29,7 +31,7 @@ static void test_zero_size(void) {
     EXPECT_PTR_EQ(a, c);
     EXPECT_PTR_EQ(a, &gcrt__zerobase);
     EXPECT_FALSE(gcrt_find_object(a, NULL, NULL)); /* not a heap object */
-    gcrt_free(a);                                   /* no-op */
+    gcrt_free(a);                                  /* no-op */
     gcrt_free(NULL);
 }
 
@@ -101,7 +103,8 @@ static void test_tiny(void) {
     /* Either in one block, or the allocator started a new one. */
     EXPECT_TRUE((uintptr_t)y - (uintptr_t)x < 16 || bx != (void *)x);
     EXPECT_UEQ(b.mallocs - a.mallocs, 4);
-    EXPECT_UEQ(b.frees - a.frees, b.mallocs - a.mallocs - (b.by_size[2].mallocs - a.by_size[2].mallocs));
+    EXPECT_UEQ(b.frees - a.frees,
+               b.mallocs - a.mallocs - (b.by_size[2].mallocs - a.by_size[2].mallocs));
     /* A scan object of 8 bytes is never tiny. */
     void *s8 = gcrt_alloc(8);
     size_t ss;
@@ -143,6 +146,15 @@ static void test_find_object(void) {
     gcrt_free(p);
     EXPECT_FALSE(gcrt_find_object(p, NULL, NULL));
     EXPECT_FALSE(gcrt_find_object(p + 5, NULL, NULL));
+    /* A 16-byte pointer-free object is not tiny: it can be freed. A tiny
+     * block cannot (others may share it): gcrt_free leaves it alone. */
+    char *n16 = gcrt_alloc_noscan(16);
+    REQUIRE_TRUE(gcrt_find_object(n16, NULL, NULL));
+    gcrt_free(n16);
+    EXPECT_FALSE(gcrt_find_object(n16, NULL, NULL));
+    char *t4 = gcrt_alloc_noscan(4);
+    gcrt_free(t4);
+    EXPECT_TRUE(gcrt_find_object(t4, NULL, NULL));
 }
 
 static void test_free_slot_not_an_object(void) {
@@ -214,7 +226,9 @@ static void child_unattached(void *arg) {
     pthread_join(t, NULL);
 }
 static volatile size_t huge_len = (size_t)1 << 62;
-static void child_array_overflow(void *arg) { gcrt_alloc_array(huge_len, 8); }
+static void child_array_overflow(void *arg) {
+    gcrt_alloc_array(huge_len, 8);
+}
 static void child_double_free(void *arg) {
     void *p = gcrt_alloc(64);
     gcrt_free(p);
@@ -234,7 +248,9 @@ static void child_foreign_free(void *arg) {
     gcrt_free(&x);
 }
 static volatile size_t tb_size = (size_t)1 << 40;
-static void child_too_big(void *arg) { gcrt_alloc(tb_size); }
+static void child_too_big(void *arg) {
+    gcrt_alloc(tb_size);
+}
 
 static void expect_fatal(void (*fn)(void *), const char *want) {
     struct child_result r;

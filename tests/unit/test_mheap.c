@@ -1,0 +1,155 @@
+/* test_mheap.c - the page heap on a private reservation: allocation,
+ * splitting, coalescing, growth, exhaustion, release accounting, zeroing. */
+#include <string.h>
+
+#include "harness.h"
+#include "mheap.h"
+
+static gcrt_mheap_t h;
+
+static uint64_t free_runs(uint64_t *pages) {
+    uint64_t n = 0, p = 0;
+    for (int i = 0; i < 128; i++)
+        for (gcrt_span_t *s = i < 128 && i > 0 ? h.free_small[i] : NULL; s; s = s->next) {
+            n++;
+            p += s->npages;
+        }
+    for (gcrt_span_t *s = h.free_large; s; s = s->next) {
+        n++;
+        p += s->npages;
+    }
+    *pages = p;
+    return n;
+}
+
+static void check_counts(void) {
+    EXPECT_UEQ(h.heap_sys, h.arena_used - h.arena_start);
+    EXPECT_UEQ(h.heap_sys, h.heap_inuse + h.heap_free + h.heap_released + h.stack_inuse);
+    uint64_t pages;
+    free_runs(&pages);
+    EXPECT_UEQ(pages * 8192, h.heap_free + h.heap_released);
+}
+
+static void test_alloc_free_coalesce(void) {
+    REQUIRE_EQ(gcrt__mheap_init(&h, 64 << 20), 0);
+    EXPECT_UEQ(h.arena_end - h.arena_start, 64 << 20);
+    gcrt_span_t *a = gcrt__mheap_alloc(&h, 1, 0, 0);
+    gcrt_span_t *b = gcrt__mheap_alloc(&h, 3, 0, 0);
+    gcrt_span_t *c = gcrt__mheap_alloc(&h, 200, 1, 0);
+    REQUIRE_TRUE(a && b && c);
+    EXPECT_EQ(a->base % 8192, 0);
+    EXPECT_UEQ(b->base, a->base + 8192); /* lowest address first */
+    EXPECT_UEQ(c->base, b->base + 3 * 8192);
+    EXPECT_EQ(a->state, GCRT_SPAN_INUSE);
+    EXPECT_EQ(a->needzero, 0); /* fresh memory */
+    EXPECT_UEQ(h.heap_inuse, 204 * 8192);
+    EXPECT_TRUE(gcrt__span_of(&h, b->base + 3 * 8192 - 1) == b);
+    EXPECT_TRUE(gcrt__span_of(&h, c->base + 100 * 8192 + 5) == c);
+    EXPECT_TRUE(gcrt__span_of(&h, h.arena_used + 1) == NULL);
+    check_counts();
+    memset((void *)b->base, 0xEE, 3 * 8192);
+    uintptr_t bbase = b->base;
+    gcrt__mheap_free(&h, b);
+    EXPECT_TRUE(gcrt__span_of(&h, bbase) == NULL);
+    check_counts();
+    /* The hole is reused, and it is dirty now. */
+    gcrt_span_t *d = gcrt__mheap_alloc(&h, 2, 0, 0);
+    EXPECT_UEQ(d->base, bbase);
+    EXPECT_EQ(d->needzero, 1);
+    gcrt__mheap_free(&h, d);
+    gcrt__mheap_free(&h, a);
+    gcrt__mheap_free(&h, c);
+    uint64_t pages;
+    EXPECT_UEQ(free_runs(&pages), 1); /* everything merged into one run */
+    EXPECT_UEQ(pages * 8192, h.heap_sys);
+    EXPECT_UEQ(h.heap_inuse, 0);
+    check_counts();
+}
+
+static void test_release(void) {
+    /* Fresh growth counts as released (it costs no memory until used). */
+    EXPECT_UEQ(h.heap_released + h.heap_free, h.heap_sys);
+    gcrt_span_t *s = gcrt__mheap_alloc(&h, 64, 0, 0);
+    memset((void *)s->base, 1, 64 * 8192);
+    uintptr_t base = s->base;
+    gcrt__mheap_free(&h, s);
+    uint64_t free_before = h.heap_free;
+    EXPECT_UGE(free_before, 64 * 8192);
+    uintptr_t got = gcrt__mheap_scavenge(&h, 16 * 8192);
+    EXPECT_UEQ(got, 16 * 8192);
+    EXPECT_UEQ(h.heap_free, free_before - 16 * 8192);
+    check_counts();
+    got = gcrt__mheap_scavenge(&h, (uintptr_t)1 << 40);
+    EXPECT_UEQ(got, free_before - 16 * 8192);
+    EXPECT_UEQ(h.heap_free, 0);
+    EXPECT_UEQ(h.heap_released, h.heap_sys);
+    EXPECT_UEQ(h.released_total, free_before);
+    EXPECT_UEQ(gcrt__mheap_scavenge(&h, 8192), 0); /* nothing left */
+    /* Released with MADV_DONTNEED: clean, reads back as zero. */
+    s = gcrt__mheap_alloc(&h, 64, 0, 0);
+    EXPECT_UEQ(s->base, base);
+    EXPECT_EQ(s->needzero, 0);
+    int nonzero = 0;
+    for (int i = 0; i < 64 * 8192; i++) nonzero |= ((unsigned char *)s->base)[i];
+    EXPECT_EQ(nonzero, 0);
+    EXPECT_UEQ(h.heap_released, h.heap_sys - 64 * 8192);
+    gcrt__mheap_free(&h, s);
+    check_counts();
+}
+
+static void test_manual_and_exhaustion(void) {
+    gcrt_span_t *m = gcrt__mheap_alloc(&h, 4, 0, 1);
+    REQUIRE_TRUE(m != NULL);
+    EXPECT_EQ(m->state, GCRT_SPAN_MANUAL);
+    EXPECT_UEQ(h.stack_inuse, 4 * 8192);
+    EXPECT_TRUE(gcrt__span_of(&h, m->base) == NULL); /* not a heap object span */
+    check_counts();
+    gcrt__mheap_free(&h, m);
+    EXPECT_UEQ(h.stack_inuse, 0);
+    /* More than the reservation: NULL, and nothing changes. */
+    uint64_t sys = h.heap_sys, inuse = h.heap_inuse, rel = h.heap_released;
+    EXPECT_TRUE(gcrt__mheap_alloc(&h, (64 << 20) / 8192 + 1, 0, 0) == NULL);
+    EXPECT_UEQ(h.heap_sys, sys);
+    EXPECT_UEQ(h.heap_inuse, inuse);
+    EXPECT_UEQ(h.heap_released, rel);
+    /* Exactly the whole reservation still works, then nothing more. */
+    gcrt_span_t *all = gcrt__mheap_alloc(&h, (64 << 20) / 8192, 0, 0);
+    REQUIRE_TRUE(all != NULL);
+    EXPECT_UEQ(h.heap_sys, 64 << 20);
+    EXPECT_TRUE(gcrt__mheap_alloc(&h, 1, 0, 0) == NULL);
+    gcrt__mheap_free(&h, all);
+    check_counts();
+}
+
+static void test_many_random(void) {
+    enum { N = 200 };
+    static gcrt_span_t *live[N];
+    uint64_t r = 88172645463325252ull;
+    for (int k = 0; k < 20000; k++) {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        int i = (int)(r % N);
+        if (live[i]) {
+            gcrt__mheap_free(&h, live[i]);
+            live[i] = NULL;
+        } else {
+            live[i] = gcrt__mheap_alloc(&h, 1 + (r >> 20) % 20, 0, 0);
+            REQUIRE_TRUE(live[i] != NULL);
+        }
+    }
+    check_counts();
+    for (int i = 0; i < N; i++)
+        if (live[i]) gcrt__mheap_free(&h, live[i]);
+    uint64_t pages;
+    EXPECT_UEQ(free_runs(&pages), 1);
+    check_counts();
+}
+
+int main(void) {
+    RUN(test_alloc_free_coalesce);
+    RUN(test_release);
+    RUN(test_manual_and_exhaustion);
+    RUN(test_many_random);
+    return th_summary();
+}
