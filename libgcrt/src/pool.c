@@ -48,8 +48,11 @@ struct pool_array {
     struct pool_local l[];
 };
 
-/* Registry: pools with a primary cache (all) and with a victim (old). */
-static gcrt_lock_t pools_lock = GCRT_LOCK_INIT(GCRT_RANK_LEAF);
+/* Registry: pools with a primary cache (all) and with a victim (old).
+ * pools_lock also serialises array growth. It is taken with no other lock
+ * held and holds entry locks (LEAF) inside, so it would need a rank just
+ * below LEAF; lock.h has none to spare, so it is unranked (NONE). */
+static gcrt_lock_t pools_lock = GCRT_LOCK_INIT(GCRT_RANK_NONE);
 static gcrt_pool_t *all_pools, *old_pools;
 
 gcrt_pool_t *gcrt_pool_new(void *(*new_fn)(void)) {
@@ -64,8 +67,10 @@ static inline int pool_pid(void) {
 }
 
 /* The current P's entry, allocating or growing the per-P array when needed
- * (Go: pin, pinSlow; growth drops the old array's objects, as Go does when
- * GOMAXPROCS changes). */
+ * (Go: pin, pinSlow). Ps appear as threads attach, so growth is common:
+ * the objects of the old array move over (Go drops them when GOMAXPROCS
+ * changes). A G still working on the old array after the move puts into
+ * or finds an empty old entry: that object is merely not cached. */
 static struct pool_local *pool_pin(gcrt_pool_t *p, struct pool_array **arrp) {
     int pid = pool_pid();
     struct pool_array *a = gcrt_load_acquire((struct pool_array **)&p->local);
@@ -73,9 +78,10 @@ static struct pool_local *pool_pin(gcrt_pool_t *p, struct pool_array **arrp) {
         *arrp = a;
         return &a->l[pid];
     }
-    size_t n = (size_t)gcrt_load_relaxed(&gcrt__nallp);
-    if (n < (size_t)pid + 1) n = (size_t)pid + 1;
-    if (n < 1) n = 1;
+    size_t want = (size_t)gcrt_load_relaxed(&gcrt__nallp);
+    if (want < (size_t)pid + 1) want = (size_t)pid + 1;
+    size_t n = 4;
+    while (n < want) n *= 2; /* room for Ps yet to come */
     struct pool_array *na = gcrt_alloc(sizeof *na + n * sizeof(struct pool_local));
     na->n = n;
     for (size_t i = 0; i < n; i++) gcrt__lock_init(&na->l[i].lock, GCRT_RANK_LEAF);
@@ -89,6 +95,20 @@ static struct pool_local *pool_pin(gcrt_pool_t *p, struct pool_array **arrp) {
         if (a == NULL) { /* first use since the last cleanup: register */
             p->all_next = all_pools;
             all_pools = p;
+        } else { /* grow: move the cached objects over */
+            for (size_t i = 0; i < a->n; i++) {
+                struct pool_local *o = &a->l[i], *d = &na->l[i];
+                gcrt__lock(&o->lock);
+                d->priv = o->priv;
+                d->ring = o->ring;
+                d->cap = o->cap;
+                d->head = o->head;
+                d->n = o->n;
+                o->priv = NULL;
+                o->ring = NULL;
+                o->cap = o->head = o->n = 0;
+                gcrt__unlock(&o->lock);
+            }
         }
         gcrt_store_release((struct pool_array **)&p->local, na);
         gcrt__unlock(&pools_lock);

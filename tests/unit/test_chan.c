@@ -216,7 +216,7 @@ struct recv_arg {
 
 static void receiver_once(void *p) {
     struct recv_arg *a = p;
-    a->g = th_self();
+    __atomic_store_n(&a->g, th_self(), __ATOMIC_RELEASE);
     bool ok;
     a->got = 123;
     gcrt_chan_recv(a->c, &a->got, &ok);

@@ -32,7 +32,7 @@ struct th_spawn_arg {
     void *arg;
 };
 
-static void *th_thread_main(void *p) {
+static inline void *th_thread_main(void *p) {
     struct th_spawn_arg a = *(struct th_spawn_arg *)p;
     free(p);
     if (gcrt_thread_attach() != 0) {
@@ -45,7 +45,7 @@ static void *th_thread_main(void *p) {
 }
 
 /* Starts fn(arg) on a new attached thread or as a goroutine (th_mode_go). */
-static void th_spawn(void (*fn)(void *), void *arg) {
+static inline void th_spawn(void (*fn)(void *), void *arg) {
     if (th_mode_go) {
         int64_t id = gcrt_go(fn, arg);
         if (id <= 0) {
@@ -92,12 +92,17 @@ static inline double th_now(void) {
     } while (0)
 
 /* Number of sudogs queued on c (send: sendq, else recvq). */
-static int th_chan_waiters(gcrt_chan_t *c, bool send) {
+static inline int th_chan_waiters(gcrt_chan_t *c, bool send) {
     int n = 0;
     gcrt__lock(&c->lock);
     for (gcrt_sudog_t *s = send ? c->sendq.first : c->recvq.first; s; s = s->next) n++;
     gcrt__unlock(&c->lock);
     return n;
+}
+
+/* Lets other goroutines (or threads) run. */
+static inline void th_yield(void) {
+    gcrt__gosched();
 }
 
 /* The calling G's record, for checking wait reasons from outside. */
@@ -113,7 +118,8 @@ static inline bool th_blocked_with(gcrt_g_t *g, unsigned reason) {
 /* Runs fn(arg) in a forked child with stderr captured. Checks that the
  * child died (exit status `status`, or killed by signal `sig` if status <
  * 0) and that its stderr contains want. */
-static void th_expect_death(void (*fn)(void *), void *arg, const char *want, int status, int sig) {
+static inline void th_expect_death(void (*fn)(void *), void *arg, const char *want, int status,
+                                   int sig) {
     int fds[2];
     if (pipe(fds) != 0) {
         FAILF("pipe");
