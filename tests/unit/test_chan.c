@@ -163,9 +163,9 @@ struct seq_arg {
 };
 
 static void sender_seq(void *p) {
-    struct seq_arg *a = p;
-    for (int i = 0; i < a->n; i++) gcrt_chan_send(a->c, &(int){a->base + i});
-    if (a->wg) gcrt_wg_done(a->wg);
+    struct seq_arg a = *(struct seq_arg *)p; /* *p dies with the last receive */
+    for (int i = 0; i < a.n; i++) gcrt_chan_send(a.c, &(int){a.base + i});
+    if (a.wg) gcrt_wg_done(a.wg);
 }
 
 static void test_order_unbuffered_and_buffered(void) {
