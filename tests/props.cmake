@@ -6,4 +6,12 @@
 #   GCRT_TEST_LABELS_<name>   extra labels; "tsan" puts the test in the TSan run
 #                             of tools/test.sh (the concurrent tests)
 set(GCRT_TEST_LABELS_test_malloc tsan)
+set(GCRT_TEST_LABELS_test_malloc_stress tsan)
 set(GCRT_TEST_LIBS_test_proto gcrt_proto ZLIB::ZLIB)
+# Channels, select, sync, pool: concurrent (TSan run); their death tests fork
+# a process that already has runtime threads, which TSan allows only with
+# die_after_fork=0.
+foreach(t test_chan test_select test_sync test_pool)
+  set(GCRT_TEST_LABELS_${t} tsan)
+  set(GCRT_TEST_ENV_${t} "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0")
+endforeach()

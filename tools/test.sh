@@ -27,7 +27,7 @@ if [ "$only" = all ] || [ "$only" = asan ]; then
     run_suite "ASan+UBSan" build-asan "-DGCRT_WERROR=ON -DGCRT_ASAN=ON -DCMAKE_BUILD_TYPE=Debug -DGCRT_ASSERT_LEVEL=2"
 fi
 if [ "$only" = all ] || [ "$only" = tsan ]; then
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0 \
     run_suite TSan build-tsan "-DGCRT_WERROR=ON -DGCRT_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo" -L tsan
 fi
 if [ "$only" = all ] || [ "$only" = format ]; then

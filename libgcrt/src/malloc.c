@@ -217,8 +217,8 @@ static void *alloc_large(gcrt_mcache_t *c, size_t size, unsigned noscan) {
     uintptr_t bytes = npages << GCRT_PAGE_SHIFT;
     if (s->needzero) memset((void *)s->base, 0, bytes);
     gcrt__stats_begin(&c->stats);
-    c->stats.large_alloc += bytes;
-    c->stats.large_alloc_count++;
+    gcrt_bump(&c->stats.large_alloc, bytes);
+    gcrt_bump(&c->stats.large_alloc_count, 1);
     gcrt__stats_end(&c->stats);
     gcrt_xadd_relaxed(&gcrt__heap_live, bytes);
     if (GCRT_UNLIKELY((c->next_sample -= (int64_t)bytes) < 0)) profile_countdown_expired(c);
@@ -276,8 +276,8 @@ void gcrt_free(void *ptr) {
         uintptr_t bytes = (uintptr_t)s->npages << GCRT_PAGE_SHIFT;
         gcrt__mheap_free(&gcrt__mheap, s); /* throws on a double free */
         gcrt__stats_begin(&c->stats);
-        c->stats.large_free += bytes;
-        c->stats.large_free_count++;
+        gcrt_bump(&c->stats.large_free, bytes);
+        gcrt_bump(&c->stats.large_free_count, 1);
         gcrt__stats_end(&c->stats);
         gcrt_xadd_relaxed(&gcrt__heap_live, -(uint64_t)bytes);
         return;
@@ -290,7 +290,7 @@ void gcrt_free(void *ptr) {
                      (size_t)s->elemsize);
     gcrt__mcentral_free_object(&gcrt__mcentral[s->spanclass], s, p);
     gcrt__stats_begin(&c->stats);
-    c->stats.small_free_count[sizeclass]++;
+    gcrt_bump(&c->stats.small_free_count[sizeclass], 1);
     gcrt__stats_end(&c->stats);
 }
 

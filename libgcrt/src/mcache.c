@@ -29,8 +29,8 @@ static void uncache(gcrt_mcache_t *c, unsigned spc) {
     gcrt_span_t *s = c->alloc[spc];
     if (s == &gcrt__empty_span) return;
     gcrt__stats_begin(&c->stats);
-    c->stats.small_alloc_count[gcrt__spc_sizeclass(spc)] +=
-        (uint64_t)(s->alloc_count - s->alloc_count_before_cache);
+    gcrt_bump(&c->stats.small_alloc_count[gcrt__spc_sizeclass(spc)],
+              (uint64_t)(s->alloc_count - s->alloc_count_before_cache));
     gcrt_store_relaxed(&c->alloc[spc], &gcrt__empty_span);
     gcrt__stats_end(&c->stats);
     gcrt__mcentral_uncache_span(&gcrt__mcentral[spc], s);
@@ -49,7 +49,7 @@ gcrt_span_t *gcrt__mcache_refill(gcrt_mcache_t *c, unsigned spc) {
 void gcrt__mcache_release_all(gcrt_mcache_t *c) {
     for (unsigned spc = 0; spc < GCRT_NUM_CACHE_CLASSES; spc++) uncache(c, spc);
     gcrt__stats_begin(&c->stats);
-    c->stats.tiny_allocs += c->tiny_allocs;
+    gcrt_bump(&c->stats.tiny_allocs, c->tiny_allocs);
     gcrt_store_relaxed(&c->tiny_allocs, (uint64_t)0);
     gcrt__stats_end(&c->stats);
     c->tiny = 0;

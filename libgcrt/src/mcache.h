@@ -54,13 +54,16 @@ gcrt_span_t *gcrt__mcache_refill(gcrt_mcache_t *c, unsigned spanclass);
 /* Gives every cached span back to the mcentrals (P destroyed or idle). */
 void gcrt__mcache_release_all(gcrt_mcache_t *c);
 
+/* A sequence lock without fences (TSan understands it): the writer's
+ * acquire-release increment keeps its data stores after the odd value, the
+ * release increment keeps them before the even one; readers load the data
+ * with acquire loads so the closing sequence load cannot move up. Writers
+ * update the data with gcrt_bump (relaxed atomic stores). */
 static inline void gcrt__stats_begin(gcrt_pstats_t *st) {
-    gcrt_store_relaxed(&st->seq, st->seq + 1);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    __atomic_fetch_add(&st->seq, 1, __ATOMIC_ACQ_REL);
 }
 static inline void gcrt__stats_end(gcrt_pstats_t *st) {
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    gcrt_store_release(&st->seq, st->seq + 1);
+    __atomic_fetch_add(&st->seq, 1, __ATOMIC_RELEASE);
 }
 
 /* The list of all mcaches, for readers (memstats, the GC). */

@@ -70,7 +70,7 @@ gcrt_span_t *gcrt__mcentral_cache_span(gcrt_mcentral_t *c) {
         c->nspans++;
     }
     s->list = GCRT_LIST_CACHED;
-    s->alloc_count_before_cache = s->alloc_count;
+    gcrt_store_relaxed(&s->alloc_count_before_cache, s->alloc_count);
     gcrt__span_refill_cache(s, (s->freeindex & ~(uintptr_t)63) / 8);
     s->alloc_cache >>= s->freeindex & 63;
     gcrt__unlock(&c->lock);
@@ -96,7 +96,8 @@ void gcrt__mcentral_uncache_span(gcrt_mcentral_t *c, gcrt_span_t *s) {
 void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p) {
     uintptr_t idx = (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32);
     gcrt__lock(&c->lock);
-    if (s->state != GCRT_SPAN_INUSE || s->spanclass != c->spanclass || idx >= s->nelems ||
+    if (gcrt_load_relaxed(&s->state) != GCRT_SPAN_INUSE || s->spanclass != c->spanclass ||
+        idx >= s->nelems ||
         !gcrt__span_slot_allocated(s, idx)) {
         gcrt__unlock(&c->lock);
         gcrt__throwf("gcrt_free: %p is not an allocated object (double free?)", (void *)p);

@@ -26,23 +26,23 @@ static void read_pstats(gcrt_mcache_t *c, gcrt_pstats_t *out, uint64_t *tiny) {
             continue;
         }
         for (unsigned i = 0; i < GCRT_NUM_SIZE_CLASSES; i++) {
-            out->small_alloc_count[i] = gcrt_load_relaxed(&c->stats.small_alloc_count[i]);
-            out->small_free_count[i] = gcrt_load_relaxed(&c->stats.small_free_count[i]);
+            out->small_alloc_count[i] = gcrt_load_acquire(&c->stats.small_alloc_count[i]);
+            out->small_free_count[i] = gcrt_load_acquire(&c->stats.small_free_count[i]);
         }
-        out->large_alloc = gcrt_load_relaxed(&c->stats.large_alloc);
-        out->large_alloc_count = gcrt_load_relaxed(&c->stats.large_alloc_count);
-        out->large_free = gcrt_load_relaxed(&c->stats.large_free);
-        out->large_free_count = gcrt_load_relaxed(&c->stats.large_free_count);
-        out->tiny_allocs = gcrt_load_relaxed(&c->stats.tiny_allocs);
+        out->large_alloc = gcrt_load_acquire(&c->stats.large_alloc);
+        out->large_alloc_count = gcrt_load_acquire(&c->stats.large_alloc_count);
+        out->large_free = gcrt_load_acquire(&c->stats.large_free);
+        out->large_free_count = gcrt_load_acquire(&c->stats.large_free_count);
+        out->tiny_allocs = gcrt_load_acquire(&c->stats.tiny_allocs);
         /* Allocations in spans the P still caches. */
         for (unsigned spc = 0; spc < GCRT_NUM_CACHE_CLASSES; spc++) {
-            gcrt_span_t *s = gcrt_load_relaxed(&c->alloc[spc]);
+            gcrt_span_t *s = gcrt_load_acquire(&c->alloc[spc]);
             if (s == &gcrt__empty_span) continue;
             out->small_alloc_count[gcrt__spc_sizeclass(spc)] +=
-                (uint16_t)(gcrt_load_relaxed(&s->alloc_count) - s->alloc_count_before_cache);
+                (uint16_t)(gcrt_load_acquire(&s->alloc_count) -
+                           gcrt_load_acquire(&s->alloc_count_before_cache));
         }
-        *tiny = gcrt_load_relaxed(&c->tiny_allocs);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        *tiny = gcrt_load_acquire(&c->tiny_allocs);
         if (gcrt_load_relaxed(&c->stats.seq) == seq) return;
     }
 }

@@ -89,7 +89,7 @@ static void insert_free(gcrt_mheap_t *h, gcrt_span_t *s) {
     uintptr_t i = page_index(h, s->base);
     if (i > 0) {
         gcrt_span_t *prev = h->spans[i - 1];
-        if (prev && prev->state == GCRT_SPAN_FREE && prev->list == GCRT_LIST_HEAPFREE &&
+        if (prev && gcrt_load_relaxed(&prev->state) == GCRT_SPAN_FREE && prev->heapfree &&
             prev->base + ((uintptr_t)prev->npages << GCRT_PAGE_SHIFT) == s->base) {
             list_remove(free_list_for(h, prev->npages), prev);
             s->base = prev->base;
@@ -100,7 +100,7 @@ static void insert_free(gcrt_mheap_t *h, gcrt_span_t *s) {
     uintptr_t end = s->base + ((uintptr_t)s->npages << GCRT_PAGE_SHIFT);
     if (end < h->arena_used) {
         gcrt_span_t *next = h->spans[page_index(h, end)];
-        if (next && next->state == GCRT_SPAN_FREE && next->list == GCRT_LIST_HEAPFREE &&
+        if (next && gcrt_load_relaxed(&next->state) == GCRT_SPAN_FREE && next->heapfree &&
             next->base == end) {
             list_remove(free_list_for(h, next->npages), next);
             s->npages += next->npages;
@@ -108,7 +108,7 @@ static void insert_free(gcrt_mheap_t *h, gcrt_span_t *s) {
         }
     }
     gcrt_store_relaxed(&s->state, (uint8_t)GCRT_SPAN_FREE);
-    s->list = GCRT_LIST_HEAPFREE;
+    s->heapfree = 1;
     set_free_bounds(h, s);
     list_insert(free_list_for(h, s->npages), s);
 }
@@ -137,7 +137,7 @@ static int grow(gcrt_mheap_t *h, uintptr_t npages) {
      * memory: only the difference is needed. */
     if (h->arena_used > h->arena_start) {
         gcrt_span_t *last = h->spans[page_index(h, h->arena_used) - 1];
-        if (last && last->state == GCRT_SPAN_FREE && last->list == GCRT_LIST_HEAPFREE &&
+        if (last && gcrt_load_relaxed(&last->state) == GCRT_SPAN_FREE && last->heapfree &&
             last->base + ((uintptr_t)last->npages << GCRT_PAGE_SHIFT) == h->arena_used &&
             last->npages < npages)
             npages -= last->npages;
@@ -211,7 +211,7 @@ gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanc
         GCRT_ASSERT(t);
     }
     list_remove(free_list_for(h, t->npages), t);
-    t->list = GCRT_LIST_NONE;
+    t->heapfree = 0;
     gcrt_span_t *s;
     if (t->npages == npages) {
         s = t;
@@ -227,7 +227,7 @@ gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanc
         s->npages = (uint32_t)npages;
         t->base += npages << GCRT_PAGE_SHIFT;
         t->npages -= (uint32_t)npages;
-        t->list = GCRT_LIST_HEAPFREE;
+        t->heapfree = 1;
         set_free_bounds(h, t);
         list_insert(free_list_for(h, t->npages), t);
     }
@@ -239,6 +239,7 @@ gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanc
     gcrt_bump(&h->heap_released, -(uint64_t)(nrel << GCRT_PAGE_SHIFT));
     gcrt_bump(&h->heap_free, -(uint64_t)(bytes - (nrel << GCRT_PAGE_SHIFT)));
     s->next = s->prev = NULL;
+    s->heapfree = 0;
     s->list = GCRT_LIST_NONE;
     if (manual) {
         gcrt_bump(&h->stack_inuse, bytes);
@@ -337,7 +338,7 @@ uintptr_t gcrt__mheap_scavenge(gcrt_mheap_t *h, uintptr_t nbytes) {
         }
         if (!pick) break;
         list_remove(free_list_for(h, pick->npages), pick);
-        pick->list = GCRT_LIST_NONE; /* neighbours will not merge with it */
+        pick->heapfree = 0; /* neighbours will not merge with it */
         uintptr_t got = release_run(h, pick, want - done);
         gcrt_bump(&h->heap_free, -(uint64_t)(got << GCRT_PAGE_SHIFT));
         gcrt_bump(&h->heap_released, (uint64_t)(got << GCRT_PAGE_SHIFT));

@@ -26,7 +26,6 @@ enum gcrt_span_list {
     GCRT_LIST_PARTIAL, /* mcentral: has free slots */
     GCRT_LIST_FULL,    /* mcentral: no free slots */
     GCRT_LIST_CACHED,  /* owned by one mcache; on no list */
-    GCRT_LIST_HEAPFREE /* heap free lists */
 };
 
 typedef struct gcrt_span {
@@ -36,7 +35,8 @@ typedef struct gcrt_span {
     uint32_t npages;    /* 8 KiB pages */
     uint8_t state;      /* enum gcrt_span_state; heap lock */
     uint8_t spanclass;  /* sizeclass<<1 | noscan; 0/1 for large */
-    uint8_t list;       /* enum gcrt_span_list; lock of the list's owner */
+    uint8_t list;       /* enum gcrt_span_list; mcentral lock */
+    uint8_t heapfree;   /* on the heap's free lists; heap lock only */
     uint8_t needzero;   /* free slots may hold old bytes: zero on allocation */
     uint8_t tiny;       /* holds tiny blocks (see mcache.h) */
     uintptr_t elemsize; /* bytes per object (npages*8192 for large) */
