@@ -1,9 +1,52 @@
-/* sched.c - goroutines: park/ready, the thread G of every attached thread.
- * (Step 1: thread Gs; the M:N scheduler follows.) */
+/* sched.c - goroutines: Go's G/M/P scheduler for C (Go: proc.go).
+ *
+ * Walk-through.
+ *
+ * 1. Gs, Ms, Ps. A G is a goroutine (or the own G of an attached thread,
+ *    is_thread = 1). An M is an OS thread (proc.c). A P is the right to run
+ *    goroutines and allocate: GOMAXPROCS scheduler Ps, each with an mcache
+ *    and a local run queue (runq.c). Runtime Ms (mthread.c) hold scheduler
+ *    Ps; attached foreign threads keep the P proc.c gave them, so plain
+ *    pthreads never wait for a P, and they block like goroutines do: a
+ *    thread G parks on a futex word (park_thread).
+ *
+ * 2. Switching. Each runtime M runs gcrt__mstart_loop on its own thread
+ *    stack ("g0"): find a runnable G, switch to it (ctx_amd64.S), and when
+ *    the G switches back, do what it asked (ms->action): park it and call
+ *    its unlockf, requeue it (yield, preemption), or retire it (exit).
+ *    Running unlockf on g0, after the G's stack is no longer in use, is
+ *    what lets a waker run the G on another M the moment the lock drops.
+ *    A goroutine may resume on another M after any switch: code here
+ *    re-reads the M (gcrt__getms, never inlined) after every switch.
+ *
+ * 3. Finding work (findrunnable): timers due; the global queue one time in
+ *    61; the local runnext and ring; the global queue; then stealing half
+ *    of another P's ring (spinning). With nothing found the M gives its P
+ *    back and sleeps (stopm). gcrt__ready puts a G in the readier's
+ *    runnext and wakes one spinning M if there is an idle P (wakep).
+ *
+ * 4. Creation and exit. gcrt_go takes a dead G with its stack from the
+ *    P's cache (stack.c keeps stacks reserved at the maximum size, committed
+ *    on touch), builds the first frame and puts it in runnext. Exit returns
+ *    the G with its stack to the cache.
+ *
+ * 5. Blocking calls (gcrt_enter_blocking): the P stays with the M in
+ *    state SYSCALL; sysmon (sysmon.c) retakes it if the call lasts and
+ *    there is work; gcrt_exit_blocking takes it back, or another P, or
+ *    queues the G and stops the M. Sysmon also flags Gs that run > 10 ms;
+ *    they yield at their next safepoint.
+ *
+ * 6. Stop-the-world (stw.c) stops every M at a safepoint (the schedule
+ *    loop, park, yield, gcrt__safepoint) or with a signal, and counts Ms
+ *    in blocking calls or idle as stopped. ms->locks > 0 marks the switch
+ *    window, where the signal is refused and retried.
+ */
 #include "sched_internal.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
 
 gcrt_schedt_t gcrt__sched = {.lock = GCRT_LOCK_INIT(GCRT_RANK_SCHED)};
 gcrt_g_t *gcrt__allg;
@@ -60,7 +103,7 @@ static size_t gslab_left;
 gcrt_g_t *gcrt__galloc(void) {
     gcrt__lock(&galloc_lock);
     if (gslab_left == 0) {
-        size_t n = 256;
+        size_t n = 512;
         gslab = gcrt__os_alloc(n * sizeof(gcrt_g_t));
         if (!gslab) gcrt__throw("out of memory allocating goroutine records");
         gslab_left = n;
@@ -79,41 +122,49 @@ GCRT_NOINLINE gcrt_m_t *gcrt__getm(void) {
     return m;
 }
 
-static gcrt_lock_t msched_lock = GCRT_LOCK_INIT(GCRT_RANK_LEAF);
-
+/* The per-M part is created by CAS and without locks: a stopper may
+ * create it for an M that never ran scheduler code, and must not take a
+ * lock a stopped thread could hold. Its g0 is made by the M itself. */
 gcrt_msched_t *gcrt__msched_of(gcrt_m_t *m) {
     gcrt_msched_t *ms = gcrt_load_acquire((gcrt_msched_t **)&m->sched);
     if (GCRT_LIKELY(ms != NULL)) return ms;
-    gcrt__lock(&msched_lock);
-    ms = m->sched;
-    if (!ms) {
-        ms = gcrt__os_alloc(sizeof *ms);
-        if (!ms) gcrt__throw("out of memory allocating an M");
-        ms->m = m;
-        gcrt_g_t *g0 = gcrt__galloc();
-        g0->is_thread = 1;
-        g0->goid = gcrt_xadd(&gcrt__sched.goidgen, 1) + 1;
-        g0->status = GCRT_G_RUNNING;
-        g0->m = m;
-        g0->stack_lo = m->stack_lo;
-        g0->stack_hi = m->stack_hi;
-        ms->g0 = g0;
-        ms->curg = g0;
-        gcrt_store_release((gcrt_msched_t **)&m->sched, ms);
+    gcrt_msched_t *n = gcrt__os_alloc(sizeof *n);
+    if (!n) gcrt__throw("out of memory allocating an M");
+    n->m = m;
+    void *z = NULL;
+    if (!gcrt_cas(&m->sched, &z, n)) {
+        gcrt__os_unmap(n, sizeof *n);
+        return z;
     }
-    gcrt__unlock(&msched_lock);
-    return ms;
+    return n;
+}
+
+static GCRT_NOINLINE gcrt_g_t *make_g0(gcrt_msched_t *ms) {
+    gcrt_m_t *m = ms->m;
+    gcrt_g_t *g0 = gcrt__galloc();
+    g0->is_thread = 1;
+    g0->goid = gcrt_xadd(&gcrt__sched.goidgen, 1) + 1;
+    g0->status = GCRT_G_RUNNING;
+    g0->m = m;
+    g0->lastm = m;
+    g0->stack_lo = m->stack_lo;
+    g0->stack_hi = m->stack_hi;
+    ms->g0 = g0;
+    gcrt_store_release(&ms->curg, g0);
+    return g0;
 }
 
 GCRT_NOINLINE gcrt_msched_t *gcrt__getms(void) {
     gcrt_m_t *m = gcrt__getm();
-    return m ? gcrt__msched_of(m) : NULL;
+    if (!m) return NULL;
+    gcrt_msched_t *ms = gcrt__msched_of(m);
+    if (GCRT_UNLIKELY(!ms->g0)) make_g0(ms);
+    return ms;
 }
 
 GCRT_NOINLINE gcrt_g_t *gcrt__getg(void) {
-    gcrt_m_t *m = gcrt__getm();
-    if (!m) return NULL;
-    return gcrt__msched_of(m)->curg;
+    gcrt_msched_t *ms = gcrt__getms();
+    return ms ? ms->curg : NULL;
 }
 
 bool gcrt__on_goroutine(void) {
@@ -121,13 +172,237 @@ bool gcrt__on_goroutine(void) {
     return g && !g->is_thread;
 }
 
+/* ---- sanitizer hooks around a switch ------------------------------------- */
+
+static inline void fiber_to_g(gcrt_msched_t *ms, gcrt_g_t *g) {
+#if defined(GCRT_TSAN_FIBERS)
+    __tsan_switch_to_fiber(g->tsan_fiber, 0);
+#endif
+#if defined(GCRT_ASAN_FIBERS)
+    __sanitizer_start_switch_fiber(&ms->asan_fake, (void *)g->stack_lo, g->stack_hi - g->stack_lo);
+#endif
+    (void)ms, (void)g;
+}
+static inline void fiber_back_on_g0(gcrt_msched_t *ms) {
+#if defined(GCRT_ASAN_FIBERS)
+    __sanitizer_finish_switch_fiber(ms->asan_fake, NULL, NULL);
+#endif
+    (void)ms;
+}
+static inline void fiber_to_g0(gcrt_msched_t *ms, gcrt_g_t *g, int exiting) {
+#if defined(GCRT_TSAN_FIBERS)
+    __tsan_switch_to_fiber(ms->tsan_fiber, 0);
+#endif
+#if defined(GCRT_ASAN_FIBERS)
+    __sanitizer_start_switch_fiber(exiting ? NULL : &g->asan_fake, (void *)ms->m->stack_lo,
+                                   ms->m->stack_hi - ms->m->stack_lo);
+#endif
+    (void)ms, (void)g, (void)exiting;
+}
+static inline void fiber_on_g(gcrt_g_t *g) {
+#if defined(GCRT_ASAN_FIBERS)
+    __sanitizer_finish_switch_fiber(g->asan_fake, NULL, NULL);
+#endif
+    (void)g;
+}
+
+/* ---- switching: the goroutine side ---------------------------------------- */
+
+/* Runs on g after every switch into it (possibly on a new M). */
+static GCRT_NOINLINE void after_switch_in(gcrt_g_t *g) {
+    fiber_on_g(g);
+    gcrt_msched_t *ms = gcrt__getms();
+    ms->locks--;
+}
+
+/* Switches from goroutine g to its M's g0, which then does action. Returns
+ * when g runs again, possibly on another M. */
+static GCRT_NOINLINE void switch_out(gcrt_g_t *g, int action) {
+    gcrt_msched_t *ms = gcrt__getms();
+    ms->action = action;
+    ms->locks++;
+    fiber_to_g0(ms, g, action == GCRT_ACT_EXIT);
+    gcrt__ctx_switch(&g->sched_sp, ms->g0_sp);
+    after_switch_in(g);
+}
+
+#if defined(__x86_64__)
+uintptr_t gcrt__ctx_init(uintptr_t hi, void (*entry)(void *), void *arg) {
+    /* See ctx_amd64.S: r15 r14 r13 r12 rbx rbp ret, then two zero words
+     * (a fake end of the frame chain); the entry starts 16-byte aligned. */
+    uintptr_t *top = (uintptr_t *)(hi - 16);
+    top[0] = top[1] = 0;
+    uintptr_t *sp = (uintptr_t *)(hi - 24 - 48);
+    sp[0] = 0;                          /* r15 */
+    sp[1] = 0;                          /* r14 */
+    sp[2] = (uintptr_t)arg;             /* r13 */
+    sp[3] = (uintptr_t)entry;           /* r12 */
+    sp[4] = 0;                          /* rbx */
+    sp[5] = 0;                          /* rbp: ends frame-pointer walks */
+    sp[6] = (uintptr_t)gcrt__ctx_start; /* return address */
+    return (uintptr_t)sp;
+}
+#else
+#error "gcrt: goroutine context switch implemented for x86-64 only (see ctx_amd64.S)"
+#endif
+
+static GCRT_NORETURN void goexit(gcrt_g_t *g) {
+    switch_out(g, GCRT_ACT_EXIT);
+    gcrt__throw("runtime: a dead goroutine was resumed");
+}
+
+static void goroutine_entry(void *arg) {
+    gcrt_g_t *g = arg;
+    after_switch_in(g);
+    g->fn(g->arg);
+    goexit(g);
+}
+
+/* ---- dead G cache (Go: gfput / gfget) -------------------------------------- */
+
+enum { GFREE_LOCAL_MAX = 64, GFREE_GLOBAL_STACKS = 1024 };
+static gcrt_g_t *gfree_nostack; /* sched.lock */
+
+void gcrt__gfput(gcrt_psched_t *pp, gcrt_g_t *g) {
+    gcrt__stack_cache_note(g, 1);
+    if (pp) {
+        g->schedlink = pp->gfree;
+        pp->gfree = g;
+        if (++pp->ngfree < GFREE_LOCAL_MAX) return;
+        /* Move half to the global list. */
+        gcrt__lock(&gcrt__sched.lock);
+        while (pp->ngfree > GFREE_LOCAL_MAX / 2) {
+            gcrt_g_t *x = pp->gfree;
+            pp->gfree = x->schedlink;
+            pp->ngfree--;
+            x->schedlink = gcrt__sched.gfree;
+            gcrt__sched.gfree = x;
+            gcrt__sched.ngfree++;
+        }
+        gcrt__unlock(&gcrt__sched.lock);
+    } else {
+        gcrt__lock(&gcrt__sched.lock);
+        g->schedlink = gcrt__sched.gfree;
+        gcrt__sched.gfree = g;
+        gcrt__sched.ngfree++;
+        gcrt__unlock(&gcrt__sched.lock);
+    }
+    /* Too many cached stacks: give the excess memory back. */
+    while (gcrt_load_relaxed(&gcrt__sched.ngfree) > GFREE_GLOBAL_STACKS) {
+        gcrt__lock(&gcrt__sched.lock);
+        gcrt_g_t *x = NULL;
+        if (gcrt__sched.ngfree > GFREE_GLOBAL_STACKS) {
+            x = gcrt__sched.gfree;
+            gcrt__sched.gfree = x->schedlink;
+            gcrt__sched.ngfree--;
+        }
+        gcrt__unlock(&gcrt__sched.lock);
+        if (!x) break;
+        gcrt__stack_cache_note(x, 0);
+        gcrt__stack_free(x);
+        gcrt__lock(&gcrt__sched.lock);
+        x->schedlink = gfree_nostack;
+        gfree_nostack = x;
+        gcrt__unlock(&gcrt__sched.lock);
+    }
+}
+
+static gcrt_g_t *gfget(gcrt_psched_t *pp) {
+    gcrt_g_t *g = NULL;
+    if (pp && pp->gfree) {
+        g = pp->gfree;
+        pp->gfree = g->schedlink;
+        pp->ngfree--;
+    } else if (gcrt_load_relaxed(&gcrt__sched.ngfree) > 0 || gfree_nostack) {
+        gcrt__lock(&gcrt__sched.lock);
+        if (gcrt__sched.gfree) {
+            g = gcrt__sched.gfree;
+            gcrt__sched.gfree = g->schedlink;
+            gcrt__sched.ngfree--;
+        } else if (gfree_nostack) {
+            g = gfree_nostack;
+            gfree_nostack = g->schedlink;
+        }
+        gcrt__unlock(&gcrt__sched.lock);
+    }
+    if (!g) return NULL;
+    size_t max = gcrt_load_relaxed(&gcrt__stack_max_bytes);
+    size_t have = g->stack_hi - g->stack_lo;
+    if (g->stk) gcrt__stack_cache_note(g, 0);
+    if (g->stk && (have < max || have > 2 * max)) gcrt__stack_free(g); /* max changed */
+    return g;
+}
+
+/* ---- creation ------------------------------------------------------------ */
+
+static gcrt_g_t *newproc(void (*fn)(void *), void *arg, uintptr_t pc, gcrt_msched_t *ms) {
+    gcrt_psched_t *pp = ms ? ms->pp : NULL;
+    gcrt_g_t *g = gfget(pp);
+    if (!g) g = gcrt__galloc();
+    if (!g->stk && gcrt__stack_alloc(g) != 0) {
+        g->status = GCRT_G_DEAD;
+        gcrt__gfput(NULL, g);
+        return NULL;
+    }
+#if defined(GCRT_TSAN_FIBERS)
+    if (!g->tsan_fiber) g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    gcrt_g_t *parent = ms ? ms->curg : NULL;
+    g->fn = fn;
+    g->arg = arg;
+    g->startpc = (uintptr_t)fn;
+    g->gopc = pc;
+    g->parentgoid = parent ? parent->goid : 0;
+    g->goid = gcrt_xadd(&gcrt__sched.goidgen, 1) + 1;
+    g->system = 0;
+    g->main = 0;
+    g->preempt = 0;
+    g->param = NULL;
+    g->waiting = NULL;
+    g->waitreason = 0;
+    g->waitsince = 0;
+    g->m = NULL;
+    g->createtime = 0;
+    g->sched_sp = gcrt__ctx_init(g->stack_hi, goroutine_entry, g);
+    return g;
+}
+
+static void runqput_any(gcrt_msched_t *ms, gcrt_g_t *g) {
+    gcrt_psched_t *pp = ms ? ms->pp : NULL;
+    if (pp) {
+        gcrt__runqput(pp, g, 1);
+    } else {
+        gcrt__lock(&gcrt__sched.lock);
+        gcrt__globrunqput(g);
+        gcrt__unlock(&gcrt__sched.lock);
+    }
+}
+
+int64_t gcrt_go(void (*fn)(void *), void *arg) {
+    uintptr_t pc = (uintptr_t)__builtin_return_address(0);
+    if (!fn) return -EINVAL;
+    int err = gcrt__runtime_init();
+    if (err) return err;
+    gcrt__sched_start();
+    gcrt_msched_t *ms = gcrt__getms();
+    gcrt_g_t *g = newproc(fn, arg, pc, ms);
+    if (!g) return -ENOMEM;
+    int64_t id = g->goid;
+    gcrt_xadd(&gcrt__sched.ngoroutine, 1);
+    gcrt_store_release(&g->status, GCRT_G_RUNNABLE);
+    runqput_any(ms, g);
+    gcrt__wakep();
+    return id;
+}
+
 /* ---- park / ready -------------------------------------------------------- */
 
 /* A thread G parks on its futex word: ready stores 1 and wakes it. The
  * word is cleared before unlockf runs, so a ready that follows the unlock
- * is never lost. */
-static void park_thread(gcrt_g_t *g, int (*unlockf)(gcrt_g_t *, void *), void *arg,
-                        unsigned reason) {
+ * is never lost. While asleep the thread counts as stopped for a
+ * stop-the-world (its frames, with registers spilled, are above stop_sp). */
+static GCRT_NOINLINE void park_thread(gcrt_g_t *g, int (*unlockf)(gcrt_g_t *, void *), void *arg,
+                                      unsigned reason) {
     gcrt_store_relaxed(&g->parkword, 0);
     g->waitreason = (uint8_t)reason;
     g->waitsince = gcrt__nanotime();
@@ -141,7 +416,13 @@ static void park_thread(gcrt_g_t *g, int (*unlockf)(gcrt_g_t *, void *), void *a
         }
         /* Readied meanwhile: consume the wakeup below. */
     }
+    gcrt_msched_t *ms = gcrt__getms();
+    __builtin_unwind_init();
+    ms->stop_sp = (uintptr_t)__builtin_frame_address(0);
+    ms->stop_fp = ms->stop_sp;
+    gcrt__ms_block(ms);
     while (gcrt_load_acquire(&g->parkword) == 0) gcrt__futex_wait(&g->parkword, 0, -1);
+    gcrt__ms_unblock(ms);
     g->waitreason = 0;
     g->waitsince = 0;
     gcrt_store_release(&g->status, GCRT_G_RUNNING);
@@ -157,13 +438,19 @@ static void ready_thread(gcrt_g_t *g) {
 }
 
 void gcrt__park(int (*unlockf)(gcrt_g_t *g, void *arg), void *arg, unsigned reason) {
-    gcrt_g_t *g = gcrt__getg();
-    if (!g) gcrt__throw("gcrt__park: thread not attached (call gcrt_thread_attach first)");
+    gcrt_msched_t *ms = gcrt__getms();
+    if (!ms) gcrt__throw("gcrt__park: thread not attached (call gcrt_thread_attach first)");
+    gcrt_g_t *g = ms->curg;
     if (g->is_thread) {
+        if (GCRT_UNLIKELY(ms->runtime)) gcrt__throw("gcrt__park on the scheduler stack");
         park_thread(g, unlockf, arg, reason);
         return;
     }
-    gcrt__throw("gcrt__park: goroutines not implemented yet");
+    g->waitreason = (uint8_t)reason;
+    g->waitsince = gcrt__nanotime();
+    ms->unlockf = unlockf;
+    ms->unlockarg = arg;
+    switch_out(g, GCRT_ACT_PARK);
 }
 
 void gcrt__ready(gcrt_g_t *g) {
@@ -171,9 +458,52 @@ void gcrt__ready(gcrt_g_t *g) {
         ready_thread(g);
         return;
     }
-    gcrt__throw("gcrt__ready: goroutines not implemented yet");
+    uint32_t w = GCRT_G_WAITING;
+    if (!gcrt_cas(&g->status, &w, GCRT_G_RUNNABLE))
+        gcrt__throwf("gcrt__ready: goroutine %lld is not waiting (status %u)", (long long)g->goid,
+                     w);
+    runqput_any(gcrt__getms(), g);
+    gcrt__wakep();
 }
 
 void gcrt__gosched(void) {
-    gcrt__os_yield();
+    gcrt_msched_t *ms = gcrt__getms();
+    gcrt_g_t *g = ms ? ms->curg : NULL;
+    if (!g || g->is_thread) {
+        gcrt__os_yield();
+        if (g) gcrt__safepoint();
+        return;
+    }
+    switch_out(g, GCRT_ACT_GOSCHED);
+}
+
+void gcrt_gosched(void) {
+    gcrt__gosched();
+}
+
+/* Preemption requested by sysmon, seen at a safepoint (stw.c). */
+void gcrt__preempt_self(void) {
+    gcrt_msched_t *ms = gcrt__getms();
+    gcrt_g_t *g = ms->curg;
+    if (g->is_thread || ms->locks > 0 || ms->blockdepth > 0) return;
+    gcrt_store_relaxed(&g->preempt, 0);
+    switch_out(g, GCRT_ACT_PREEMPT);
+}
+
+int64_t gcrt_goid(void) {
+    gcrt_g_t *g = gcrt__getg();
+    return g ? g->goid : 0;
+}
+
+int64_t gcrt_num_goroutine(void) {
+    return gcrt_load_relaxed(&gcrt__sched.ngoroutine);
+}
+
+gcrt_g_t *gcrt__newproc_main(void (*fn)(void *), gcrt_msched_t *ms) {
+    gcrt_g_t *g = newproc(fn, NULL, 0, ms);
+    return g;
+}
+
+void gcrt__switch_out_blocked(gcrt_g_t *g) {
+    switch_out(g, GCRT_ACT_BLOCKED);
 }

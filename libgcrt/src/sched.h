@@ -94,6 +94,7 @@ typedef struct gcrt_g {
     int64_t createtime;            /* nanotime of gcrt_go */
     struct gcrt_timer *sleeptimer; /* gcrt_sleep's timer (time.c), lazily */
     void *tsan_fiber;              /* TSan fiber of this G, if built with TSan */
+    void *asan_fake;               /* ASan fake stack saved across a switch */
 } gcrt_g_t;
 
 /* The calling thread's current G, or NULL if the thread is not attached.
@@ -120,5 +121,26 @@ bool gcrt__on_goroutine(void);
 /* All Gs (goroutines and thread Gs, dead ones reused), newest first; walk
  * lock-free with gcrt_load_acquire on alllink. */
 extern gcrt_g_t *gcrt__allg;
+
+/* A safepoint (stw.c): stops here if a stop-the-world is pending, and
+ * yields if sysmon asked this goroutine to (it ran > 10 ms). Cheap when
+ * nothing is pending; call it from slow paths (allocator refills, long
+ * loops) with no runtime lock held. */
+void gcrt__safepoint(void);
+/* Stop-the-world for the GC (stw.c): every other attached thread stops at
+ * a safepoint or by signal with its registers saved; threads in blocking
+ * calls count as stopped. reason is for tracing. Returns the time it took
+ * to stop (ns). Not reentrant: one stopper at a time. */
+int64_t gcrt__stop_the_world(const char *reason);
+void gcrt__start_the_world(void);
+/* While the world is stopped: calls f for every stack range the GC must
+ * scan conservatively, with saved registers (or NULL): each stopped M's
+ * current stack from its stop sp, and each parked or runnable goroutine's
+ * [sched_sp, stack_hi). The caller's own stack is not included. */
+void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *regs,
+                                        size_t regs_len, void *arg),
+                              void *arg);
+/* Stop-the-world statistics (ns). */
+void gcrt__stw_stats(int64_t *count, int64_t *last, int64_t *max, int64_t *total, int64_t *signals);
 
 #endif

@@ -40,11 +40,12 @@ struct gcrt_psched;
  * noted. */
 typedef struct gcrt_msched {
     gcrt_m_t *m;
-    gcrt_g_t *g0;    /* the thread's own G: a plain thread, or the scheduler
-                        stack of a runtime M (is_thread = 1) */
-    gcrt_g_t *curg;  /* what runs now: a goroutine, or g0 */
-    int runtime;     /* 1: created by the scheduler, runs goroutines */
-    uintptr_t g0_sp; /* g0's saved sp while a goroutine runs */
+    gcrt_g_t *g0;           /* the thread's own G: a plain thread, or the scheduler
+                               stack of a runtime M (is_thread = 1) */
+    gcrt_g_t *curg;         /* what runs now: a goroutine, or g0 */
+    int runtime;            /* 1: created by the scheduler, runs goroutines */
+    struct gcrt_psched *pp; /* the scheduler P held (m->p->sched), or NULL */
+    uintptr_t g0_sp;        /* g0's saved sp while a goroutine runs */
     /* Left by a goroutine for g0 (GCRT_ACT_*). */
     int action;
     int (*unlockf)(gcrt_g_t *, void *);
@@ -56,21 +57,26 @@ typedef struct gcrt_msched {
     struct gcrt_msched *idlelink;
     struct gcrt_psched *oldp; /* P held before a blocking call */
     /* Stop-the-world (stw.c). */
-    uint32_t stwstate;  /* GCRT_MS_*; atomic */
-    int32_t locks;      /* >0: in a scheduler critical section, a stop
-                           signal is refused (retried); own thread only */
-    uintptr_t stop_sp;  /* sp when stopped or when it entered BLOCK */
-    void *stop_uctx;    /* ucontext_t * if stopped by the signal */
-    int64_t blocksince; /* nanotime of gcrt_enter_blocking */
-    int blockdepth;     /* nesting of gcrt_enter_blocking */
-    void *altstack;     /* signal stack (runtime Ms) */
-    void *tsan_fiber;   /* g0's TSan fiber */
-    void *asan_fake;    /* ASan fake stack saved across a switch */
+    uint32_t stwstate;       /* GCRT_MS_*; atomic */
+    uint32_t stopped_gen;    /* gcrt__stw_word of the stop it is STOPPED for */
+    int32_t locks;           /* >0: in a scheduler critical section, a stop
+                                signal is refused (retried); own thread only */
+    uintptr_t stop_sp;       /* sp when stopped or when it entered BLOCK */
+    void *stop_uctx;         /* ucontext_t * if stopped by the signal */
+    uintptr_t stop_fp;       /* frame pointer there (stack listings) */
+    uintptr_t block_regs[6]; /* callee-saved registers at gcrt_enter_blocking:
+                                the caller may keep pointers there */
+    int64_t blocksince;      /* nanotime of gcrt_enter_blocking */
+    int blockdepth;          /* nesting of gcrt_enter_blocking */
+    void *altstack;          /* signal stack (runtime Ms) */
+    void *tsan_fiber;        /* g0's TSan fiber */
+    void *asan_fake;         /* ASan fake stack saved across a switch */
 } gcrt_msched_t;
 
 /* The scheduler's per-P part (p->sched) of a scheduler P. */
 typedef struct gcrt_psched {
     gcrt_p_t *p;
+    int32_t idx; /* index in gcrt__sched.ps: disabled when >= GOMAXPROCS */
     /* Local run queue: the owner puts at tail, anyone takes at head (CAS).
      * runnext: the G readied last, run next (inherits the time slice). */
     uint32_t runqhead, runqtail; /* atomic */
@@ -80,6 +86,7 @@ typedef struct gcrt_psched {
     uint32_t syscalltick;         /* incremented on every blocking call */
     struct gcrt_psched *idlelink; /* sched.pidle, under sched.lock */
     int32_t idle;                 /* on the idle list */
+    int32_t disabled;             /* id >= GOMAXPROCS: not in use (sched.lock) */
     /* sysmon's last observation (sysmon thread only). */
     uint32_t sm_schedtick, sm_syscalltick;
     int64_t sm_schedwhen, sm_syscallwhen;
@@ -124,6 +131,10 @@ void gcrt__sched_start(void); /* once: Ps, sysmon; idempotent */
 gcrt_g_t *gcrt__galloc(void);
 void gcrt__execute(gcrt_msched_t *ms, gcrt_g_t *g); /* g0 only */
 GCRT_NORETURN void gcrt__mstart_loop(gcrt_msched_t *ms);
+void gcrt__gfput(gcrt_psched_t *pp, gcrt_g_t *g); /* dead G to the cache */
+gcrt_g_t *gcrt__newproc_main(void (*fn)(void *), gcrt_msched_t *ms);
+void gcrt__switch_out_blocked(gcrt_g_t *g); /* lost its P in a blocking call */
+void gcrt__preempt_self(void);              /* sysmon's request, at a safepoint */
 
 /* runq.c */
 void gcrt__runqput(gcrt_psched_t *pp, gcrt_g_t *g, int next);
@@ -162,6 +173,10 @@ void gcrt__stack_note_sp(gcrt_g_t *g, uintptr_t sp); /* usage estimate */
 void gcrt__stack_check(gcrt_g_t *g);                 /* canary of an unguarded stack */
 void gcrt__stack_signal_init(void);                  /* SIGSEGV handler, once */
 extern size_t gcrt__stack_max_bytes;
+/* A dead G keeps its stack: moves it between "in use" and "cached". */
+void gcrt__stack_cache_note(gcrt_g_t *g, int cached);
+void gcrt__stack_stats(uint64_t *inuse, uint64_t *sys, uint64_t *reserved, int64_t *guarded,
+                       int64_t *unguarded);
 
 /* time.c */
 void gcrt__timers_run(int64_t now);   /* due timers; caller holds a P */
@@ -179,6 +194,7 @@ void gcrt__ms_unblock(gcrt_msched_t *ms);
 /* sysmon.c */
 void gcrt__sysmon_start(void);
 void gcrt__sysmon_wake(void);
+void gcrt__sysmon_stats(int64_t *preempts, int64_t *retakes);
 
 #if defined(__SANITIZE_THREAD__)
 #define GCRT_TSAN_FIBERS 1

@@ -1,0 +1,416 @@
+/* schedule.c - the scheduler loop that runs on each runtime M's own stack
+ * (g0): findrunnable, execute, what happens after a G switches out,
+ * start-up, gcrt_main, GOMAXPROCS and blocking calls. See sched.c. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "sched_internal.h"
+
+/* ---- Ps ------------------------------------------------------------------- */
+
+/* A scheduler P: a proc.c P (with its mcache) that only scheduler Ms use.
+ * proc.c hands it out through a throw-away M record; it never goes back to
+ * proc.c's idle list, so foreign threads never get it. */
+static gcrt_psched_t *newp(int32_t idx) {
+    gcrt_psched_t *pp = gcrt__os_alloc(sizeof *pp);
+    if (!pp) gcrt__throw("out of memory allocating a P");
+    gcrt_m_t tmp = {0};
+    gcrt_p_t *p = gcrt__p_acquire(&tmp);
+    p->m = NULL;
+    p->sched = pp;
+    pp->p = p;
+    pp->idx = idx;
+    return pp;
+}
+
+static pthread_once_t sched_once = PTHREAD_ONCE_INIT;
+
+static void sched_init_once(void) {
+    if (gcrt__runtime_init() != 0) gcrt__throw("runtime: initialisation failed");
+    int32_t n = gcrt__gomaxprocs > 0 ? gcrt__gomaxprocs : 1;
+    if (n > 1024) n = 1024;
+    gcrt__lock(&gcrt__sched.lock);
+    for (int32_t i = 0; i < n; i++) {
+        gcrt__sched.ps[i] = newp(i);
+        gcrt__pidleput(gcrt__sched.ps[i]);
+    }
+    gcrt__sched.nallps = n;
+    gcrt_store_relaxed(&gcrt__sched.nprocs, n);
+    gcrt__unlock(&gcrt__sched.lock);
+    gcrt__stack_signal_init();
+    gcrt__stw_signal_init();
+    gcrt__sysmon_start();
+    gcrt_store_release(&gcrt__sched.started, 1);
+}
+
+void gcrt__sched_start(void) {
+    if (GCRT_LIKELY(gcrt_load_acquire(&gcrt__sched.started))) return;
+    pthread_once(&sched_once, sched_init_once);
+}
+
+int gcrt_gomaxprocs(int n) {
+    gcrt__sched_start();
+    gcrt__lock(&gcrt__sched.lock);
+    int32_t old = gcrt__sched.nprocs;
+    int grew = 0;
+    if (n > 0 && n != old) {
+        if (n > 1024) n = 1024;
+        while (gcrt__sched.nallps < n) {
+            int32_t i = gcrt__sched.nallps;
+            gcrt__sched.ps[i] = newp(i);
+            gcrt__sched.ps[i]->disabled = 1; /* enabled below */
+            gcrt_store_release(&gcrt__sched.nallps, i + 1);
+        }
+        for (int32_t i = 0; i < gcrt__sched.nallps; i++) {
+            gcrt_psched_t *pp = gcrt__sched.ps[i];
+            int was = pp->disabled;
+            pp->disabled = i >= n;
+            /* A disabled P that nobody holds is off the idle list. */
+            if (was && !pp->disabled && !pp->idle && gcrt_load_relaxed(&pp->p->m) == NULL &&
+                gcrt_load_relaxed(&pp->p->status) == GCRT_P_IDLE) {
+                gcrt__pidleput(pp);
+                grew++;
+            }
+        }
+        gcrt_store_relaxed(&gcrt__sched.nprocs, n);
+        gcrt__gomaxprocs = n;
+    }
+    gcrt__unlock(&gcrt__sched.lock);
+    while (grew-- > 0) gcrt__wakep();
+    return old;
+}
+
+/* ---- finding work ----------------------------------------------------------- */
+
+static GCRT_TLS uint32_t rnd_state;
+static uint32_t fastrand(void) {
+    uint32_t x = rnd_state;
+    if (!x) x = (uint32_t)gcrt__nanotime() | 1;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    rnd_state = x;
+    return x;
+}
+
+static void resetspinning(gcrt_msched_t *ms) {
+    ms->spinning = 0;
+    int32_t n = gcrt_xadd(&gcrt__sched.nmspinning, -1) - 1;
+    GCRT_ASSERT(n >= 0);
+    /* We were the last spinning M and may have taken the last of the
+     * work; make sure somebody looks for more. */
+    gcrt__wakep();
+}
+
+/* The M's P left the GOMAXPROCS set: its queue to the global one. */
+static void drop_disabled_p(gcrt_msched_t *ms) {
+    gcrt_psched_t *pp = ms->pp;
+    gcrt_g_t *g;
+    while ((g = gcrt__runqget(pp)) != NULL) {
+        gcrt__lock(&gcrt__sched.lock);
+        gcrt__globrunqput(g);
+        gcrt__unlock(&gcrt__sched.lock);
+    }
+    gcrt__releasep(ms);
+    gcrt__lock(&gcrt__sched.lock);
+    gcrt__pidleput(pp); /* stays off the list while disabled */
+    gcrt_psched_t *np = gcrt__pidleget();
+    gcrt__unlock(&gcrt__sched.lock);
+    if (np) gcrt__acquirep(ms, np);
+}
+
+static void run_timers(void) {
+    int64_t next = gcrt__timers_next();
+    if (next == INT64_MAX) return;
+    int64_t now = gcrt__nanotime();
+    if (next <= now) gcrt__timers_run(now);
+}
+
+static gcrt_g_t *findrunnable(gcrt_msched_t *ms) {
+    gcrt_g_t *g;
+top:
+    if (!ms->pp) gcrt__stopm(ms);
+    gcrt__safepoint();
+    gcrt_psched_t *pp = ms->pp;
+    if (GCRT_UNLIKELY(pp->disabled)) {
+        drop_disabled_p(ms);
+        goto top;
+    }
+    run_timers();
+    /* Fairness: sometimes the global queue first. */
+    if (pp->schedtick % 61 == 0 && gcrt_load_relaxed(&gcrt__sched.runqsize) > 0) {
+        gcrt__lock(&gcrt__sched.lock);
+        g = gcrt__globrunqget(pp, 1);
+        gcrt__unlock(&gcrt__sched.lock);
+        if (g) return g;
+    }
+    if ((g = gcrt__runqget(pp)) != NULL) return g;
+    if (gcrt_load_relaxed(&gcrt__sched.runqsize) > 0) {
+        gcrt__lock(&gcrt__sched.lock);
+        g = gcrt__globrunqget(pp, 0);
+        gcrt__unlock(&gcrt__sched.lock);
+        if (g) return g;
+    }
+    /* Steal, unless half the busy Ps' worth of Ms spin already. */
+    int32_t nallps = gcrt_load_acquire(&gcrt__sched.nallps);
+    int32_t busy = gcrt_load_relaxed(&gcrt__sched.nprocs) - gcrt_load_relaxed(&gcrt__sched.npidle);
+    if (ms->spinning || 2 * gcrt_load_relaxed(&gcrt__sched.nmspinning) < busy) {
+        if (!ms->spinning) {
+            ms->spinning = 1;
+            gcrt_xadd(&gcrt__sched.nmspinning, 1);
+        }
+        for (int i = 0; i < 4; i++) {
+            uint32_t start = fastrand();
+            for (int32_t k = 0; k < nallps; k++) {
+                gcrt_psched_t *v = gcrt__sched.ps[(start + (uint32_t)k) % (uint32_t)nallps];
+                if (v == pp) continue;
+                if ((g = gcrt__runqsteal(pp, v, i == 3)) != NULL) return g;
+            }
+            if (gcrt_load_relaxed(&gcrt__sched.runqsize) > 0) break;
+        }
+    }
+    /* Nothing: give the P back and sleep. */
+    gcrt__lock(&gcrt__sched.lock);
+    if (gcrt__sched.runqsize > 0) {
+        g = gcrt__globrunqget(pp, 0);
+        gcrt__unlock(&gcrt__sched.lock);
+        if (g) return g;
+        goto top;
+    }
+    gcrt__releasep(ms);
+    gcrt__pidleput(pp);
+    gcrt__unlock(&gcrt__sched.lock);
+    if (ms->spinning) {
+        /* Go's delicate dance: drop spinning, then look again, or a G
+         * readied between our check and the drop would wait for nobody. */
+        ms->spinning = 0;
+        gcrt_xadd(&gcrt__sched.nmspinning, -1);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        /* Plain threads queue on the global queue without a P of their
+         * own and rely on wakep, which saw us spinning. */
+        int found = gcrt_load_relaxed(&gcrt__sched.runqsize) > 0;
+        for (int32_t k = 0; k <= nallps; k++) {
+            if (k < nallps) {
+                gcrt_psched_t *v = gcrt__sched.ps[k];
+                if (v->disabled || gcrt__runqempty(v)) continue;
+            } else if (!found) {
+                break;
+            }
+            gcrt__lock(&gcrt__sched.lock);
+            gcrt_psched_t *np = gcrt__pidleget();
+            gcrt__unlock(&gcrt__sched.lock);
+            if (np) {
+                gcrt__acquirep(ms, np);
+                ms->spinning = 1;
+                gcrt_xadd(&gcrt__sched.nmspinning, 1);
+                goto top;
+            }
+            break;
+        }
+    }
+    gcrt__stopm(ms);
+    goto top;
+}
+
+/* ---- running a G ------------------------------------------------------------ */
+
+void gcrt__execute(gcrt_msched_t *ms, gcrt_g_t *g) {
+    ms->pp->schedtick++;
+    g->m = ms->m;
+    g->lastm = ms->m;
+    g->waitreason = 0;
+    g->waitsince = 0;
+    gcrt_store_release(&g->status, GCRT_G_RUNNING);
+    gcrt_store_release(&ms->curg, g);
+    ms->locks++;
+#if defined(GCRT_TSAN_FIBERS)
+    __tsan_switch_to_fiber(g->tsan_fiber, 0);
+#endif
+#if defined(GCRT_ASAN_FIBERS)
+    __sanitizer_start_switch_fiber(&ms->asan_fake, (void *)g->stack_lo, g->stack_hi - g->stack_lo);
+#endif
+    gcrt__ctx_switch(&ms->g0_sp, g->sched_sp);
+#if defined(GCRT_ASAN_FIBERS)
+    __sanitizer_finish_switch_fiber(ms->asan_fake, NULL, NULL);
+#endif
+    ms->locks--;
+    gcrt_store_release(&ms->curg, ms->g0);
+    gcrt__stack_note_sp(g, g->sched_sp);
+}
+
+static void requeue(gcrt_g_t *g) {
+    g->m = NULL;
+    gcrt_store_release(&g->status, GCRT_G_RUNNABLE);
+    gcrt__lock(&gcrt__sched.lock);
+    gcrt__globrunqput(g);
+    gcrt__unlock(&gcrt__sched.lock);
+}
+
+static void goexit0(gcrt_msched_t *ms, gcrt_g_t *g) {
+    g->m = NULL;
+    g->fn = NULL;
+    g->arg = NULL;
+    g->param = NULL;
+    g->waiting = NULL;
+    g->preempt = 0;
+    gcrt_store_release(&g->status, GCRT_G_DEAD);
+    if (!g->system) gcrt_xadd(&gcrt__sched.ngoroutine, -1);
+    gcrt__gfput(ms->pp, g);
+}
+
+GCRT_NORETURN void gcrt__mstart_loop(gcrt_msched_t *ms) {
+    for (;;) {
+        gcrt_g_t *g = findrunnable(ms);
+        if (ms->spinning) resetspinning(ms);
+    run:
+        ms->action = GCRT_ACT_NONE;
+        gcrt__execute(ms, g);
+        switch (ms->action) {
+        case GCRT_ACT_PARK: {
+            int (*f)(gcrt_g_t *, void *) = ms->unlockf;
+            void *a = ms->unlockarg;
+            ms->unlockf = NULL;
+            ms->unlockarg = NULL;
+            g->m = NULL;
+            gcrt_store_release(&g->status, GCRT_G_WAITING);
+            if (f && !f(g, a)) {
+                uint32_t w = GCRT_G_WAITING;
+                if (!gcrt_cas(&g->status, &w, GCRT_G_RUNNABLE))
+                    gcrt__throw("runtime: unlockf returned 0 but the G was readied");
+                if (!ms->pp) { /* cannot happen: g0 keeps its P across a park */
+                    requeue(g);
+                    break;
+                }
+                goto run;
+            }
+            break;
+        }
+        case GCRT_ACT_GOSCHED:
+        case GCRT_ACT_PREEMPT:
+        case GCRT_ACT_BLOCKED:
+            requeue(g);
+            if (ms->action == GCRT_ACT_BLOCKED) gcrt__wakep();
+            break;
+        case GCRT_ACT_EXIT:
+            goexit0(ms, g);
+            break;
+        default:
+            gcrt__throwf("runtime: bad switch action %d", ms->action);
+        }
+    }
+}
+
+/* ---- gcrt_main: the calling thread becomes a runtime M ---------------------- */
+
+static struct {
+    int (*fn)(int, char **);
+    int argc;
+    char **argv;
+} mainargs;
+
+static void main_entry(void *unused) {
+    (void)unused;
+    int rc = mainargs.fn(mainargs.argc, mainargs.argv);
+    exit(rc);
+}
+
+int gcrt_main(int (*fn)(int argc, char **argv), int argc, char **argv) {
+    if (!fn) return -EINVAL;
+    int err = gcrt_init();
+    if (err) return err;
+    gcrt__sched_start();
+    gcrt_m_t *m = gcrt__getm();
+    gcrt_msched_t *ms = gcrt__getms();
+    if (ms->runtime) return -EBUSY;
+    mainargs.fn = fn;
+    mainargs.argc = argc;
+    mainargs.argv = argv;
+    int64_t thread_goid = ms->g0->goid;
+    gcrt_g_t *g = gcrt__newproc_main(main_entry, ms);
+    if (!g) return -ENOMEM;
+    /* Goroutine 1 is main: it takes the id the thread's own G had if that
+     * was the first one (the usual case), and the thread G becomes g0. */
+    if (thread_goid == 1) g->goid = 1;
+    g->parentgoid = 0;
+    g->gopc = 0;
+    g->main = 1;
+    ms->g0->goid = 0;
+    ms->g0->system = 1;
+    gcrt__p_release(m);
+    m->foreign = 0;
+    ms->runtime = 1;
+    gcrt__m_signal_stack(ms);
+#if defined(GCRT_TSAN_FIBERS)
+    ms->tsan_fiber = __tsan_get_current_fiber();
+#endif
+    gcrt__lock(&gcrt__sched.lock);
+    gcrt_psched_t *pp = gcrt__pidleget();
+    gcrt__unlock(&gcrt__sched.lock);
+    gcrt_xadd(&gcrt__sched.ngoroutine, 1);
+    gcrt_store_release(&g->status, GCRT_G_RUNNABLE);
+    if (pp) {
+        gcrt__acquirep(ms, pp);
+        gcrt__runqput(pp, g, 1);
+    } else {
+        gcrt__lock(&gcrt__sched.lock);
+        gcrt__globrunqput(g);
+        gcrt__unlock(&gcrt__sched.lock);
+    }
+    gcrt__mstart_loop(ms);
+}
+
+/* ---- blocking calls (Go: entersyscall / exitsyscall) ------------------------ */
+
+/* Called by gcrt_enter_blocking (ctx_amd64.S) with the caller's
+ * callee-saved registers (they may hold pointers across the call) and the
+ * caller's stack pointer: everything above it stays put while blocked. */
+void gcrt__enter_blocking(uintptr_t *regs, uintptr_t caller_sp);
+void gcrt__enter_blocking(uintptr_t *regs, uintptr_t caller_sp) {
+    gcrt_msched_t *ms = gcrt__getms();
+    if (!ms || ms->blockdepth++ > 0) return;
+    for (int i = 0; i < 6; i++) ms->block_regs[i] = regs[i];
+    ms->stop_sp = caller_sp;
+    ms->stop_fp = regs[5]; /* the caller's rbp; its return PC is at caller_sp - 8 */
+    gcrt_g_t *g = ms->curg;
+    gcrt_psched_t *pp = ms->pp;
+    if (pp && !g->is_thread) {
+        ms->oldp = pp;
+        gcrt_store_relaxed(&pp->syscalltick, pp->syscalltick + 1);
+        gcrt_store_release(&g->status, GCRT_G_SYSCALL);
+        ms->m->mcache = NULL; /* no heap while the P may be taken */
+        gcrt_store_release(&pp->p->status, GCRT_P_SYSCALL);
+    }
+    gcrt__ms_block(ms);
+}
+
+void gcrt_exit_blocking(void) {
+    gcrt_msched_t *ms = gcrt__getms();
+    if (!ms || ms->blockdepth == 0) return;
+    if (--ms->blockdepth > 0) return;
+    gcrt__ms_unblock(ms);
+    gcrt_psched_t *pp = ms->oldp;
+    if (!pp) return;
+    ms->oldp = NULL;
+    gcrt_g_t *g = ms->curg;
+    uint32_t s = GCRT_P_SYSCALL;
+    if (gcrt_cas(&pp->p->status, &s, GCRT_P_RUNNING)) {
+        pp->p->m = ms->m;
+        ms->m->mcache = pp->p->mcache;
+        gcrt_store_release(&g->status, GCRT_G_RUNNING);
+        return;
+    }
+    /* sysmon gave the P away: take an idle one, or queue g and stop. */
+    ms->pp = NULL;
+    ms->m->p = NULL;
+    ms->m->mcache = NULL;
+    gcrt__lock(&gcrt__sched.lock);
+    gcrt_psched_t *np = gcrt__pidleget();
+    gcrt__unlock(&gcrt__sched.lock);
+    if (np) {
+        gcrt__acquirep(ms, np);
+        gcrt_store_release(&g->status, GCRT_G_RUNNING);
+        return;
+    }
+    gcrt__switch_out_blocked(g);
+}

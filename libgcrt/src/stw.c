@@ -1,0 +1,239 @@
+/* stw.c - stop-the-world and start-the-world for the GC, safepoints, and
+ * the stop signal. See sched.c for the walk-through.
+ *
+ * gcrt__stw_word is odd while a stop is on (it counts stops twice). The
+ * stopper makes it odd, then waits until every other attached M (runtime
+ * Ms and foreign threads, from allm) is stopped:
+ *   - an M that reaches a safepoint (the schedule loop, park, yield,
+ *     gcrt__safepoint from the allocator's slow path) spills its
+ *     registers, records its sp and sets itself STOPPED;
+ *   - an M in a blocking call or idle (state BLOCK) is claimed by the
+ *     stopper (BLOCK -> BLOCK_STOPPED) and cannot leave until the start;
+ *   - an M still running after STW_SIGNAL_AFTER_NS gets SIGURG (Go's
+ *     preemption signal); the handler, on the M's signal stack, saves the
+ *     ucontext pointer (all registers) and waits on the futex. The signal
+ *     is refused while ms->locks > 0 (a context switch in progress) and
+ *     resent until the M stops.
+ * Every stopped M waits on gcrt__stw_word until it is even again. Each
+ * stopped M's stack is then [stop_sp, top of the stack it is on) plus its
+ * registers (stop_uctx, or block_regs for BLOCK): see gcrt__stw_for_each_stack. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "sched_internal.h"
+
+#define STW_SIGNAL SIGURG
+enum {
+    STW_SIGNAL_AFTER_NS = 50 * 1000, /* spin this long before signalling */
+    STW_RESIGNAL_NS = 200 * 1000,    /* then resend this often */
+};
+
+uint32_t gcrt__stw_word;
+static gcrt_lock_t stw_lock = GCRT_LOCK_INIT(GCRT_RANK_NONE);
+static int64_t stw_count, stw_last_ns, stw_max_ns, stw_total_ns, stw_signals;
+static struct sigaction old_urg;
+
+/* ---- an M's own transitions ----------------------------------------------- */
+
+void gcrt__ms_block(gcrt_msched_t *ms) {
+    gcrt_store_release(&ms->stwstate, GCRT_MS_BLOCK);
+}
+
+void gcrt__ms_unblock(gcrt_msched_t *ms) {
+    for (;;) {
+        uint32_t s = GCRT_MS_BLOCK;
+        if (gcrt_cas(&ms->stwstate, &s, GCRT_MS_RUN)) return;
+        /* Claimed by a stopper: wait for the start. */
+        uint32_t w = gcrt_load_acquire(&gcrt__stw_word);
+        if (w & 1) gcrt__futex_wait(&gcrt__stw_word, w, -1);
+    }
+}
+
+/* Waits, stopped, until the world starts again. Called with state STOPPED. */
+static void stopped_wait(gcrt_msched_t *ms) {
+    for (;;) {
+        uint32_t w = gcrt_load_acquire(&gcrt__stw_word);
+        if (!(w & 1)) break;
+        if (gcrt_load_relaxed(&ms->stopped_gen) != w) gcrt_store_release(&ms->stopped_gen, w);
+        gcrt__futex_wait(&gcrt__stw_word, w, -1);
+    }
+    gcrt_store_release(&ms->stwstate, GCRT_MS_RUN);
+}
+
+GCRT_NOINLINE void gcrt__safepoint_slow(void) {
+    gcrt_msched_t *ms = gcrt__getms();
+    if (!ms) return;
+    uint32_t w = gcrt_load_acquire(&gcrt__stw_word);
+    if (!(w & 1)) return;
+    __builtin_unwind_init(); /* callee-saved registers into this frame */
+    uintptr_t here;
+    ms->stop_sp = (uintptr_t)&here & ~(uintptr_t)15;
+    ms->stop_uctx = NULL;
+    ms->stop_fp = (uintptr_t)__builtin_frame_address(0);
+    gcrt_store_release(&ms->stopped_gen, w);
+    uint32_t s = GCRT_MS_RUN;
+    if (!gcrt_cas(&ms->stwstate, &s, GCRT_MS_STOPPED)) return;
+    stopped_wait(ms);
+}
+
+void gcrt__safepoint(void) {
+    if (GCRT_UNLIKELY(gcrt_load_relaxed(&gcrt__stw_word) & 1)) gcrt__safepoint_slow();
+    gcrt_g_t *g = gcrt__getg();
+    if (GCRT_UNLIKELY(g && gcrt_load_relaxed(&g->preempt))) gcrt__preempt_self();
+}
+
+/* ---- the stop signal ---------------------------------------------------------- */
+
+static void urg_handler(int sig, siginfo_t *info, void *uctx) {
+    int saved_errno = errno;
+    gcrt_m_t *m = gcrt__tls_m;
+    gcrt_msched_t *ms = m ? gcrt_load_acquire((gcrt_msched_t **)&m->sched) : NULL;
+    uint32_t w = gcrt_load_acquire(&gcrt__stw_word);
+    if (ms && (w & 1) && ms->locks == 0) {
+        ms->stop_uctx = uctx;
+        ms->stop_sp = (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP];
+        ms->stop_fp = (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RBP];
+        gcrt_store_release(&ms->stopped_gen, w);
+        uint32_t s = GCRT_MS_RUN;
+        if (gcrt_cas(&ms->stwstate, &s, GCRT_MS_STOPPED)) {
+            gcrt_xadd_relaxed(&stw_signals, 1);
+            stopped_wait(ms);
+        }
+        ms->stop_uctx = NULL;
+    } else if (!(w & 1) || !ms) {
+        /* Not ours: the application's SIGURG (e.g. socket OOB data). */
+        if ((old_urg.sa_flags & SA_SIGINFO) && old_urg.sa_sigaction)
+            old_urg.sa_sigaction(sig, info, uctx);
+        else if (!(old_urg.sa_flags & SA_SIGINFO) && old_urg.sa_handler != SIG_DFL &&
+                 old_urg.sa_handler != SIG_IGN)
+            old_urg.sa_handler(sig);
+    }
+    errno = saved_errno;
+}
+
+void gcrt__stw_signal_init(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = urg_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(STW_SIGNAL, &sa, &old_urg);
+}
+
+/* ---- stop and start ------------------------------------------------------------- */
+
+static int is_stopped(gcrt_msched_t *ms, uint32_t w) {
+    uint32_t s = gcrt_load_acquire(&ms->stwstate);
+    if (s == GCRT_MS_BLOCK_STOPPED) return 1;
+    if (s == GCRT_MS_STOPPED) return gcrt_load_acquire(&ms->stopped_gen) == w;
+    if (s == GCRT_MS_BLOCK) {
+        uint32_t b = GCRT_MS_BLOCK;
+        return gcrt_cas(&ms->stwstate, &b, GCRT_MS_BLOCK_STOPPED);
+    }
+    return 0;
+}
+
+int64_t gcrt__stop_the_world(const char *reason) {
+    (void)reason;
+    gcrt_msched_t *self = gcrt__getms();
+    /* Waiting for another stopper counts as blocked: it must not wait for us. */
+    if (self) gcrt__ms_block(self);
+    gcrt__lock(&stw_lock);
+    if (self) gcrt__ms_unblock(self);
+    int64_t t0 = gcrt__nanotime();
+    uint32_t w = gcrt_load_relaxed(&gcrt__stw_word) + 1;
+    gcrt_store_release(&gcrt__stw_word, w); /* odd: stop pending */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* Two passes: an M that attached during the first is caught by the
+     * second (attaching Ms check the word at their first safepoint). */
+    for (int pass = 0; pass < 2; pass++) {
+        for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink) {
+            gcrt_msched_t *ms = gcrt__msched_of(m);
+            if (ms == self) continue;
+            int64_t next_signal = t0 + STW_SIGNAL_AFTER_NS;
+            int spins = 0;
+            for (;;) {
+                if (gcrt_load_acquire(&m->tid) == 0) break; /* detached */
+                if (is_stopped(ms, w)) break;
+                int64_t now = gcrt__nanotime();
+                if (now >= next_signal && gcrt_load_acquire(&ms->stwstate) == GCRT_MS_RUN) {
+                    int tid = gcrt_load_acquire(&m->tid);
+                    if (tid) syscall(SYS_tgkill, getpid(), tid, STW_SIGNAL);
+                    next_signal = now + STW_RESIGNAL_NS;
+                }
+                if (++spins < 64)
+                    gcrt_cpu_relax();
+                else
+                    gcrt__os_yield();
+            }
+        }
+    }
+    int64_t dt = gcrt__nanotime() - t0;
+    stw_count++;
+    stw_last_ns = dt;
+    stw_total_ns += dt;
+    if (dt > stw_max_ns) stw_max_ns = dt;
+    return dt;
+}
+
+void gcrt__start_the_world(void) {
+    for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink) {
+        gcrt_msched_t *ms = gcrt_load_acquire((gcrt_msched_t **)&m->sched);
+        if (!ms) continue;
+        uint32_t s = GCRT_MS_BLOCK_STOPPED;
+        gcrt_cas(&ms->stwstate, &s, GCRT_MS_BLOCK);
+    }
+    gcrt_store_release(&gcrt__stw_word, gcrt__stw_word + 1); /* even */
+    gcrt__futex_wake(&gcrt__stw_word, INT32_MAX);
+    gcrt__unlock(&stw_lock);
+}
+
+void gcrt__stw_stats(int64_t *count, int64_t *last, int64_t *max, int64_t *total,
+                     int64_t *signals) {
+    *count = gcrt_load_relaxed(&stw_count);
+    *last = gcrt_load_relaxed(&stw_last_ns);
+    *max = gcrt_load_relaxed(&stw_max_ns);
+    *total = gcrt_load_relaxed(&stw_total_ns);
+    *signals = gcrt_load_relaxed(&stw_signals);
+}
+
+/* ---- what the GC scans while the world is stopped -------------------------------- */
+
+/* Calls f for every stack range to scan conservatively, with the saved
+ * registers that go with it (or NULL): the stopped Ms' current stacks, and
+ * every parked or runnable goroutine's [sched_sp, stack_hi). Only while
+ * the world is stopped. */
+void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *regs,
+                                        size_t regs_len, void *arg),
+                              void *arg) {
+    gcrt_msched_t *self = gcrt__getms();
+    for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink) {
+        gcrt_msched_t *ms = gcrt_load_acquire((gcrt_msched_t **)&m->sched);
+        if (!ms || ms == self || gcrt_load_acquire(&m->tid) == 0) continue;
+        gcrt_g_t *g = gcrt_load_acquire(&ms->curg);
+        uintptr_t sp = ms->stop_sp, hi;
+        if (g && sp >= g->stack_lo && sp < g->stack_hi)
+            hi = g->stack_hi;
+        else
+            hi = m->stack_hi;
+        const void *regs = NULL;
+        size_t len = 0;
+        if (ms->stop_uctx) {
+            regs = &((ucontext_t *)ms->stop_uctx)->uc_mcontext;
+            len = sizeof(mcontext_t);
+        } else if (gcrt_load_relaxed(&ms->stwstate) == GCRT_MS_BLOCK_STOPPED) {
+            regs = ms->block_regs;
+            len = sizeof ms->block_regs;
+        }
+        if (sp && sp < hi) f(sp, hi, regs, len, arg);
+    }
+    for (gcrt_g_t *g = gcrt_load_acquire(&gcrt__allg); g; g = g->alllink) {
+        uint32_t s = gcrt_load_acquire(&g->status);
+        if (g->is_thread || !g->stk) continue;
+        if (s == GCRT_G_WAITING || s == GCRT_G_RUNNABLE) f(g->sched_sp, g->stack_hi, NULL, 0, arg);
+    }
+}

@@ -1,0 +1,137 @@
+/* sysmon.c - the system monitor (Go: sysmon, retake in proc.go). See
+ * sched.c.
+ *
+ * A plain thread without a P that wakes every 20 us while there is work
+ * to watch, backing off to 10 ms when nothing happens. Each round:
+ *   - retake: a P whose M has sat in the same blocking call since the
+ *     last round (syscalltick unchanged) is handed to another M if it has
+ *     work or nobody else is looking for work, and in any case after
+ *     10 ms (Go's rule);
+ *   - preempt: a P that has run the same G (schedtick unchanged) for more
+ *     than 10 ms gets the G flagged; the G yields at its next safepoint
+ *     (C code cannot be interrupted safely at an arbitrary instruction to
+ *     switch goroutines, so there is no asynchronous preemption);
+ *   - timers: if the earliest timer is due and a P is idle, start an M.
+ * It sleeps at most until the earliest timer and is woken early when a
+ * timer is armed earlier. It skips rounds while the world is stopped. */
+#include <pthread.h>
+#include <signal.h>
+
+#include "sched_internal.h"
+
+enum {
+    FORCE_PREEMPT_NS = 10 * 1000 * 1000,
+    RETAKE_NS = 10 * 1000 * 1000,
+    MIN_DELAY_NS = 20 * 1000,
+    MAX_DELAY_NS = 10 * 1000 * 1000,
+};
+
+static uint32_t sysmon_word;
+static int64_t npreempt, nretake;
+
+void gcrt__sysmon_wake(void) {
+    gcrt_xadd(&sysmon_word, 1);
+    gcrt__futex_wake(&sysmon_word, 1);
+}
+
+void gcrt__sysmon_stats(int64_t *preempts, int64_t *retakes) {
+    *preempts = gcrt_load_relaxed(&npreempt);
+    *retakes = gcrt_load_relaxed(&nretake);
+}
+
+static int retake(int64_t now) {
+    int n = 0;
+    int32_t nallps = gcrt_load_acquire(&gcrt__sched.nallps);
+    for (int32_t i = 0; i < nallps; i++) {
+        gcrt_psched_t *pp = gcrt__sched.ps[i];
+        gcrt_p_t *p = pp->p;
+        uint32_t s = gcrt_load_acquire(&p->status);
+        if (s == GCRT_P_SYSCALL) {
+            uint32_t t = gcrt_load_relaxed(&pp->syscalltick);
+            if (pp->sm_syscalltick != t) {
+                pp->sm_syscalltick = t;
+                pp->sm_syscallwhen = now;
+                continue;
+            }
+            if (gcrt__runqempty(pp) &&
+                gcrt_load_relaxed(&gcrt__sched.nmspinning) +
+                        gcrt_load_relaxed(&gcrt__sched.npidle) >
+                    0 &&
+                pp->sm_syscallwhen + RETAKE_NS > now)
+                continue;
+            uint32_t sc = GCRT_P_SYSCALL;
+            if (gcrt_cas(&p->status, &sc, GCRT_P_IDLE)) {
+                gcrt_xadd_relaxed(&nretake, 1);
+                pp->sm_syscalltick++;
+                gcrt__handoffp(pp);
+                n++;
+            }
+        } else if (s == GCRT_P_RUNNING) {
+            uint32_t t = gcrt_load_relaxed(&pp->schedtick);
+            if (pp->sm_schedtick != t) {
+                pp->sm_schedtick = t;
+                pp->sm_schedwhen = now;
+                continue;
+            }
+            if (pp->sm_schedwhen + FORCE_PREEMPT_NS > now) continue;
+            gcrt_m_t *m = gcrt_load_relaxed(&p->m);
+            gcrt_msched_t *ms = m ? gcrt_load_acquire((gcrt_msched_t **)&m->sched) : NULL;
+            gcrt_g_t *g = ms ? gcrt_load_acquire(&ms->curg) : NULL;
+            if (g && !g->is_thread && !gcrt_load_relaxed(&g->preempt)) {
+                gcrt_store_relaxed(&g->preempt, 1);
+                gcrt_xadd_relaxed(&npreempt, 1);
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+static void *sysmon(void *arg) {
+    (void)arg;
+    /* sysmon never stops for a stop-the-world and never takes a signal
+     * meant for Ms. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    int64_t delay = MIN_DELAY_NS;
+    int idle = 0;
+    for (;;) {
+        int64_t now = gcrt__nanotime();
+        if (!(gcrt_load_acquire(&gcrt__stw_word) & 1)) {
+            int did = retake(now);
+            if (gcrt__timers_next() <= now && gcrt_load_relaxed(&gcrt__sched.npidle) > 0) {
+                gcrt__startm(NULL, 0);
+                did++;
+            }
+            idle = did ? 0 : idle + 1;
+        }
+        if (idle == 0)
+            delay = MIN_DELAY_NS;
+        else if (idle > 50 && delay < MAX_DELAY_NS)
+            delay *= 2;
+        int64_t sleep = delay, next = gcrt__timers_next();
+        if (next != INT64_MAX) {
+            int64_t d = next - now;
+            if (d <= 0) d = MIN_DELAY_NS; /* due: the Ps will run it */
+            if (d < sleep) sleep = d;
+        }
+        /* Nothing runs and no timer is armed: sleep until woken. */
+        int32_t busy =
+            gcrt_load_relaxed(&gcrt__sched.nprocs) - gcrt_load_relaxed(&gcrt__sched.npidle);
+        if (busy <= 0 && next == INT64_MAX) sleep = -1;
+        uint32_t w = gcrt_load_acquire(&sysmon_word);
+        gcrt__futex_wait(&sysmon_word, w, sleep);
+    }
+    return NULL;
+}
+
+void gcrt__sysmon_start(void) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 << 10);
+    if (pthread_create(&t, &attr, sysmon, NULL) != 0) gcrt__throw("runtime: cannot start sysmon");
+    pthread_attr_destroy(&attr);
+}
