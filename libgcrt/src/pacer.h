@@ -1,0 +1,251 @@
+/* pacer.h - the GC pacer: Go 1.19's gcControllerState (mgcpacer.go) and
+ * GC CPU limiter (mgclimit.go) as pure policy code (pacer.c).
+ *
+ * Pure: every function works on the structure it is given plus explicit
+ * arguments (times in ns, memory statistics). Nothing here reads a global,
+ * a clock or an environment variable, and nothing locks: the collector owns
+ * one struct gcrt_pacer and one struct gcrt_cpu_limiter and serialises the
+ * calls (Go: world stopped or mheap lock held; the limiter's own try-lock).
+ * Counters the hot paths bump (heap_live, scan work, assist time) are plain
+ * fields so the collector may update them with __atomic builtins between
+ * calls. Tests drive the same functions to simulate hundreds of cycles.
+ *
+ * One cycle, in the order the collector calls (Go: gcStart, gcMarkDone,
+ * gcMarkTermination):
+ *
+ *   trigger test     heap_live >= gcrt__pacer_trigger(p, mem).trigger
+ *   gcStart          gcrt__pacer_start_cycle()    workers, assist ratio
+ *   during mark      bump scan work / heap_live, gcrt__pacer_revise()
+ *   gcMarkDone       gcrt__pacer_end_cycle()      cons/mark, last_heap_goal
+ *   mark termination gcrt__pacer_reset_live()     heap_marked, last scans
+ *                    gcrt__pacer_commit()         next goal and runway
+ *
+ * gcrt__pacer_finish_cycle() does the last three in that order.
+ * Go 1.19 names are given next to each field and function.
+ */
+#ifndef GCRT_PACER_H
+#define GCRT_PACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GCRT_PACER_BG_UTILIZATION 0.25          /* gcBackgroundUtilization */
+#define GCRT_PACER_HEAP_MINIMUM   (4ull << 20)  /* defaultHeapMinimum, GOGC=100 */
+#define GCRT_PACER_GOAL_HEADROOM  (1ull << 20)  /* memoryLimitHeapGoalHeadroom */
+#define GCRT_PACER_MIN_RUNWAY     (64ull << 10) /* heapGoalInternal minRunway */
+#define GCRT_PACER_SWEEP_MIN_DIST (1ull << 20)  /* sweepMinHeapDistance */
+#define GCRT_PACER_OVER_ASSIST    (64 << 10)    /* gcOverAssistWork, scan bytes */
+#define GCRT_PACER_NO_TRIGGER     UINT64_MAX    /* triggered outside a mark phase */
+#define GCRT_PACER_NO_LIMIT       INT64_MAX     /* memory_limit: GOMEMLIMIT unset/off */
+
+/* Go's piController, used to smooth the measured cons/mark ratio. */
+struct gcrt_pi_controller {
+    double kp, ti, tt;   /* proportional gain, integral time, reset time */
+    double min, max;     /* output clamp */
+    double err_integral; /* integral of the error so far */
+    bool err_overflow;   /* the integral became Inf/NaN and was reset */
+    bool input_overflow; /* an input made the output Inf/NaN */
+};
+
+/* Memory statistics the memory-limit goal reads (Go keeps copies in
+ * gcControllerState). Snapshot them together: heap_free + heap_alloc must
+ * not exceed mapped_ready. */
+struct gcrt_pacer_mem {
+    uint64_t mapped_ready; /* mapped, not released: MemStats Sys - HeapReleased */
+    uint64_t heap_free;    /* free heap pages not released (HeapIdle - HeapReleased) */
+    uint64_t heap_alloc;   /* bytes of allocated heap objects (HeapAlloc) */
+};
+
+struct gcrt_pacer {
+    /* ---- knobs; change with the setters, then gcrt__pacer_commit ---- */
+    int32_t gc_percent;    /* GOGC; -1 = off (gcPercent) */
+    int64_t memory_limit;  /* bytes, >= 0; GCRT_PACER_NO_LIMIT = none (memoryLimit) */
+    uint64_t heap_minimum; /* 4 MiB * gc_percent / 100, Go's uint64 arithmetic */
+
+    /* ---- set by commit ---- */
+    uint64_t gc_percent_heap_goal;   /* goal from GOGC alone; UINT64_MAX when off */
+    uint64_t sweep_dist_min_trigger; /* heap_live + 1 MiB while sweeping, else 0 */
+    uint64_t runway;                 /* heap bytes the next mark needs (from cons/mark) */
+
+    /* ---- set at the end of a cycle ---- */
+    double cons_mark; /* smoothed (alloc B/cpu-ns) / (scan B/cpu-ns) (consMark) */
+    struct gcrt_pi_controller cons_mark_ctl;
+    uint64_t heap_marked;     /* bytes marked by the last cycle (gctrace h2) */
+    uint64_t last_heap_scan;  /* heap scan work of the last cycle, bytes */
+    uint64_t last_stack_scan; /* stack bytes actually scanned last cycle */
+    uint64_t last_heap_goal;  /* goal in force for the last cycle (gctrace G) */
+
+    /* ---- kept current by the collector (Go: updated atomically) ---- */
+    uint64_t heap_live;      /* heap_marked + bytes allocated since (heapLive) */
+    uint64_t heap_scan;      /* scannable part of heap_live; fixed during mark */
+    uint64_t max_stack_scan; /* allocated goroutine stack bytes (gctrace S) */
+    uint64_t globals_scan;   /* scannable data+bss bytes (gctrace L) */
+
+    /* ---- this cycle; zeroed by start_cycle, bumped by the collector ---- */
+    uint64_t triggered; /* heap_live trigger of this cycle; NO_TRIGGER outside mark */
+    int64_t heap_scan_work, stack_scan_work, globals_scan_work; /* bytes scanned */
+    int64_t assist_time_ns;                                     /* mutator assists (gctrace p2) */
+    int64_t dedicated_mark_time_ns;  /* dedicated workers    } gctrace p3 */
+    int64_t fractional_mark_time_ns; /* fractional workers  } */
+    int64_t idle_mark_time_ns;       /* idle workers (gctrace p4) */
+    int64_t mark_start_ns;           /* when assists and workers started */
+
+    /* ---- outputs of start_cycle and revise ---- */
+    int32_t dedicated_workers;          /* dedicated mark workers to run */
+    int32_t max_idle_workers;           /* idle mark workers allowed at once */
+    double fractional_utilization_goal; /* per-P share for the fractional worker */
+    double assist_work_per_byte;        /* scan bytes owed per byte allocated */
+    double assist_bytes_per_work;       /* 1 / assist_work_per_byte */
+};
+
+/* ---- environment (Go: readGOGC, readGOMEMLIMIT) ---------------------- */
+
+/* GOGC: "off" -> -1; a decimal int32 with an optional '-' -> that value
+ * (negative means off; set_gc_percent stores -1); anything else, NULL and
+ * "" included -> 100, silently. Go's atoi32 also takes a lone "-" as 0. */
+int32_t gcrt__pacer_parse_gogc(const char *s);
+
+/* GOMEMLIMIT: NULL, "" or "off" -> GCRT_PACER_NO_LIMIT; otherwise Go's
+ * parseByteCount (digits, optional B, KiB, MiB, GiB, TiB; no overflow).
+ * Returns 0 and stores the limit, or -EINVAL and leaves *out unchanged. */
+int gcrt__pacer_parse_gomemlimit(const char *s, int64_t *out);
+
+/* The start-up check: returns the limit, or prints "GOMEMLIMIT=<s>" and
+ * throws "malformed GOMEMLIMIT; see `go doc runtime/debug.SetMemoryLimit`"
+ * exactly as Go does. */
+int64_t gcrt__pacer_read_gomemlimit(const char *s);
+
+/* ---- the controller ------------------------------------------------- */
+
+/* Go's init: the knobs, the cons/mark smoother, and a first commit with
+ * heap_live 0 and no sweep. */
+void gcrt__pacer_init(struct gcrt_pacer *p, int32_t gc_percent, int64_t memory_limit);
+
+/* SetGCPercent: stores in (negative -> -1), sets heap_minimum; returns the
+ * previous value. Call gcrt__pacer_commit afterwards (and revise if a mark
+ * phase is running). */
+int32_t gcrt__pacer_set_gc_percent(struct gcrt_pacer *p, int32_t in);
+
+/* SetMemoryLimit: a negative in changes nothing (query); returns the
+ * previous limit. Commit afterwards if it changed. */
+int64_t gcrt__pacer_set_memory_limit(struct gcrt_pacer *p, int64_t in);
+
+/* Go's commit: the GOGC goal (heap_marked + (heap_marked + last stacks +
+ * globals) * GOGC/100, at least heap_minimum), the sweep-distance bound
+ * (p->heap_live + 1 MiB unless sweep_done) and the runway from cons/mark. */
+void gcrt__pacer_commit(struct gcrt_pacer *p, bool sweep_done);
+
+/* The goal derived from the memory limit alone (memoryLimitHeapGoal). */
+uint64_t gcrt__pacer_memory_limit_goal(const struct gcrt_pacer *p,
+                                       const struct gcrt_pacer_mem *mem);
+
+/* The heap goal now (heapGoal; MemStats.NextGC): the smaller of the GOGC
+ * and memory-limit goals; the GOGC one may be raised to the sweep distance
+ * and, during a cycle, to triggered + 64 KiB. */
+uint64_t gcrt__pacer_heap_goal(const struct gcrt_pacer *p, const struct gcrt_pacer_mem *mem);
+
+struct gcrt_pacer_trigger {
+    uint64_t trigger; /* start a cycle when heap_live >= trigger */
+    uint64_t goal;    /* the heap goal it was derived from */
+};
+/* Go's trigger(): goal - runway clamped into [~70%, ~95% or goal - 4 MiB]
+ * of the way from heap_marked to the goal; never above the goal. */
+struct gcrt_pacer_trigger gcrt__pacer_trigger(const struct gcrt_pacer *p,
+                                              const struct gcrt_pacer_mem *mem);
+
+/* Go's startCycle, world stopped: zeroes this cycle's counters, records
+ * triggered, sizes the background workers for 25% of procs (dedicated
+ * workers rounded, fractional goal when rounding is >30% off;
+ * stop_the_world: procs dedicated workers), limits idle workers (periodic
+ * cycles: 0, or 1 without dedicated workers) and revises the assist ratio. */
+void gcrt__pacer_start_cycle(struct gcrt_pacer *p, int64_t mark_start_ns, int32_t procs,
+                             bool periodic, bool stop_the_world, const struct gcrt_pacer_mem *mem);
+
+/* Go's revise: the assist ratio from the goal, heap_live and the scan work
+ * expected (last cycle's heap + stack scan + globals) and done; extrapolates
+ * the goal (at most x(1+GOGC/100)) when the work outgrows the estimate. */
+void gcrt__pacer_revise(struct gcrt_pacer *p, const struct gcrt_pacer_mem *mem);
+
+/* Go's update: heap_live += d_heap_live; heap_scan += d_heap_scan outside
+ * marking; revise during marking. */
+void gcrt__pacer_update(struct gcrt_pacer *p, int64_t d_heap_live, int64_t d_heap_scan,
+                        bool marking, const struct gcrt_pacer_mem *mem);
+
+/* Scan work an assist must do for debt_bytes of allocation, at least
+ * GCRT_PACER_OVER_ASSIST; *credit_bytes is the allocation it pays for
+ * (gcAssistAlloc's first lines). */
+int64_t gcrt__pacer_assist_work(const struct gcrt_pacer *p, int64_t debt_bytes,
+                                int64_t *credit_bytes);
+
+/* Whether a P that has spent p_fractional_ns in the fractional worker
+ * since mark start is behind its goal and should run it now. */
+bool gcrt__pacer_fractional_wanted(const struct gcrt_pacer *p, int64_t now_ns,
+                                   int64_t p_fractional_ns);
+
+/* Go's endCycle, after marking, world stopped: last_heap_goal = the goal
+ * in force, then the cons/mark estimate from this cycle (skipped when
+ * heap_live <= triggered). Returns false if the smoother had to reset. */
+bool gcrt__pacer_end_cycle(struct gcrt_pacer *p, int64_t now_ns, int32_t procs,
+                           const struct gcrt_pacer_mem *mem);
+
+/* Go's resetLive: heap_marked = heap_live = bytes_marked, last heap and
+ * stack scan from this cycle's work, triggered cleared. */
+void gcrt__pacer_reset_live(struct gcrt_pacer *p, uint64_t bytes_marked);
+
+/* end_cycle + reset_live + commit, Go's order. Returns end_cycle's value. */
+bool gcrt__pacer_finish_cycle(struct gcrt_pacer *p, int64_t now_ns, int32_t procs,
+                              uint64_t bytes_marked, bool sweep_done,
+                              const struct gcrt_pacer_mem *mem);
+
+/* Go's piController.next. Returns false (and min) on Inf/NaN. */
+bool gcrt__pi_next(struct gcrt_pi_controller *c, double input, double setpoint, double period,
+                   double *out);
+
+/* The background scavenger's memory-limit goal: retain at most 95% of the
+ * limit; UINT64_MAX when mapped_ready is already at or below it. */
+uint64_t gcrt__pacer_scavenge_limit_goal(int64_t memory_limit, uint64_t mapped_ready);
+
+/* ---- the GC CPU limiter (mgclimit.go) -------------------------------- */
+
+/* A bucket of capacity 1 s x procs fills with GC CPU time and drains with
+ * mutator time; while it is full the limiter is on and assists stop. The
+ * collector serialises the calls (Go: the limiter's try-lock). */
+struct gcrt_cpu_limiter {
+    bool enabled;                /* limiting(): bucket full */
+    uint64_t fill, capacity;     /* ns; 0 <= fill <= capacity */
+    uint64_t overflow;           /* GC ns that did not fit, cumulative */
+    bool gc_enabled;             /* marking: counts 25% background time */
+    bool transitioning;          /* between start/finish_gc_transition */
+    int64_t assist_time_pool;    /* assist ns since the last update */
+    int64_t idle_time_pool;      /* idle P ns and idle mark ns since then */
+    int64_t last_update_ns;      /* time of the last update */
+    uint32_t last_enabled_cycle; /* numgc + 1 when it last turned on */
+    uint32_t numgc;              /* completed cycles; the collector keeps it */
+    int32_t nprocs;              /* GOMAXPROCS */
+};
+
+#define GCRT_CPU_LIMITER_UPDATE_PERIOD_NS 10000000 /* 10 ms */
+#define GCRT_CPU_LIMITER_CAPACITY_PER_P   1000000000ull
+
+/* Empty bucket of capacity nprocs x 1 s, last update at now_ns. */
+void gcrt__cpu_limiter_init(struct gcrt_cpu_limiter *l, int64_t now_ns, int32_t nprocs);
+/* More than 10 ms since the last update. */
+bool gcrt__cpu_limiter_need_update(const struct gcrt_cpu_limiter *l, int64_t now_ns);
+void gcrt__cpu_limiter_add_assist_time(struct gcrt_cpu_limiter *l, int64_t ns);
+void gcrt__cpu_limiter_add_idle_time(struct gcrt_cpu_limiter *l, int64_t ns);
+/* Go's update: the window since the last update counts nprocs x elapsed,
+ * GC time = assists (+ 25% of the window while marking), minus idle time;
+ * in-flight assist/idle ns consumed from the Ps are passed in. */
+void gcrt__cpu_limiter_update(struct gcrt_cpu_limiter *l, int64_t now_ns,
+                              int64_t inflight_assist_ns, int64_t inflight_idle_ns);
+/* Adds mutator and GC time to the bucket (Go's accumulate). */
+void gcrt__cpu_limiter_accumulate(struct gcrt_cpu_limiter *l, int64_t mutator_ns, int64_t gc_ns);
+/* Around the STW at mark start (enable_gc) and mark termination: flushes
+ * the window, then counts the whole pause x nprocs as GC time. */
+void gcrt__cpu_limiter_start_gc_transition(struct gcrt_cpu_limiter *l, bool enable_gc,
+                                           int64_t now_ns);
+void gcrt__cpu_limiter_finish_gc_transition(struct gcrt_cpu_limiter *l, int64_t now_ns);
+/* GOMAXPROCS changed (not while marking): flush, new capacity. */
+void gcrt__cpu_limiter_reset_capacity(struct gcrt_cpu_limiter *l, int64_t now_ns, int32_t nprocs);
+
+#endif
