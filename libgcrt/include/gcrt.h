@@ -153,6 +153,23 @@ GCRT_API void gcrt_free_os_memory(void);
 #include "gcrt_chan.h"
 #include "gcrt_sync.h"
 
+/* ---- the garbage collector ---------------------------------------------- */
+
+/* runtime.GC: runs a complete collection (mark and sweep) and returns when
+ * it is done. Objects not reachable from the roots are freed. */
+GCRT_API void gcrt_gc(void);
+
+/* Registers [lo, hi) as a root: the collector scans it for pointers to
+ * heap objects (use it for pointers kept in malloc'd memory, mmap'd
+ * memory, or thread-local storage of dlopen'ed libraries - memory the
+ * collector cannot see). Returns 0, or -EINVAL for an empty range, -ENOMEM. */
+GCRT_API int gcrt_add_roots(void *lo, void *hi);
+/* Unregisters the range that starts at lo. Returns 0 or -ENOENT. */
+GCRT_API int gcrt_remove_roots(void *lo);
+
+/* runtime.KeepAlive: keeps p reachable up to this point of the program. */
+GCRT_API void gcrt_keep_alive(const void *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -97,8 +97,7 @@ void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p)
     uintptr_t idx = (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32);
     gcrt__lock(&c->lock);
     if (gcrt_load_relaxed(&s->state) != GCRT_SPAN_INUSE || s->spanclass != c->spanclass ||
-        idx >= s->nelems ||
-        !gcrt__span_slot_allocated(s, idx)) {
+        idx >= s->nelems || !gcrt__span_slot_allocated(s, idx)) {
         gcrt__unlock(&c->lock);
         gcrt__throwf("gcrt_free: %p is not an allocated object (double free?)", (void *)p);
     }
@@ -112,6 +111,19 @@ void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p)
     if (s->list == GCRT_LIST_PARTIAL && s->alloc_count == s->nfreed) {
         unlink_span(c, s);
         release_empty(c, s);
+    }
+    gcrt__unlock(&c->lock);
+}
+
+void gcrt__mcentral_after_sweep(gcrt_mcentral_t *c, gcrt_span_t *s) {
+    gcrt__lock(&c->lock);
+    GCRT_ASSERT(s->list == GCRT_LIST_PARTIAL || s->list == GCRT_LIST_FULL);
+    if (s->alloc_count == 0) {
+        unlink_span(c, s);
+        release_empty(c, s);
+    } else if (s->list == GCRT_LIST_FULL && s->alloc_count < s->nelems) {
+        unlink_span(c, s);
+        push(&c->partial, s, GCRT_LIST_PARTIAL);
     }
     gcrt__unlock(&c->lock);
 }

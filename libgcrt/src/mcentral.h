@@ -30,4 +30,9 @@ void gcrt__mcentral_uncache_span(gcrt_mcentral_t *c, gcrt_span_t *s);
  * pointer that is not an allocated object base. Returns the class size. */
 void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p);
 
+/* After s (not cached, on this mcentral's partial or full list) was swept:
+ * moves it to the list its new alloc_count calls for, or gives it back to
+ * the page heap if it is empty. */
+void gcrt__mcentral_after_sweep(gcrt_mcentral_t *c, gcrt_span_t *s);
+
 #endif

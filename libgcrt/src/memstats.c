@@ -9,6 +9,7 @@
  * made while it runs (each P is read consistently). */
 #include <string.h>
 
+#include "gc.h"
 #include "malloc.h"
 #include "mcache.h"
 #include "mheap.h"
@@ -65,6 +66,11 @@ void gcrt__read_heap_counts(struct gcrt_heap_counts *hc) {
         hc->tiny_allocs += st.tiny_allocs + tiny;
     }
     gcrt__unlock(&gcrt__allmcache_lock);
+    /* What the collector's sweeping freed. */
+    for (unsigned i = 0; i < GCRT_NUM_SIZE_CLASSES; i++)
+        hc->small_free_count[i] += gcrt_load_relaxed(&gcrt__sweep_stats.small_free_count[i]);
+    hc->large_free += gcrt_load_relaxed(&gcrt__sweep_stats.large_free);
+    hc->large_free_count += gcrt_load_relaxed(&gcrt__sweep_stats.large_free_count);
 }
 
 void gcrt_read_memstats(struct gcrt_memstats *ms) {

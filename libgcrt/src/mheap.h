@@ -53,13 +53,19 @@ typedef struct gcrt_span {
     uint64_t alloc_cache;
     uint64_t *alloc_bits; /* nelems bits; changes only when not cached */
 
+    /* -- the collector ---------------------------------------------------- *
+     * gcmark_bits: set (atomically) when the object is found reachable, or
+     * at allocation while marking is on (black allocation). Sweeping makes
+     * them the new alloc_bits (Go's bitmap swap) and clears them. */
+    uint64_t *gcmark_bits;
+
     /* -- explicit frees (gcrt_free), under the mcentral lock -------------- */
     uint64_t *freed_bits; /* slots freed since the span was last folded */
     uint16_t nfreed;      /* bits set in freed_bits */
 
     /* -- free runs: heap lock --------------------------------------------- */
     struct gcrt_span *next, *prev; /* list links (mcentral or heap lists) */
-    uint32_t nbits_words;          /* words in each bitmap (alloc, freed) */
+    uint32_t nbits_words;          /* words in each bitmap (alloc, freed, mark) */
 } gcrt_span_t;
 
 /* The heap. One instance (gcrt__mheap), or private ones in tests. */

@@ -29,11 +29,12 @@ gcrt_span_t *gcrt__span_struct_alloc(gcrt_mheap_t *h) {
     gcrt_span_t *s = span_free;
     span_free = s->next;
     /* Keep the bitmaps a recycled struct already owns. */
-    uint64_t *ab = s->alloc_bits, *fb = s->freed_bits;
+    uint64_t *ab = s->alloc_bits, *fb = s->freed_bits, *mb = s->gcmark_bits;
     uint32_t nw = s->nbits_words;
     memset(s, 0, sizeof *s);
     s->alloc_bits = ab;
     s->freed_bits = fb;
+    s->gcmark_bits = mb;
     s->nbits_words = nw;
     gcrt_bump(&gcrt__meta.mspan_inuse, sizeof *s);
     return s;
@@ -47,7 +48,7 @@ void gcrt__span_struct_free(gcrt_mheap_t *h, gcrt_span_t *s) {
     gcrt_bump(&gcrt__meta.mspan_inuse, -(uint64_t)sizeof *s);
 }
 
-/* ---- bitmaps: alloc and freed bits, one block of 2*nwords words, from
+/* ---- bitmaps: alloc, freed and mark bits, one block of 3*nwords words, from
  * per-size free lists (1, 2, 4, 8, 16 words). Heap lock held. ----------- */
 
 static uint64_t *bits_free[5];
@@ -62,7 +63,7 @@ static unsigned bits_bucket(uint32_t nwords) {
 
 static uint64_t *bits_alloc(uint32_t nwords) {
     unsigned b = bits_bucket(nwords);
-    size_t bytes = (size_t)2 * 8 << b;
+    size_t bytes = (size_t)3 * 8 << b;
     uint64_t *w = bits_free[b];
     if (w) {
         bits_free[b] = *(uint64_t **)w;
@@ -111,10 +112,11 @@ void gcrt__span_init_objects(gcrt_span_t *s, unsigned spanclass) {
         s->alloc_bits = bits_alloc(nw);
         if (!s->alloc_bits) gcrt__throw("out of memory allocating span bitmaps");
     } else {
-        memset(s->alloc_bits, 0, (size_t)2 * 8 << bits_bucket(nw));
+        memset(s->alloc_bits, 0, (size_t)3 * 8 << bits_bucket(nw));
     }
     s->nbits_words = nw;
     s->freed_bits = s->alloc_bits + ((size_t)1 << bits_bucket(nw));
+    s->gcmark_bits = s->alloc_bits + ((size_t)2 << bits_bucket(nw));
     s->freeindex = 0;
     s->alloc_count = 0;
     s->alloc_count_before_cache = 0;

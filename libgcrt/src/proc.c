@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gc.h"
 #include "godebug.h"
 #include "malloc.h"
 #include "mcentral.h"
@@ -45,6 +46,7 @@ static void runtime_init_once(void) {
     gcrt__os_set_madvdontneed(gcrt__debug.madvdontneed);
     gcrt__gomaxprocs = read_gomaxprocs();
     init_err = gcrt__malloc_init();
+    gcrt__gc_init();
 }
 
 int gcrt__runtime_init(void) {
