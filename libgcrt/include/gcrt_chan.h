@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -86,6 +87,12 @@ GCRT_API void gcrt_chan_close(gcrt_chan_t *c);
 GCRT_API size_t gcrt_chan_len(gcrt_chan_t *c);
 /* cap(c): the buffer capacity given to make (0 for NULL). */
 GCRT_API size_t gcrt_chan_cap(gcrt_chan_t *c);
+
+/* time.After(d): a channel of int64_t (capacity 1) that receives
+ * gcrt_nanotime() once, ns nanoseconds from now (ns <= 0: at once, from
+ * the timer thread). For timeouts in a select. The timer stays alive until
+ * it fires even if the channel is dropped. Never returns NULL. */
+GCRT_API gcrt_chan_t *gcrt_chan_after(int64_t ns);
 
 /* ---- select ------------------------------------------------------------- */
 

@@ -41,6 +41,9 @@
  *    first check, without the lock, whether they would fail, with the same
  *    single-word reasoning as Go's chansend/chanrecv fast paths.
  *
+ * 7. gcrt_chan_after (time.After) is a scheduler timer whose callback does
+ *    a non-blocking send into a channel of capacity 1.
+ *
  * Panics are Go's (gcrt__panic): send on closed channel, close of closed
  * channel, close of nil channel. */
 #include "chan.h"
@@ -49,6 +52,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gcrt_sched.h"
 #include "os.h"
 
 /* ---- panics and helpers ------------------------------------------------- */
@@ -270,10 +274,14 @@ static bool chansend(gcrt_chan_t *c, const void *ep, bool block) {
     return true;
 }
 
+/* Channel operations are safepoints (DESIGN.md decision 4): a pending
+ * stop-the-world or a preemption request is honoured here, lock-free. */
 void gcrt_chan_send(gcrt_chan_t *c, const void *elem) {
+    gcrt__safepoint();
     chansend(c, elem, true);
 }
 bool gcrt_chan_try_send(gcrt_chan_t *c, const void *elem) {
+    gcrt__safepoint();
     return chansend(c, elem, false);
 }
 
@@ -368,6 +376,7 @@ static bool chanrecv(gcrt_chan_t *c, void *ep, bool block, bool *received) {
 
 bool gcrt_chan_recv(gcrt_chan_t *c, void *out, bool *ok) {
     bool received;
+    gcrt__safepoint();
     chanrecv(c, out, true, &received);
     if (ok) *ok = received;
     return received;
@@ -375,6 +384,7 @@ bool gcrt_chan_recv(gcrt_chan_t *c, void *out, bool *ok) {
 
 bool gcrt_chan_try_recv(gcrt_chan_t *c, void *out, bool *ok) {
     bool received;
+    gcrt__safepoint();
     if (!chanrecv(c, out, false, &received)) return false;
     if (ok) *ok = received;
     return true;
@@ -422,4 +432,48 @@ void gcrt_chan_close(gcrt_chan_t *c) {
         gcrt__ready(gp);
         list = next;
     }
+}
+
+/* ---- time.After ---------------------------------------------------------- */
+
+/* A one-shot timer that sends on a channel of capacity 1. The scheduler's
+ * timer heap is not scanned by the GC, so an armed timer is kept alive
+ * here: on a list whose head is in bss (a root) until it fires. (Go's
+ * timers are reachable from the Ps, which is the same guarantee.) */
+struct after {
+    gcrt_timer_t t;
+    gcrt_chan_t *c;
+    struct after *next, *prev; /* armed list, after_lock */
+};
+
+static gcrt_lock_t after_lock = GCRT_LOCK_INIT(GCRT_RANK_LEAF);
+static struct after *after_armed;
+
+static void after_fire(void *arg) {
+    struct after *a = arg; /* also on this frame: alive while we run */
+    gcrt__lock(&after_lock);
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        after_armed = a->next;
+    if (a->next) a->next->prev = a->prev;
+    gcrt__unlock(&after_lock);
+    int64_t now = gcrt_nanotime();
+    /* Never blocks: the buffer has room for the only value ever sent. On
+     * a scheduler thread, not a goroutine: no safepoint here. */
+    chansend(a->c, &now, false);
+}
+
+gcrt_chan_t *gcrt_chan_after(int64_t ns) {
+    gcrt_chan_t *c = gcrt_chan_make(sizeof(int64_t), 1);
+    struct after *a = gcrt_alloc(sizeof *a);
+    a->c = c;
+    gcrt_timer_init(&a->t, after_fire, a);
+    gcrt__lock(&after_lock);
+    a->next = after_armed;
+    if (after_armed) after_armed->prev = a;
+    after_armed = a;
+    gcrt__unlock(&after_lock);
+    gcrt_timer_reset(&a->t, ns, 0);
+    return c;
 }

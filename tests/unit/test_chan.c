@@ -154,6 +154,44 @@ static void test_big_and_empty_elements(void) {
     EXPECT_TRUE(gcrt_find_object(c, &(void *){0}, &(size_t){0}));
 }
 
+/* Pointers held only by a channel's buffer (and by a blocked sender's
+ * element) survive a collection: the channel is a scanned object. */
+enum { GC_N = 64, GC_SZ = 48 };
+
+static GCRT_NOINLINE void fill_channel(gcrt_chan_t *c, int n, int tag) {
+    for (int i = 0; i < n; i++) {
+        unsigned char *p = gcrt_alloc(GC_SZ);
+        memset(p, tag + i, GC_SZ);
+        gcrt_chan_send(c, &p);
+    }
+}
+
+static GCRT_NOINLINE void churn(void) { /* reuses whatever the GC freed */
+    for (int i = 0; i < 4 * GC_N; i++) memset(gcrt_alloc(GC_SZ), 0xEE, GC_SZ);
+}
+
+static bool check_obj(unsigned char *p, int want) {
+    for (int j = 0; j < GC_SZ; j++)
+        if (p[j] != (unsigned char)want) return false;
+    return true;
+}
+
+static void test_gc_keeps_buffered_values(void) {
+    gcrt_chan_t *c = gcrt_chan_make(sizeof(void *), GC_N);
+    fill_channel(c, GC_N, 1);
+    gcrt_gc();
+    churn();
+    gcrt_gc();
+    churn();
+    int bad = 0;
+    for (int i = 0; i < GC_N; i++) {
+        unsigned char *p = NULL;
+        gcrt_chan_recv(c, &p, NULL);
+        if (!p || !gcrt_find_object(p, &(void *){0}, &(size_t){0}) || !check_obj(p, 1 + i)) bad++;
+    }
+    EXPECT_EQ(bad, 0);
+}
+
 /* ---- concurrency ---------------------------------------------------------- */
 
 struct seq_arg {
@@ -418,6 +456,40 @@ static void test_mpmc_close(void) {
     }
 }
 
+/* time.After: fires once, after at least ns; works as a select timeout;
+ * dropped, unfired timers survive collections. */
+static void after_worker(void *p) {
+    gcrt_wg_t *wg = p;
+    gcrt_chan_t *never = gcrt_chan_make(sizeof(int), 0);
+    int64_t v = 0;
+    struct gcrt_select_case cs[2] = {{never, GCRT_SELECT_RECV, NULL, 0},
+                                     {gcrt_chan_after(1000000), GCRT_SELECT_RECV, &v, 0}};
+    if (gcrt_select(cs, 2, false) != 1 || v <= 0) abort();
+    gcrt_wg_done(wg);
+}
+
+static void test_after(void) {
+    int64_t t0 = gcrt_nanotime();
+    gcrt_chan_t *c = gcrt_chan_after(2000000);
+    EXPECT_EQ(gcrt_chan_cap(c), 1);
+    int64_t v = 0;
+    bool ok = false;
+    gcrt_chan_recv(c, &v, &ok);
+    EXPECT_TRUE(ok);
+    EXPECT_GE(v, t0 + 2000000);
+    EXPECT_GE(gcrt_nanotime(), t0 + 2000000);
+    EXPECT_FALSE(gcrt_chan_try_recv(c, &v, &ok));                      /* once only */
+    for (int i = 0; i < 50; i++) gcrt_chan_after(1000000 + i * 10000); /* dropped */
+    gcrt_gc();
+    churn();
+    gcrt_chan_recv(gcrt_chan_after(3000000), NULL, NULL); /* all 50 have fired */
+    gcrt_gc();
+    gcrt_wg_t wg = {0};
+    gcrt_wg_add(&wg, 4);
+    for (int i = 0; i < 4; i++) th_spawn(after_worker, &wg);
+    gcrt_wg_wait(&wg);
+}
+
 static void suite(void) {
     RUN(test_order_unbuffered_and_buffered);
     RUN(test_fifo_waiting_senders);
@@ -426,6 +498,7 @@ static void suite(void) {
     RUN(test_ping_pong_pairs);
     RUN(test_ring);
     RUN(test_mpmc_close);
+    RUN(test_after);
 }
 
 int main(void) {
@@ -435,6 +508,7 @@ int main(void) {
     RUN(test_recv_ok_flag);
     RUN(test_nil_nonblocking);
     RUN(test_big_and_empty_elements);
+    RUN(test_gc_keeps_buffered_values);
     TH_RUN_BOTH_MODES(suite);
     return th_summary();
 }

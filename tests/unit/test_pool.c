@@ -83,6 +83,32 @@ static void test_victim_cache(void) {
     EXPECT_PTR_EQ(gcrt_pool_get(&p), NULL);
 }
 
+/* Pooled objects are reachable through the pool: a collection keeps them
+ * (whether it moves them to the victim cache or not). */
+static GCRT_NOINLINE void fill_pool(gcrt_pool_t *p, int n) {
+    for (int i = 0; i < n; i++) {
+        unsigned char *o = gcrt_alloc(40);
+        memset(o, 0x40 + i, 40);
+        gcrt_pool_put(p, o);
+    }
+}
+
+static void test_gc_keeps_pooled(void) {
+    static gcrt_pool_t p; /* zero value */
+    enum { N = 20 };
+    fill_pool(&p, N);
+    gcrt_gc();
+    for (int i = 0; i < 200; i++) memset(gcrt_alloc(40), 0xEE, 40);
+    int got = 0, bad = 0;
+    unsigned char *o;
+    while ((o = gcrt_pool_get(&p)) != NULL) {
+        got++;
+        if (o[0] < 0x40 || o[0] >= 0x40 + N || o[39] != o[0]) bad++;
+    }
+    EXPECT_EQ(got, N);
+    EXPECT_EQ(bad, 0);
+}
+
 /* An object put on one P is found by a Get on another (stealing). Plain
  * attached threads each hold a P of their own. */
 struct steal_arg {
@@ -171,6 +197,7 @@ int main(void) {
     RUN(test_get_put_new);
     RUN(test_victim_cache);
     RUN(test_steal_other_p);
+    RUN(test_gc_keeps_pooled);
     TH_RUN_BOTH_MODES(suite);
     return th_summary();
 }
