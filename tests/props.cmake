@@ -15,3 +15,5 @@ foreach(t test_chan test_select test_sync test_pool)
   set(GCRT_TEST_LABELS_${t} tsan)
   set(GCRT_TEST_ENV_${t} "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0")
 endforeach()
+# Pacer simulations: hundreds of GC cycles, a few seconds under ASan.
+set(GCRT_TEST_TIMEOUT_test_pacer_sim 120)

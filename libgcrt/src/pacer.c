@@ -76,7 +76,16 @@ int gcrt__pacer_parse_gomemlimit(const char *s, int64_t *out) {
 int64_t gcrt__pacer_read_gomemlimit(const char *s) {
     int64_t n;
     if (gcrt__pacer_parse_gomemlimit(s, &n) != 0) {
-        gcrt__printf("GOMEMLIMIT=%s\n", s);
+        /* gcrt__printf formats into 1 KiB: print a long value in pieces. */
+        gcrt__printf("GOMEMLIMIT=");
+        char piece[257];
+        for (size_t i = 0, len = strlen(s); i < len; i += 256) {
+            size_t k = len - i < 256 ? len - i : 256;
+            memcpy(piece, s + i, k);
+            piece[k] = 0;
+            gcrt__printf("%s", piece);
+        }
+        gcrt__printf("\n");
         gcrt__throw("malformed GOMEMLIMIT; see `go doc runtime/debug.SetMemoryLimit`");
     }
     return n;

@@ -21,6 +21,12 @@
  *                    gcrt__pacer_commit()         next goal and runway
  *
  * gcrt__pacer_finish_cycle() does the last three in that order.
+ *
+ * Concurrency is the collector's: gcrt__pacer_trigger() is cheap enough for
+ * the allocation path (Go calls it on every span refill), but it reads
+ * fields commit() writes; publish them under a seqlock or read them with
+ * __atomic loads, as Go does with its atomic fields. Functions taking
+ * `mem` need a snapshot (never NULL).
  * Go 1.19 names are given next to each field and function.
  */
 #ifndef GCRT_PACER_H

@@ -141,6 +141,14 @@ static void test_malformed_gomemlimit_dies(void) {
     EXPECT_EQ(r.signaled, SIGABRT);
     static const char want[] = "GOMEMLIMIT=-1\nfatal error: malformed GOMEMLIMIT";
     EXPECT_TRUE(strncmp(r.err, want, sizeof want - 1) == 0);
+    /* A value longer than the runtime's 1 KiB print buffer, whole. */
+    static char lng[3001];
+    memset(lng, '7', 3000);
+    lng[2999] = 'X';
+    run_in_child(die_gomemlimit, lng, &r);
+    EXPECT_EQ(r.signaled, SIGABRT);
+    EXPECT_TRUE(strncmp(r.err, "GOMEMLIMIT=777", 14) == 0);
+    EXPECT_TRUE(strncmp(r.err + 11 + 2999, "X\nfatal error: malformed GOMEMLIMIT", 35) == 0);
 }
 
 /* ---- knobs and goals -------------------------------------------------- */
