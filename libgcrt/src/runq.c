@@ -198,6 +198,7 @@ void gcrt__acquirep(gcrt_msched_t *ms, gcrt_psched_t *pp) {
     m->p = p;
     m->mcache = p->mcache;
     ms->pp = pp;
+    gcrt__sysmon_kick(); /* a P is busy now: sysmon must watch */
 }
 
 gcrt_psched_t *gcrt__releasep(gcrt_msched_t *ms) {

@@ -194,6 +194,7 @@ void gcrt__ms_unblock(gcrt_msched_t *ms);
 /* sysmon.c */
 void gcrt__sysmon_start(void);
 void gcrt__sysmon_wake(void);
+void gcrt__sysmon_kick(void); /* cheap unless sysmon sleeps indefinitely */
 void gcrt__sysmon_stats(int64_t *preempts, int64_t *retakes);
 
 #if defined(__SANITIZE_THREAD__)

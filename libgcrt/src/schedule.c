@@ -73,6 +73,17 @@ int gcrt_gomaxprocs(int n) {
                 grew++;
             }
         }
+        /* Disabled Ps leave the idle list, so npidle counts usable ones. */
+        for (gcrt_psched_t **l = &gcrt__sched.pidle; *l;) {
+            gcrt_psched_t *pp = *l;
+            if (pp->disabled) {
+                *l = pp->idlelink;
+                pp->idle = 0;
+                gcrt_xadd(&gcrt__sched.npidle, -1);
+            } else {
+                l = &pp->idlelink;
+            }
+        }
         gcrt_store_relaxed(&gcrt__sched.nprocs, n);
         gcrt__gomaxprocs = n;
     }
@@ -380,6 +391,7 @@ void gcrt__enter_blocking(uintptr_t *regs, uintptr_t caller_sp) {
         gcrt_store_release(&g->status, GCRT_G_SYSCALL);
         ms->m->mcache = NULL; /* no heap while the P may be taken */
         gcrt_store_release(&pp->p->status, GCRT_P_SYSCALL);
+        gcrt__sysmon_kick();
     }
     gcrt__ms_block(ms);
 }

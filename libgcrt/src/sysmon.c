@@ -27,7 +27,13 @@ enum {
 };
 
 static uint32_t sysmon_word;
+static uint32_t sysmon_sleeping; /* 1: asleep without a deadline */
 static int64_t npreempt, nretake;
+
+/* Work started somewhere: wake sysmon if it sleeps without a deadline. */
+void gcrt__sysmon_kick(void) {
+    if (GCRT_UNLIKELY(gcrt_load_relaxed(&sysmon_sleeping))) gcrt__sysmon_wake();
+}
 
 void gcrt__sysmon_wake(void) {
     gcrt_xadd(&sysmon_word, 1);
@@ -121,6 +127,17 @@ static void *sysmon(void *arg) {
             gcrt_load_relaxed(&gcrt__sched.nprocs) - gcrt_load_relaxed(&gcrt__sched.npidle);
         if (busy <= 0 && next == INT64_MAX) sleep = -1;
         uint32_t w = gcrt_load_acquire(&sysmon_word);
+        if (sleep < 0) {
+            gcrt_store_relaxed(&sysmon_sleeping, 1);
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            /* recheck after publishing the flag: a kick may have missed it */
+            busy = gcrt_load_relaxed(&gcrt__sched.nprocs) - gcrt_load_relaxed(&gcrt__sched.npidle);
+            if (busy <= 0 && gcrt__timers_next() == INT64_MAX)
+                gcrt__futex_wait(&sysmon_word, w, -1);
+            gcrt_store_relaxed(&sysmon_sleeping, 0);
+            idle = 0;
+            continue;
+        }
         gcrt__futex_wait(&sysmon_word, w, sleep);
     }
     return NULL;
