@@ -490,6 +490,45 @@ static void test_after(void) {
     gcrt_wg_wait(&wg);
 }
 
+/* A goroutine leak (Gs blocked forever on a channel nobody sends on) is
+ * visible through the listing API with its wait reason and start. */
+struct leak_arg {
+    gcrt_chan_t *c;
+    int64_t *id;
+};
+static void leaker(void *p) {
+    struct leak_arg *a = p;
+    __atomic_store_n(a->id, gcrt_goid(), __ATOMIC_RELEASE);
+    gcrt_chan_recv(a->c, NULL, NULL); /* forever */
+}
+
+static void test_leak_listing(void) {
+    enum { L = 10 };
+    static int64_t ids[2][L]; /* live until exit, like the leaked Gs */
+    static struct leak_arg args[2][L];
+    int64_t *id = ids[th_mode_go];
+    gcrt_chan_t *c = gcrt_chan_make(sizeof(int), 0);
+    for (int i = 0; i < L; i++) {
+        args[th_mode_go][i] = (struct leak_arg){c, &id[i]};
+        th_spawn(leaker, &args[th_mode_go][i]);
+    }
+    TH_WAIT_UNTIL(th_chan_waiters(c, false) == L);
+    static gcrt_goroutine_t buf[4096];
+    int64_t n = gcrt_goroutine_list(buf, 4096, GCRT_LIST_THREADS);
+    REQUIRE_TRUE(n > 0 && n <= 4096);
+    int found = 0;
+    for (int64_t k = 0; k < n; k++)
+        for (int i = 0; i < L; i++)
+            if (buf[k].id == __atomic_load_n(&id[i], __ATOMIC_ACQUIRE)) {
+                found++;
+                EXPECT_STR_EQ(buf[k].wait_reason, "chan receive");
+                EXPECT_EQ(buf[k].status, GCRT_GSTATUS_WAITING);
+                EXPECT_GT(buf[k].wait_since_ns, 0);
+                EXPECT_EQ(buf[k].is_thread, !th_mode_go);
+            }
+    EXPECT_EQ(found, L);
+}
+
 static void suite(void) {
     RUN(test_order_unbuffered_and_buffered);
     RUN(test_fifo_waiting_senders);
@@ -499,6 +538,7 @@ static void suite(void) {
     RUN(test_ring);
     RUN(test_mpmc_close);
     RUN(test_after);
+    RUN(test_leak_listing);
 }
 
 int main(void) {
