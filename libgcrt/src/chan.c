@@ -209,7 +209,7 @@ static inline void set_count(gcrt_chan_t *c, size_t n) {
 void gcrt__chan_send_to(gcrt_chan_t *c, gcrt_sudog_t *sg, const void *ep, void (*unlockf)(void *),
                         void *arg) {
     if (sg->elem != NULL) {
-        memcpy(sg->elem, ep, c->elemsize);
+        gcrt__elem_copy(sg->elem, ep, c->elemsize);
         sg->elem = NULL;
     }
     gcrt_g_t *gp = sg->g;
@@ -243,7 +243,7 @@ static bool chansend(gcrt_chan_t *c, const void *ep, bool block) {
         return true;
     }
     if (c->qcount < c->dataqsiz) {
-        memcpy(gcrt__chanbuf(c, c->sendx), ep, c->elemsize);
+        gcrt__elem_copy(gcrt__chanbuf(c, c->sendx), ep, c->elemsize);
         if (++c->sendx == c->dataqsiz) c->sendx = 0;
         set_count(c, c->qcount + 1);
         gcrt__unlock(&c->lock);
@@ -290,13 +290,13 @@ bool gcrt_chan_try_send(gcrt_chan_t *c, const void *elem) {
 void gcrt__chan_recv_from(gcrt_chan_t *c, gcrt_sudog_t *sg, void *ep, void (*unlockf)(void *),
                           void *arg) {
     if (c->dataqsiz == 0) {
-        if (ep != NULL) memcpy(ep, sg->elem, c->elemsize);
+        if (ep != NULL) gcrt__elem_copy(ep, sg->elem, c->elemsize);
     } else {
         /* Full buffer: take the head, the sender's value goes to the tail,
          * which is the same slot. */
         void *qp = gcrt__chanbuf(c, c->recvx);
-        if (ep != NULL) memcpy(ep, qp, c->elemsize);
-        memcpy(qp, sg->elem, c->elemsize);
+        if (ep != NULL) gcrt__elem_copy(ep, qp, c->elemsize);
+        gcrt__elem_copy(qp, sg->elem, c->elemsize);
         if (++c->recvx == c->dataqsiz) c->recvx = 0;
         c->sendx = c->recvx;
     }
@@ -321,7 +321,7 @@ static bool chanrecv(gcrt_chan_t *c, void *ep, bool block, bool *received) {
          * channel is never reopened. */
         if (gcrt_load_acquire(&c->closed) == 0) return false;
         if (chan_empty(c)) {
-            if (ep != NULL) memset(ep, 0, c->elemsize);
+            if (ep != NULL) gcrt__elem_clear(ep, c->elemsize);
             return true;
         }
     }
@@ -331,7 +331,7 @@ static bool chanrecv(gcrt_chan_t *c, void *ep, bool block, bool *received) {
     if (c->closed) {
         if (c->qcount == 0) {
             gcrt__unlock(&c->lock);
-            if (ep != NULL) memset(ep, 0, c->elemsize);
+            if (ep != NULL) gcrt__elem_clear(ep, c->elemsize);
             return true;
         }
         /* Closed, but buffered values remain: receive them. */
@@ -345,8 +345,8 @@ static bool chanrecv(gcrt_chan_t *c, void *ep, bool block, bool *received) {
     }
     if (c->qcount > 0) {
         void *qp = gcrt__chanbuf(c, c->recvx);
-        if (ep != NULL) memcpy(ep, qp, c->elemsize);
-        memset(qp, 0, c->elemsize); /* drop references for the GC */
+        if (ep != NULL) gcrt__elem_copy(ep, qp, c->elemsize);
+        gcrt__elem_clear(qp, c->elemsize); /* drop references for the GC */
         if (++c->recvx == c->dataqsiz) c->recvx = 0;
         set_count(c, c->qcount - 1);
         gcrt__unlock(&c->lock);
@@ -406,7 +406,7 @@ void gcrt_chan_close(gcrt_chan_t *c) {
     gcrt_sudog_t *sg;
     while ((sg = gcrt__waitq_dequeue(&c->recvq)) != NULL) {
         if (sg->elem != NULL) {
-            memset(sg->elem, 0, c->elemsize);
+            gcrt__elem_clear(sg->elem, c->elemsize);
             sg->elem = NULL;
         }
         sg->success = 0;

@@ -4,6 +4,8 @@
 #ifndef GCRT_CHAN_INTERNAL_H
 #define GCRT_CHAN_INTERNAL_H
 
+#include <string.h>
+
 #include "gcrt_chan.h"
 #include "lock.h"
 #include "runtime.h"
@@ -81,6 +83,15 @@ void gcrt__chan_send_to(gcrt_chan_t *c, gcrt_sudog_t *sg, const void *ep, void (
                         void *arg);
 void gcrt__chan_recv_from(gcrt_chan_t *c, gcrt_sudog_t *sg, void *ep, void (*unlockf)(void *),
                           void *arg);
+/* Element copies (Go: typedmemmove, typedmemclr). Zero-size elements may
+ * come with NULL pointers, which memcpy must not see. */
+static inline void gcrt__elem_copy(void *dst, const void *src, size_t n) {
+    if (n != 0) memcpy(dst, src, n);
+}
+static inline void gcrt__elem_clear(void *p, size_t n) {
+    if (n != 0) memset(p, 0, n);
+}
+
 /* Address of buffer slot i. */
 static inline void *gcrt__chanbuf(gcrt_chan_t *c, size_t i) {
     return c->buf + i * c->elemsize;

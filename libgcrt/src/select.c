@@ -191,8 +191,8 @@ static int selectgo(struct gcrt_select_case *cases, int n, bool block, uint32_t 
             }
             if (c->qcount > 0) {
                 void *qp = gcrt__chanbuf(c, c->recvx);
-                if (cas->elem != NULL) memcpy(cas->elem, qp, c->elemsize);
-                memset(qp, 0, c->elemsize);
+                if (cas->elem != NULL) gcrt__elem_copy(cas->elem, qp, c->elemsize);
+                gcrt__elem_clear(qp, c->elemsize);
                 if (++c->recvx == c->dataqsiz) c->recvx = 0;
                 gcrt_store_release(&c->qcount, c->qcount - 1);
                 selunlock(&s);
@@ -201,7 +201,7 @@ static int selectgo(struct gcrt_select_case *cases, int n, bool block, uint32_t 
             }
             if (c->closed) {
                 selunlock(&s);
-                if (cas->elem != NULL) memset(cas->elem, 0, c->elemsize);
+                if (cas->elem != NULL) gcrt__elem_clear(cas->elem, c->elemsize);
                 cas->ok = false;
                 return casi;
             }
@@ -215,7 +215,7 @@ static int selectgo(struct gcrt_select_case *cases, int n, bool block, uint32_t 
                 return casi;
             }
             if (c->qcount < c->dataqsiz) {
-                memcpy(gcrt__chanbuf(c, c->sendx), cas->elem, c->elemsize);
+                gcrt__elem_copy(gcrt__chanbuf(c, c->sendx), cas->elem, c->elemsize);
                 if (++c->sendx == c->dataqsiz) c->sendx = 0;
                 gcrt_store_release(&c->qcount, c->qcount + 1);
                 selunlock(&s);
