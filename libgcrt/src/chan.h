@@ -86,7 +86,21 @@ void gcrt__chan_recv_from(gcrt_chan_t *c, gcrt_sudog_t *sg, void *ep, void (*unl
 /* Element copies (Go: typedmemmove, typedmemclr). Zero-size elements may
  * come with NULL pointers, which memcpy must not see. */
 static inline void gcrt__elem_copy(void *dst, const void *src, size_t n) {
-    if (n != 0) memcpy(dst, src, n);
+    switch (n) { /* the common sizes become plain moves */
+    case 0:
+        return;
+    case 4:
+        memcpy(dst, src, 4);
+        return;
+    case 8:
+        memcpy(dst, src, 8);
+        return;
+    case 16:
+        memcpy(dst, src, 16);
+        return;
+    default:
+        memcpy(dst, src, n);
+    }
 }
 static inline void gcrt__elem_clear(void *p, size_t n) {
     if (n != 0) memset(p, 0, n);
