@@ -1,0 +1,142 @@
+/* test_sched_stw.c - stop-the-world: foreign threads spinning in C loops
+ * (stopped by the signal), goroutines running and parked, threads in
+ * blocking calls (count as stopped), the stack ranges the GC will scan,
+ * and the stop latency statistics. */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "gcrt_sched.h"
+#include "harness.h"
+#include "lock.h"
+#include "sched.h"
+
+#ifndef NTHREADS
+#define NTHREADS 3
+#endif
+#ifndef NSPIN
+#define NSPIN 2
+#endif
+enum { NPARKED = 2000 };
+
+static volatile int stop_all;
+static volatile uint64_t counters[NTHREADS + NSPIN];
+
+/* A foreign thread in a C loop: no safepoints at all. */
+static void *spin_thread(void *arg) {
+    intptr_t i = (intptr_t)arg;
+    gcrt_thread_attach();
+    while (!stop_all) counters[i]++;
+    gcrt_thread_detach();
+    return NULL;
+}
+
+/* A goroutine in a C loop. */
+static void spin_goroutine(void *arg) {
+    intptr_t i = (intptr_t)arg;
+    while (!stop_all) counters[i]++;
+}
+
+/* A thread inside a blocking call. */
+static void *blocked_thread(void *arg) {
+    gcrt_thread_attach();
+    while (!stop_all) {
+        gcrt_enter_blocking();
+        usleep(1000);
+        gcrt_exit_blocking();
+    }
+    gcrt_thread_detach();
+    return NULL;
+}
+
+static gcrt_lock_t gate_lock = GCRT_LOCK_INIT(GCRT_RANK_CHAN);
+static gcrt_g_t *parked[NPARKED];
+static int nparked;
+static int unlock_gate(gcrt_g_t *g, void *arg) {
+    gcrt__unlock(&gate_lock);
+    return 1;
+}
+static void park_forever(void *arg) {
+    gcrt__lock(&gate_lock);
+    parked[nparked++] = gcrt__getg();
+    gcrt__park(unlock_gate, NULL, GCRT_WAIT_CHAN_RECEIVE);
+}
+
+static size_t nranges, goroutine_ranges;
+static void count_range(uintptr_t lo, uintptr_t hi, const void *regs, size_t len, void *arg) {
+    nranges++;
+    if (hi - lo < (1 << 20) + 4096) goroutine_ranges++;
+    EXPECT_ULT(lo, hi);
+}
+
+static void test_stw(void) {
+    pthread_t th[NTHREADS + 1];
+    for (intptr_t i = 0; i < NTHREADS; i++) pthread_create(&th[i], NULL, spin_thread, (void *)i);
+    pthread_create(&th[NTHREADS], NULL, blocked_thread, NULL);
+    for (int i = 0; i < NPARKED; i++) gcrt_go(park_forever, NULL);
+    for (;;) {
+        gcrt__lock(&gate_lock);
+        int n = nparked;
+        gcrt__unlock(&gate_lock);
+        if (n == NPARKED) break;
+        usleep(1000);
+    }
+    /* Spinners never reach a safepoint (they would keep the parkers from
+     * running with GOMAXPROCS=2, so they start last). */
+    for (intptr_t i = 0; i < NSPIN; i++) gcrt_go(spin_goroutine, (void *)(NTHREADS + i));
+    usleep(20000);
+    int64_t worst = 0;
+    for (int round = 0; round < 50; round++) {
+        int64_t dt = gcrt__stop_the_world("test");
+        if (dt > worst) worst = dt;
+        uint64_t before[NTHREADS + NSPIN];
+        for (int i = 0; i < NTHREADS + NSPIN; i++) before[i] = counters[i];
+        usleep(2000);
+        /* Nobody moved while stopped. */
+        for (int i = 0; i < NTHREADS + NSPIN; i++) EXPECT_EQ(counters[i], before[i]);
+        if (round == 0) {
+            nranges = goroutine_ranges = 0;
+            gcrt__stw_for_each_stack(count_range, NULL);
+            EXPECT_GE(goroutine_ranges, NPARKED);
+        }
+        gcrt__start_the_world();
+        usleep(1000);
+    }
+    /* ... and they run again afterwards. */
+    uint64_t c0 = counters[0];
+    usleep(20000);
+    EXPECT_GT(counters[0], c0);
+    gcrt_sched_stats_t st;
+    gcrt_sched_read_stats(&st);
+    EXPECT_GE(st.stw_count, 50);
+    EXPECT_GE(st.stw_signals, 1);
+    EXPECT_GT(st.stw_max_ns, 0);
+    fprintf(stderr,
+            "stop-the-world: worst %lld ns, mean %lld ns over %lld stops, %lld signal stops\n",
+            (long long)worst, (long long)(st.stw_total_ns / st.stw_count), (long long)st.stw_count,
+            (long long)st.stw_signals);
+    stop_all = 1;
+    for (int i = 0; i <= NTHREADS; i++) pthread_join(th[i], NULL);
+    /* Release the parked ones. */
+    for (int i = 0; i < NPARKED; i++) gcrt__ready(parked[i]);
+    while (gcrt_num_goroutine() > 0) usleep(1000);
+}
+
+/* A goroutine may stop the world too. */
+static int64_t from_goroutine_dt = -1;
+static void stopper(void *arg) {
+    from_goroutine_dt = gcrt__stop_the_world("from a goroutine");
+    gcrt__start_the_world();
+}
+static void test_stw_from_goroutine(void) {
+    gcrt_go(stopper, NULL);
+    while (__atomic_load_n(&from_goroutine_dt, __ATOMIC_RELAXED) < 0) usleep(1000);
+    EXPECT_GE(from_goroutine_dt, 0);
+}
+
+int main(void) {
+    REQUIRE_EQ(gcrt_init(), 0);
+    if (gcrt_gomaxprocs(0) < 2) gcrt_gomaxprocs(2);
+    RUN(test_stw);
+    RUN(test_stw_from_goroutine);
+    return th_summary();
+}
