@@ -17,3 +17,9 @@ foreach(t test_chan test_select test_sync test_pool)
 endforeach()
 # Pacer simulations: hundreds of GC cycles, a few seconds under ASan.
 set(GCRT_TEST_TIMEOUT_test_pacer_sim 120)
+# The allocator's own tests check exact counts: no collector running.
+set(GCRT_TEST_ENV_test_malloc "GOGC=off")
+set(GCRT_TEST_ENV_test_malloc_stress "GOGC=off")
+set(GCRT_TEST_ENV_test_oom "GOGC=off")
+set(GCRT_TEST_ENV_test_scavenger "GOGC=off")
+set(GCRT_TEST_LABELS_test_gc tsan)

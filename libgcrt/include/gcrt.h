@@ -170,6 +170,36 @@ GCRT_API int gcrt_remove_roots(void *lo);
 /* runtime.KeepAlive: keeps p reachable up to this point of the program. */
 GCRT_API void gcrt_keep_alive(const void *p);
 
+/* debug.SetGCPercent: sets GOGC (negative: off) and returns the previous
+ * value. Turning the collector off waits for a cycle in progress. */
+GCRT_API int gcrt_set_gc_percent(int percent);
+/* debug.SetMemoryLimit: sets the soft memory limit in bytes (what the
+ * runtime maps and has not released: Sys - HeapReleased) and returns the
+ * previous one; a negative limit only reads it. INT64_MAX means none. */
+GCRT_API int64_t gcrt_set_memory_limit(int64_t limit);
+
+/* ---- the write barrier (Go: the compiler's p.f = q) --------------------- */
+
+/* Every store of a pointer into a heap object must go through gcrt_store
+ * while the collector runs concurrently (Go's hybrid barrier: the old and
+ * the new value are shaded while marking). Stores into globals, locals and
+ * registered roots need no barrier. When marking is off it costs a plain
+ * store and one flag test. Programs that cannot use it run with
+ * GODEBUG=gcstoptheworld=1; GODEBUG=gccheckmark=1 finds a missing one. */
+GCRT_API extern uint32_t gcrt_gc_barrier_on;
+GCRT_API void gcrt_write_barrier(const void *old, const void *val);
+static inline void gcrt_store(void *slot, const void *val) {
+    void **p = (void **)slot;
+    void *old = *(void *volatile *)p;
+    *(void *volatile *)p = (void *)val;
+    __asm__ __volatile__("" ::: "memory");
+    if (__builtin_expect(*(volatile uint32_t *)&gcrt_gc_barrier_on, 0))
+        gcrt_write_barrier(old, val);
+}
+/* Copies n pointers from src to dst (overlap allowed) with the barrier
+ * (Go: typedmemmove / bulkBarrierPreWrite). */
+GCRT_API void gcrt_copy_ptrs(void *dst, const void *src, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

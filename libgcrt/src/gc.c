@@ -1,62 +1,476 @@
-/* gc.c - the garbage collector: a tour, cycle control, runtime.GC, and
- * the GC half of MemStats (Go: mgc.go).
+/* gc.c - the garbage collector: a tour, cycle control, mark workers,
+ * runtime.GC, the knobs, gctrace and the GC half of MemStats (Go: mgc.go).
  *
  *  1. Objects. Every heap object has a mark bit (span->gcmark_bits,
- *     mheap.h). An object is white (unmarked), grey (marked, queued in a
- *     work list, mgcmark.c) or black (marked and scanned). Noscan objects
+ *     mheap.h). An object is white (unmarked), grey (marked, waiting in a
+ *     work buffer, mgcmark.c) or black (marked and scanned). Noscan objects
  *     go black at once: they are never scanned.
  *
  *  2. Roots, scanned conservatively (mgcmark.c): the data and bss of the
- *     executable and of every loaded library (dl_iterate_phdr, listed before
- *     the world stops because the loader's lock may be held by a stopped
- *     thread), ranges registered with gcrt_add_roots, the stacks and saved
- *     registers of every stopped thread and parked goroutine (stw.c hands
- *     them over), and the collecting thread's own stack after spilling its
- *     callee-saved registers. Any aligned word that points into an allocated
- *     object - interior pointers included - keeps it alive. Heap objects
- *     allocated as scan are scanned word by word.
+ *     executable and of every loaded library, ranges registered with
+ *     gcrt_add_roots, the stacks and saved registers of every stopped thread
+ *     and parked goroutine, and the collecting thread's own stack. Any
+ *     aligned word that points into an allocated object - interior pointers
+ *     included - keeps it alive.
  *
- *  3. A cycle (gc_cycle below): stop the world; flush every P's mcache so
- *     no span is cached; mark from the roots and drain the work lists;
- *     sweep every span by making its mark bits its allocation bits
- *     (mgcsweep.c); record statistics; start the world.
+ *  3. A cycle, as in Go:
+ *     a. Trigger: the allocator's slow path sees heap_live reach the
+ *        pacer's trigger (pacer.c), or the program calls gcrt_gc.
+ *     b. Sweep termination (stop-the-world #1): the previous cycle's sweep is
+ *        finished first; sync.Pool caches move to their victims; the write
+ *        barrier and black allocation turn on; every root is scanned and the
+ *        current tiny blocks are shaded. The world restarts.
+ *     c. Concurrent mark: background mark threads (mark_worker below: one at
+ *        Go's 25% CPU target, the others at idle priority so they use only
+ *        CPUs nobody else wants) and mark assists in allocating threads
+ *        (charged by the pacer) drain the work buffers. Objects allocated
+ *        now are black; gcrt_store shades both the overwritten and the
+ *        stored pointer (Go's hybrid barrier, mbarrier.c).
+ *     d. Mark termination (stop-the-world #2): the per-P barrier buffers
+ *        are flushed; if that found more work the mark restarts (Go does the
+ *        same), else the barrier turns off, every P's cached spans are given
+ *        back, the pacer computes the next goal and the heap's sweepgen
+ *        moves on, which makes every span unswept at once.
+ *     e. Concurrent sweep (mgcsweep.c) by the background sweeper, by
+ *        allocation (a span is always swept before reuse) and by the next
+ *        cycle's start.
  *
- *  4. Triggering. runtime.GC (gcrt_gc) runs a cycle and returns when it is
- *     complete, sweeping included.
+ *  4. Why roots need no barrier. The collector is snapshot-at-the-beginning:
+ *     every root (stacks, registers, globals, registered ranges) is scanned
+ *     at stop-the-world #1, so everything the program can reach afterwards
+ *     was either reachable in that snapshot or allocated since (black).
+ *     Objects reachable in the snapshot stay marked because a pointer field
+ *     of a heap object can only be overwritten through gcrt_store, which
+ *     shades the old value (the deletion half of Go's barrier). Plain C
+ *     stores into globals and stacks are therefore safe; plain stores into
+ *     heap objects are not - use gcrt_store, or GODEBUG=gcstoptheworld=1,
+ *     and GODEBUG=gccheckmark=1 finds a missing barrier.
  *
- * Threads that allocate reach safepoints in the allocator's slow path, so a
- * stop-the-world waits for them only briefly; threads running C code
- * elsewhere are stopped by a signal with their registers saved (stw.c). */
+ *  5. GODEBUG: gcstoptheworld=1 marks with the world stopped (sweeping
+ *     stays concurrent), =2 sweeps with the world stopped too;
+ *     gccheckmark=1 re-marks every cycle with the world stopped and stops
+ *     the program if the concurrent mark missed a reachable object;
+ *     gctrace=1 prints Go's line per cycle (gctrace.c). */
 #include "gc.h"
 
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "gctrace.h"
 #include "godebug.h"
 #include "malloc.h"
 #include "mcache.h"
 #include "memstats.h"
 #include "os.h"
+#include "pacer.h"
+#include "pool.h"
 #include "proc.h"
-#include "sched_internal.h"
 #include "scavenge.h"
+#include "sched_internal.h"
 
 uint32_t gcrt__gcphase;
 uint32_t gcrt__gc_marking;
+uint32_t gcrt_gc_barrier_on; /* the flag gcrt_store reads (gcrt.h) */
 
-/* Cycle state: gc_lock held by the collecting thread; readers of MemStats
- * take stats_lock. */
-static gcrt_lock_t gc_lock = GCRT_LOCK_INIT(GCRT_RANK_NONE);
+/* ---- cycle state -------------------------------------------------------- */
+
+/* start_lock: held by whoever runs stop-the-world #1 (and by the whole
+ * cycle in stop-the-world modes). stats_lock: the fields below. */
+static gcrt_lock_t start_lock = GCRT_LOCK_INIT(GCRT_RANK_NONE);
 static gcrt_lock_t stats_lock = GCRT_LOCK_INIT(GCRT_RANK_STATS);
+static gcrt_lock_t pacer_lock = GCRT_LOCK_INIT(GCRT_RANK_LEAF);
+
+static struct gcrt_pacer pacer;             /* pacer_lock */
+static uint64_t trigger_bytes = UINT64_MAX; /* heap_live that starts a cycle; atomic */
+
 static struct {
     uint32_t num_gc, num_forced_gc;
     uint64_t pause_ns[256], pause_end[256];
     uint64_t pause_total_ns;
     uint64_t last_gc_unix;
-    uint64_t heap_marked; /* live bytes found by the last cycle */
-    uint64_t gc_cpu_ns;   /* Go's work.totaltime */
-    uint64_t next_gc;     /* heap goal after the last cycle */
+    uint64_t gc_cpu_ns; /* Go's work.totaltime */
 } st;
+
+/* The running cycle (written with the world stopped or by the worker that
+ * claimed termination). */
+static struct {
+    int forced;
+    int mode; /* 0 concurrent, 1 STW mark, 2 STW mark and sweep */
+    int64_t t_start, t_mark, t_markterm, t_end;
+    int64_t stw1_ns; /* sweep termination pause */
+    uint64_t heap0;  /* heap_live at the trigger */
+    uint64_t stacks, globals;
+    uint64_t marked_extra; /* bytes marked by root scans and termination */
+    int restarts;
+    int64_t cpu_background, cpu_idle; /* worker CPU this cycle (finish_cycle) */
+    int64_t assist_ns;                /* assist wall time this cycle; atomic */
+} cyc;
+
+/* Cycle counters: completed bumps when a cycle's mark termination is done;
+ * gcrt_gc waits on it. */
+static uint32_t completed;
+static uint32_t term_claim;  /* 1 while a worker runs mark termination */
+static int32_t busy;         /* workers holding grey objects; atomic */
+static uint32_t worker_word; /* futex: bumped at each phase change */
 static gcrt_roots_t global_roots;
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static void pacer_mem(struct gcrt_pacer_mem *m) {
+    struct gcrt_memstats ms;
+    gcrt_mheap_t *h = &gcrt__mheap;
+    uint64_t meta =
+        gcrt_load_relaxed(&gcrt__meta.mspan_sys) + gcrt_load_relaxed(&gcrt__meta.gc_sys) +
+        gcrt_load_relaxed(&gcrt__meta.other_sys) + gcrt_load_relaxed(&gcrt__meta.stack_sys);
+    (void)ms;
+    uint64_t inuse = gcrt_load_relaxed(&h->heap_inuse) + gcrt_load_relaxed(&h->stack_inuse);
+    uint64_t hfree = gcrt_load_relaxed(&h->heap_free);
+    m->mapped_ready = inuse + hfree + meta;
+    m->heap_free = hfree;
+    uint64_t live = gcrt_load_relaxed(&gcrt__heap_live);
+    m->heap_alloc = live < inuse ? live : inuse;
+}
+
+static int32_t procs(void) {
+    return gcrt__gomaxprocs > 0 ? gcrt__gomaxprocs : 1;
+}
+
+/* Recomputes the trigger (pacer_lock held). */
+static void update_trigger_locked(void) {
+    struct gcrt_pacer_mem m;
+    pacer_mem(&m);
+    pacer.heap_live = gcrt_load_relaxed(&gcrt__heap_live);
+    struct gcrt_pacer_trigger t = gcrt__pacer_trigger(&pacer, &m);
+    gcrt_store_relaxed(
+        &trigger_bytes,
+        pacer.gc_percent < 0 && pacer.memory_limit == GCRT_PACER_NO_LIMIT ? UINT64_MAX : t.trigger);
+}
+
+/* World stopped, end of a cycle: every cache must give its spans back
+ * before allocating from them again; the owners do it themselves (a thread
+ * stopped by signal may be in the middle of its fast path). Returns the
+ * bytes of free slots the caches hold, which count in heap_live. */
+static uint64_t flag_all_mcaches_for_sweep(void) {
+    uint64_t reserved = 0;
+    for (gcrt_mcache_t *c = gcrt_load_acquire(&gcrt__allmcache); c; c = c->alllink) {
+        for (unsigned spc = 0; spc < GCRT_NUM_CACHE_CLASSES; spc++) {
+            gcrt_span_t *s = gcrt_load_relaxed(&c->alloc[spc]);
+            if (s != &gcrt__empty_span)
+                reserved +=
+                    (uint64_t)(s->nelems - gcrt_load_relaxed(&s->alloc_count)) * s->elemsize;
+        }
+        __atomic_fetch_or(&c->hooks, (uint32_t)GCRT_HOOK_FLUSH, __ATOMIC_RELAXED);
+    }
+    return reserved;
+}
+
+/* World stopped, start of a cycle: allocate black everywhere, and clear the
+ * mark bits of spans still cached from before the last mark termination
+ * (never swept, their bits are a finished cycle's). */
+static void prepare_mcaches_for_mark(void) {
+    uint32_t sg = gcrt_load_relaxed(&gcrt__mheap.sweepgen);
+    for (gcrt_mcache_t *c = gcrt_load_acquire(&gcrt__allmcache); c; c = c->alllink) {
+        for (unsigned spc = 0; spc < GCRT_NUM_CACHE_CLASSES; spc++) {
+            gcrt_span_t *s = gcrt_load_relaxed(&c->alloc[spc]);
+            if (s != &gcrt__empty_span && gcrt_load_relaxed(&s->sweepgen) != sg)
+                for (uint32_t w = 0; w < s->nbits_words; w++)
+                    gcrt_store_relaxed(&s->gcmark_bits[w], (uint64_t)0);
+        }
+        __atomic_fetch_or(&c->hooks, (uint32_t)GCRT_HOOK_BLACK, __ATOMIC_RELAXED);
+        c->assist_credit = 0;
+    }
+}
+
+static void flush_all_gcw(void) {
+    for (gcrt_mcache_t *c = gcrt_load_acquire(&gcrt__allmcache); c; c = c->alllink)
+        gcrt__gcwork_flush(&c->gcw);
+}
+
+static uint64_t sum_marked_and_reset(void) {
+    uint64_t n = cyc.marked_extra;
+    for (gcrt_mcache_t *c = gcrt_load_acquire(&gcrt__allmcache); c; c = c->alllink) {
+        n += gcrt_load_relaxed(&c->gcw.bytes_marked);
+        gcrt_store_relaxed(&c->gcw.bytes_marked, (uint64_t)0);
+    }
+    n += gcrt__gc_workers_take_marked();
+    cyc.marked_extra = 0;
+    return n;
+}
+
+static void set_marking(int on) {
+    gcrt_store_release(&gcrt__gc_marking, (uint32_t)on);
+    gcrt_store_release(&gcrt_gc_barrier_on, (uint32_t)on);
+}
+
+/* Shades every P's current tiny block (Go: gcMarkTinyAllocs). */
+static void mark_tiny_blocks(gcrt_gcwork_t *w) {
+    for (gcrt_mcache_t *c = gcrt_load_acquire(&gcrt__allmcache); c; c = c->alllink)
+        if (c->tiny) gcrt__gc_shade(w, c->tiny);
+}
+
+/* ---- mark termination and the end of a cycle ---------------------------- */
+
+static void print_gctrace(const struct gcrt_gctrace_cycle *tc) {
+    char line[GCRT_GCTRACE_LINE_MAX];
+    size_t n = gcrt__gctrace_format(line, sizeof line, tc);
+    if (n >= sizeof line) n = sizeof line - 1;
+    gcrt__os_write(2, line, n);
+}
+
+/* World stopped, all marking done: turn the barrier off, flip the sweep,
+ * pace the next cycle, record statistics. Restarts the world. */
+static void finish_cycle(void) {
+    cyc.t_markterm = cyc.t_markterm ? cyc.t_markterm : gcrt__nanotime();
+    gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM);
+    if (gcrt__debug.gccheckmark > 0) gcrt__gc_checkmark(&global_roots);
+    set_marking(0);
+    gcrt__gc_workers_cpu_take(&cyc.cpu_background, &cyc.cpu_idle);
+    uint64_t heap1 = gcrt_load_relaxed(&gcrt__heap_live);
+    uint64_t reserved = flag_all_mcaches_for_sweep();
+    uint64_t marked = sum_marked_and_reset();
+    gcrt_store_relaxed(&gcrt__heap_live, marked + reserved);
+
+    /* Every span becomes unswept at once. */
+    gcrt_store_release(&gcrt__mheap.sweepgen, gcrt__mheap.sweepgen + 2);
+    gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_OFF);
+    if (cyc.mode == 2) gcrt__finish_sweep();
+
+    int64_t now = gcrt__nanotime();
+    struct gcrt_pacer_mem m;
+    pacer_mem(&m);
+    gcrt__lock(&pacer_lock);
+    pacer.heap_live = heap1;
+    pacer.assist_time_ns = gcrt_load_relaxed(&cyc.assist_ns);
+    pacer.dedicated_mark_time_ns = 0;
+    pacer.fractional_mark_time_ns = cyc.cpu_background;
+    pacer.idle_mark_time_ns = cyc.cpu_idle;
+    pacer.globals_scan = cyc.globals;
+    pacer.max_stack_scan = cyc.stacks;
+    uint64_t goal_in_force = gcrt__pacer_heap_goal(&pacer, &m);
+    gcrt__pacer_finish_cycle(&pacer, now, procs(), marked, cyc.mode == 2, &m);
+    pacer.last_heap_goal = goal_in_force;
+    uint64_t next_goal = gcrt__pacer_heap_goal(&pacer, &m);
+    update_trigger_locked();
+    gcrt__unlock(&pacer_lock);
+    gcrt__scavenger_set_goal_inputs(gcrt_load_relaxed(&gcrt__mheap.heap_inuse), next_goal,
+                                    goal_in_force);
+
+    cyc.t_end = gcrt__nanotime();
+    int64_t stw2 = cyc.t_end - cyc.t_markterm;
+    int32_t stwprocs = procs() < gcrt__os_ncpu() ? procs() : gcrt__os_ncpu();
+    gcrt__lock(&stats_lock);
+    uint32_t k = st.num_gc % 256;
+    st.pause_ns[k] = (uint64_t)(cyc.stw1_ns + stw2);
+    st.pause_end[k] = (uint64_t)gcrt__walltime();
+    st.last_gc_unix = st.pause_end[k];
+    st.pause_total_ns += st.pause_ns[k];
+    st.num_gc++;
+    if (cyc.forced) st.num_forced_gc++;
+    st.gc_cpu_ns +=
+        (uint64_t)((cyc.stw1_ns + stw2) * stwprocs + pacer.assist_time_ns + cyc.cpu_background);
+    struct gcrt_gctrace_cycle tc = {
+        .num = st.num_gc,
+        .start_ns = cyc.t_start - gcrt__runtime_init_time,
+        .sweep_term_ns = cyc.stw1_ns,
+        .mark_ns = cyc.t_markterm - cyc.t_mark,
+        .mark_term_ns = stw2,
+        .stwprocs = stwprocs,
+        .assist_cpu_ns = pacer.assist_time_ns,
+        .background_cpu_ns = cyc.cpu_background,
+        .idle_cpu_ns = cyc.cpu_idle,
+        .heap_trigger_bytes = cyc.heap0,
+        .heap_mark_end_bytes = heap1,
+        .heap_marked_bytes = marked,
+        .heap_goal_bytes = goal_in_force,
+        .stacks_bytes = cyc.stacks,
+        .globals_bytes = cyc.globals,
+        .procs = procs(),
+        .forced = cyc.forced != 0,
+    };
+    int64_t elapsed = cyc.t_end - gcrt__runtime_init_time;
+    tc.gc_cpu_fraction = elapsed > 0 ? (double)st.gc_cpu_ns / ((double)elapsed * procs()) : 0;
+    gcrt__unlock(&stats_lock);
+
+    gcrt_store_release(&completed, completed + 1);
+    gcrt__start_the_world();
+    gcrt__futex_wake(&completed, INT32_MAX);
+    if (cyc.mode != 2) gcrt__bgsweep_wake();
+    gcrt__scavenger_wake();
+    if (gcrt__debug.gctrace > 0) print_gctrace(&tc);
+}
+
+/* Called by the mark worker that found no work (term_claim won). */
+void gcrt__gc_mark_done(void) {
+    gcrt_store_release(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM);
+    /* Workers still draining put their buffers back and stop. */
+    while (gcrt_load_acquire(&busy) != 0) gcrt__os_yield();
+    cyc.t_markterm = gcrt__nanotime();
+    gcrt__stop_the_world("GC mark termination");
+    flush_all_gcw();
+    gcrt__wb_flush_orphans();
+    if (gcrt__gc_global_work() && cyc.restarts < 3) {
+        /* The barrier buffers held more work: mark on (Go restarts too). */
+        cyc.restarts++;
+        cyc.t_markterm = 0;
+        gcrt_store_release(&gcrt__gcphase, (uint32_t)GCRT_GC_MARK);
+        gcrt_store_release(&term_claim, 0u);
+        gcrt__start_the_world();
+        gcrt_xadd(&worker_word, 1);
+        gcrt__futex_wake(&worker_word, INT32_MAX);
+        return;
+    }
+    gcrt_gcwork_t w;
+    gcrt__gcwork_init(&w);
+    gcrt__gc_drain(&w, -1);
+    cyc.marked_extra += w.bytes_marked;
+    gcrt__gcwork_dispose(&w);
+    finish_cycle();
+    gcrt_store_release(&term_claim, 0u);
+}
+
+/* ---- starting a cycle ------------------------------------------------------ */
+
+/* Stop-the-world #1 and the root scan; then marking runs concurrently, or,
+ * in the stop-the-world modes, to completion right here. Caller holds
+ * start_lock and is attached. */
+static void gc_start_locked(int forced) {
+    gcrt__sched_start(); /* the stop signal and sysmon: once */
+    gcrt__gc_workers_start();
+    gcrt__finish_sweep();
+    memset(&cyc, 0, sizeof cyc);
+    cyc.forced = forced;
+    cyc.mode = gcrt__debug.gcstoptheworld > 0 ? (gcrt__debug.gcstoptheworld > 1 ? 2 : 1) : 0;
+    cyc.heap0 = gcrt_load_relaxed(&gcrt__heap_live);
+    gcrt__gc_collect_global_roots(&global_roots);
+
+    cyc.t_start = gcrt__nanotime();
+    gcrt__stop_the_world("GC sweep termination");
+    gcrt__pool_cleanup();
+    gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARK);
+    set_marking(1);
+    struct gcrt_pacer_mem m;
+    pacer_mem(&m);
+    gcrt__lock(&pacer_lock);
+    pacer.heap_live = cyc.heap0;
+    gcrt__pacer_start_cycle(&pacer, cyc.t_start, procs(), false, cyc.mode != 0, &m);
+    gcrt__unlock(&pacer_lock);
+    prepare_mcaches_for_mark();
+
+    gcrt_gcwork_t w;
+    gcrt__gcwork_init(&w);
+    mark_tiny_blocks(&w);
+    cyc.globals = global_roots.bytes + gcrt__gc_registered_root_bytes();
+    cyc.stacks = gcrt__gc_scan_roots(&w, &global_roots);
+    gcrt__gc_workers_cpu_mark();
+    if (cyc.mode != 0) {
+        /* Stop-the-world modes: mark everything now. */
+        cyc.t_mark = gcrt__nanotime();
+        cyc.stw1_ns = 0;
+        gcrt__gc_drain(&w, -1);
+        cyc.marked_extra += w.bytes_marked;
+        gcrt__gcwork_dispose(&w);
+        cyc.t_markterm = gcrt__nanotime();
+        finish_cycle();
+        cyc.stw1_ns = 0;
+        return;
+    }
+    cyc.marked_extra += w.bytes_marked;
+    gcrt__gcwork_flush(&w);
+    gcrt__gcwork_dispose(&w);
+    cyc.t_mark = gcrt__nanotime();
+    cyc.stw1_ns = cyc.t_mark - cyc.t_start;
+    gcrt__start_the_world();
+    gcrt_xadd(&worker_word, 1);
+    gcrt__futex_wake(&worker_word, INT32_MAX);
+}
+
+/* The allocator's check (Go: gcTrigger.test + gcStart). */
+void gcrt__gc_maybe_start(void) {
+    if (gcrt_load_relaxed(&gcrt__gcphase) != GCRT_GC_OFF) return;
+    if (gcrt_load_relaxed(&gcrt__heap_live) < gcrt_load_relaxed(&trigger_bytes)) return;
+    if (!gcrt__trylock(&start_lock)) return; /* someone else is starting one */
+    if (gcrt_load_relaxed(&gcrt__gcphase) == GCRT_GC_OFF &&
+        gcrt_load_relaxed(&gcrt__heap_live) >= gcrt_load_relaxed(&trigger_bytes))
+        gc_start_locked(0);
+    gcrt__unlock(&start_lock);
+}
+
+/* Refreshes the trigger (the memory-limit goal moves with non-heap memory);
+ * called from allocation slow paths now and then. */
+void gcrt__gc_update_trigger(void) {
+    if (!gcrt__trylock(&pacer_lock)) return;
+    update_trigger_locked();
+    gcrt__unlock(&pacer_lock);
+}
+
+/* Waits until completed reaches target, counting as blocked so that a
+ * stop-the-world does not wait for us. */
+static void wait_completed(uint32_t target) {
+    for (;;) {
+        uint32_t c = gcrt_load_acquire(&completed);
+        if ((int32_t)(c - target) >= 0) return;
+        gcrt_enter_blocking();
+        gcrt__futex_wait(&completed, c, 10 * 1000 * 1000);
+        gcrt_exit_blocking();
+    }
+}
+
+void gcrt_gc(void) {
+    if (!gcrt__tls_m && gcrt_init() != 0) return;
+    /* Go's runtime.GC: wait for the cycle in progress, run a whole new
+     * one, and finish its sweep before returning. */
+    uint32_t n = gcrt_load_acquire(&completed);
+    if (gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_OFF) wait_completed(n + 1);
+    n = gcrt_load_acquire(&completed);
+    for (;;) {
+        if (gcrt__trylock(&start_lock)) break;
+        gcrt__safepoint();
+        gcrt__os_yield();
+    }
+    if (gcrt_load_acquire(&completed) == n && gcrt_load_acquire(&gcrt__gcphase) == GCRT_GC_OFF)
+        gc_start_locked(1);
+    gcrt__unlock(&start_lock);
+    wait_completed(n + 1);
+    /* Our own cache first (only its owner may flush it), then the rest. */
+    gcrt_m_t *m = gcrt__tls_m;
+    if (m && m->mcache) {
+        gcrt__nostop_enter();
+        gcrt__mcache_prepare_for_sweep(m->mcache);
+        gcrt__nostop_exit();
+    }
+    gcrt__finish_sweep();
+}
+
+/* ---- knobs ------------------------------------------------------------------ */
+
+int gcrt_set_gc_percent(int percent) {
+    gcrt_init();
+    gcrt__lock(&pacer_lock);
+    int32_t old = gcrt__pacer_set_gc_percent(&pacer, percent);
+    gcrt__pacer_commit(&pacer, gcrt__sweep_done());
+    update_trigger_locked();
+    gcrt__unlock(&pacer_lock);
+    /* Go: turning the GC off waits for a cycle in progress to finish. */
+    if (percent < 0 && gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_OFF)
+        wait_completed(gcrt_load_acquire(&completed) + 1);
+    return old;
+}
+
+int64_t gcrt_set_memory_limit(int64_t limit) {
+    gcrt_init();
+    gcrt__lock(&pacer_lock);
+    int64_t old = gcrt__pacer_set_memory_limit(&pacer, limit);
+    if (limit >= 0) {
+        gcrt__pacer_commit(&pacer, gcrt__sweep_done());
+        update_trigger_locked();
+    }
+    gcrt__unlock(&pacer_lock);
+    return old;
+}
+
+/* ---- MemStats --------------------------------------------------------------- */
 
 static void fill_memstats(struct gcrt_memstats *ms) {
     gcrt__lock(&stats_lock);
@@ -66,85 +480,174 @@ static void fill_memstats(struct gcrt_memstats *ms) {
     memcpy(ms->pause_end, st.pause_end, sizeof st.pause_end);
     ms->pause_total_ns = st.pause_total_ns;
     ms->last_gc = st.last_gc_unix;
-    if (st.next_gc) ms->next_gc = st.next_gc;
     int64_t elapsed = gcrt__nanotime() - gcrt__runtime_init_time;
-    double total_cpu = (double)elapsed * (gcrt__gomaxprocs > 0 ? gcrt__gomaxprocs : 1);
+    double total_cpu = (double)elapsed * procs();
     ms->gc_cpu_fraction = total_cpu > 0 ? (double)st.gc_cpu_ns / total_cpu : 0;
     gcrt__unlock(&stats_lock);
+    struct gcrt_pacer_mem m;
+    pacer_mem(&m);
+    gcrt__lock(&pacer_lock);
+    pacer.heap_live = gcrt_load_relaxed(&gcrt__heap_live);
+    ms->next_gc = gcrt__pacer_heap_goal(&pacer, &m);
+    gcrt__unlock(&pacer_lock);
 }
 
 void gcrt__gc_fill_memstats(struct gcrt_memstats *ms) {
     fill_memstats(ms);
 }
 
-/* Gives every P's cached spans and tiny block back (world stopped). */
-static void flush_all_mcaches(void) {
-    for (gcrt_mcache_t *c = gcrt_load_acquire(&gcrt__allmcache); c; c = c->alllink)
-        gcrt__mcache_release_all(c);
+/* ---- assists (the allocator's slow path, during marking) ------------------- */
+
+void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
+    c->assist_credit -= bytes;
+    if (c->assist_credit >= 0) return;
+    int64_t credit;
+    gcrt__lock(&pacer_lock);
+    int64_t work = gcrt__pacer_assist_work(&pacer, -c->assist_credit, &credit);
+    gcrt__unlock(&pacer_lock);
+    int64_t t0 = gcrt__nanotime();
+    int64_t done = gcrt__gc_drain(&c->gcw, work);
+    /* Whatever it could not scan (no work left) it is forgiven: the
+     * background workers are ahead. */
+    c->assist_credit += done >= work ? credit : (credit * done) / (work > 0 ? work : 1);
+    if (c->assist_credit < 0 && !gcrt__gc_global_work()) c->assist_credit = 0;
+    gcrt_xadd_relaxed(&cyc.assist_ns, gcrt__nanotime() - t0);
+    gcrt__gcwork_flush(&c->gcw);
 }
 
-/* One whole collection with the world stopped. */
-static void gc_cycle(int forced) {
-    gcrt__sched_start(); /* the stop signal and sysmon: once */
-    int64_t t_start = gcrt__nanotime();
-    gcrt__gc_collect_global_roots(&global_roots);
+/* ---- start-up ------------------------------------------------------------------ */
 
-    gcrt__stop_the_world("GC");
-    int64_t t_stopped = gcrt__nanotime();
-    flush_all_mcaches();
-    gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARK);
-
-    int64_t t_mark = gcrt__nanotime();
-    gcrt_gcwork_t w;
-    gcrt__gcwork_init(&w);
-    gcrt__gc_scan_roots(&w, &global_roots);
-    gcrt__gc_drain(&w, -1);
-    gcrt__gcwork_free(&w);
-
-    int64_t t_markterm = gcrt__nanotime();
-    gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM);
-    uint64_t live = gcrt__gc_sweep_all();
-    gcrt_store_relaxed(&gcrt__heap_live, live);
-    gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_OFF);
-
-    int64_t t_end = gcrt__nanotime();
-    int64_t pause = t_end - t_start;
-    gcrt__lock(&stats_lock);
-    st.pause_ns[st.num_gc % 256] = (uint64_t)pause;
-    st.pause_end[st.num_gc % 256] = (uint64_t)gcrt__walltime();
-    st.last_gc_unix = st.pause_end[st.num_gc % 256];
-    st.pause_total_ns += (uint64_t)pause;
-    st.num_gc++;
-    if (forced) st.num_forced_gc++;
-    st.heap_marked = live;
-    st.gc_cpu_ns += (uint64_t)pause * (uint64_t)(gcrt__gomaxprocs > 0 ? gcrt__gomaxprocs : 1);
-    gcrt__unlock(&stats_lock);
-    (void)t_stopped;
-    (void)t_mark;
-    (void)t_markterm;
-    gcrt__start_the_world();
-    gcrt__scavenger_wake();
-}
-
-/* Takes the cycle lock, staying stoppable while another cycle runs. */
-static void gc_lock_acquire(void) {
-    while (!gcrt__trylock(&gc_lock)) {
-        gcrt__safepoint();
-        gcrt__os_yield();
-    }
-}
-
-void gcrt_gc(void) {
-    if (!gcrt__tls_m && gcrt_init() != 0) return;
-    gc_lock_acquire();
-    gc_cycle(1);
-    gcrt__unlock(&gc_lock);
+void gcrt__gc_init(void) {
+    gcrt__gc_stats_hook = fill_memstats;
+    int32_t gogc = gcrt__pacer_parse_gogc(getenv("GOGC"));
+    int64_t limit = gcrt__pacer_read_gomemlimit(getenv("GOMEMLIMIT"));
+    gcrt__lock(&pacer_lock);
+    gcrt__pacer_init(&pacer, gogc, limit);
+    update_trigger_locked();
+    gcrt__unlock(&pacer_lock);
+    gcrt__bgsweep_start();
 }
 
 void gcrt_keep_alive(const void *p) {
     __asm__ __volatile__("" : : "r"(p) : "memory");
 }
 
-void gcrt__gc_init(void) {
-    gcrt__gc_stats_hook = fill_memstats;
+/* ---- background mark workers -------------------------------------------------- */
+
+/* Worker i: 0 runs at Go's 25% background utilisation (dedicated when
+ * GOMAXPROCS >= 4, otherwise a duty cycle); the others run at idle
+ * priority (SCHED_IDLE), marking only on CPUs nobody else wants - Go's
+ * idle-priority mark workers. */
+#define MAX_WORKERS 64
+static struct worker {
+    gcrt_gcwork_t w;
+    int idx;
+    int idle;
+    pthread_t thread;
+    int64_t cpu_mark; /* thread CPU time at the cycle's start */
+} workers[MAX_WORKERS];
+static int nworkers;
+static pthread_once_t workers_once = PTHREAD_ONCE_INIT;
+
+uint64_t gcrt__gc_workers_take_marked(void) {
+    uint64_t n = 0;
+    for (int i = 0; i < nworkers; i++) {
+        n += gcrt_load_relaxed(&workers[i].w.bytes_marked);
+        gcrt_store_relaxed(&workers[i].w.bytes_marked, (uint64_t)0);
+    }
+    return n;
+}
+
+static void *mark_worker(void *arg) {
+    struct worker *wk = arg;
+    if (wk->idle) {
+        struct sched_param sp = {0};
+        pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+    }
+    for (;;) {
+        uint32_t word = gcrt_load_acquire(&worker_word);
+        if (gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_MARK ||
+            gcrt_load_relaxed(&cyc.mode) != 0) {
+            gcrt__futex_wait(&worker_word, word, -1);
+            continue;
+        }
+        gcrt_xadd(&busy, 1);
+        int64_t slice_start = gcrt__nanotime();
+        for (;;) {
+            if (gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_MARK) break;
+            int64_t done = gcrt__gc_drain(&wk->w, 64 << 10);
+            if (done > 0) {
+                /* The fractional worker keeps to its share of one CPU. */
+                if (!wk->idle && procs() < 4) {
+                    int64_t ran = gcrt__nanotime() - slice_start;
+                    if (ran > 1000 * 1000) {
+                        double goal = GCRT_PACER_BG_UTILIZATION * procs();
+                        int64_t rest = (int64_t)((double)ran * (1.0 / goal - 1.0));
+                        gcrt__gcwork_flush(&wk->w);
+                        gcrt_xadd(&busy, -1);
+                        gcrt__os_sleep_ns(rest);
+                        gcrt_xadd(&busy, 1);
+                        slice_start = gcrt__nanotime();
+                    }
+                }
+                continue;
+            }
+            /* No work anywhere we can see: try to finish the mark. */
+            gcrt__gcwork_flush(&wk->w);
+            gcrt_xadd(&busy, -1);
+            uint32_t z = 0;
+            if (gcrt_load_acquire(&busy) == 0 && !gcrt__gc_global_work() &&
+                gcrt_cas(&term_claim, &z, 1u)) {
+                gcrt__gc_mark_done();
+                gcrt_xadd(&busy, 1);
+                continue;
+            }
+            uint32_t w2 = gcrt_load_acquire(&worker_word);
+            gcrt__futex_wait(&worker_word, w2, 50 * 1000);
+            gcrt_xadd(&busy, 1);
+        }
+        gcrt__gcwork_flush(&wk->w);
+        gcrt_xadd(&busy, -1);
+    }
+    return NULL;
+}
+
+static void workers_init(void) {
+    int n = procs();
+    if (n > MAX_WORKERS) n = MAX_WORKERS;
+    for (int i = 0; i < n; i++) {
+        workers[i].idx = i;
+        workers[i].idle = i > 0;
+        gcrt__gcwork_init(&workers[i].w);
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 256 << 10);
+        if (pthread_create(&workers[i].thread, &attr, mark_worker, &workers[i]) != 0)
+            gcrt__throw("cannot start a GC mark worker");
+        pthread_attr_destroy(&attr);
+    }
+    nworkers = n;
+}
+
+void gcrt__gc_workers_start(void) {
+    pthread_once(&workers_once, workers_init);
+}
+
+/* Worker CPU time per cycle, read from the workers' thread CPU clocks. */
+void gcrt__gc_workers_cpu_mark(void) {
+    for (int i = 0; i < nworkers; i++)
+        workers[i].cpu_mark = gcrt__os_thread_cputime_of(workers[i].thread);
+}
+
+void gcrt__gc_workers_cpu_take(int64_t *background, int64_t *idle) {
+    *background = *idle = 0;
+    for (int i = 0; i < nworkers; i++) {
+        int64_t used = gcrt__os_thread_cputime_of(workers[i].thread) - workers[i].cpu_mark;
+        if (used < 0) used = 0;
+        if (workers[i].idle)
+            *idle += used;
+        else
+            *background += used;
+    }
 }

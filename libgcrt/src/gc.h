@@ -24,17 +24,30 @@ extern uint32_t gcrt__gc_marking;
 
 /* ---- mark work (mgcmark.c) ------------------------------------------------ */
 
-/* A work list of grey objects: (address, length) ranges to scan. Each
- * marking thread has one; they share through the global list. */
+/* Grey objects wait in work buffers of (address, length) pairs (Go:
+ * workbuf). Each marking thread and each P (for the write barrier and
+ * assists) has a gcwork with one current buffer; full buffers go to a
+ * global list, where idle markers take them (Go: gcWork, work.full). */
+#define GCRT_WBUF_PAIRS 255
+typedef struct gcrt_wbuf {
+    struct gcrt_wbuf *next;
+    uintptr_t n; /* pairs in use */
+    uintptr_t e[2 * GCRT_WBUF_PAIRS];
+} gcrt_wbuf_t;
+
 typedef struct gcrt_gcwork {
-    uintptr_t *buf;        /* pairs: address, length */
-    size_t n, cap;         /* in pairs */
-    uint64_t bytes_marked; /* bytes of objects this worker marked */
-    uint64_t scan_work;    /* bytes this worker scanned */
+    gcrt_wbuf_t *cur;
+    uint64_t bytes_marked; /* bytes of objects this gcwork marked; atomic adds */
+    uint64_t scan_work;    /* bytes scanned */
 } gcrt_gcwork_t;
 
 void gcrt__gcwork_init(gcrt_gcwork_t *w);
-void gcrt__gcwork_free(gcrt_gcwork_t *w);
+/* Hands the current buffer to the global list (if it holds anything). */
+void gcrt__gcwork_flush(gcrt_gcwork_t *w);
+/* Returns the current buffer, which must be empty, to the free list. */
+void gcrt__gcwork_dispose(gcrt_gcwork_t *w);
+/* Whether the global list has grey objects. */
+bool gcrt__gc_global_work(void);
 
 /* Marks the object p points into (if any) and queues it for scanning if
  * it may hold pointers. Safe from several threads at once. */
@@ -42,8 +55,9 @@ void gcrt__gc_shade(gcrt_gcwork_t *w, uintptr_t p);
 /* Scans [lo, hi) conservatively: every aligned word that points into an
  * allocated heap object shades it. */
 void gcrt__gc_scan_range(gcrt_gcwork_t *w, uintptr_t lo, uintptr_t hi);
-/* Scans queued objects until the list is empty (or budget bytes of scan
- * work are done, budget < 0 = no limit). Returns scan work done. */
+/* Scans grey objects (the gcwork's, then the global list's) until there
+ * are none (or budget bytes of scan work are done, budget < 0 = no limit).
+ * Returns scan work done. */
 int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget);
 
 /* Root ranges of the loaded executable and libraries (data, bss), found
@@ -73,10 +87,53 @@ struct gcrt_sweep_stats {
 };
 extern struct gcrt_sweep_stats gcrt__sweep_stats;
 
-/* Sweeps every INUSE span (world stopped, no span cached): unmarked objects
- * are freed by making the mark bits the allocation bits; empty spans go back
- * to the page heap. Returns bytes of live objects found. */
-uint64_t gcrt__gc_sweep_all(void);
+/* Sweeps span s, claimed by the caller (sweepgen h - 1, on no list): for a
+ * small span the mark bits become the allocation bits (Go's bitmap swap);
+ * for a large one only the mark bit is read and cleared. Returns nonzero
+ * if any object in it is alive. */
+int gcrt__sweep_span(gcrt_span_t *s);
+/* Counts a dead large object the caller is about to free. */
+void gcrt__sweep_count_large_free(gcrt_span_t *s);
+/* Sweepers at work (claimed spans not placed yet). */
+void gcrt__sweep_active_add(int d);
+/* Sweeps one unswept span anywhere; returns its pages, 0 if none is left. */
+uintptr_t gcrt__sweep_one(void);
+/* Sweeps until npages pages were swept or nothing is left (proportional
+ * sweeping before the heap grows). */
+void gcrt__sweep_some(uintptr_t npages);
+/* Sweeps everything left and waits for other sweepers (Go:
+ * finishsweep_m). */
+void gcrt__finish_sweep(void);
+/* Whether the current cycle's sweep is complete. */
+bool gcrt__sweep_done(void);
+/* Starts the background sweeper (once) / wakes it after a flip. */
+void gcrt__bgsweep_start(void);
+void gcrt__bgsweep_wake(void);
+
+/* ---- the cycle (gc.c) --------------------------------------------------------- */
+
+/* Starts a cycle if heap_live reached the trigger (allocator slow path, no
+ * runtime lock held). */
+void gcrt__gc_maybe_start(void);
+/* Refreshes the trigger from the pacer (allocator slow path). */
+void gcrt__gc_update_trigger(void);
+/* Mark termination, run by the mark worker that found no work left. */
+void gcrt__gc_mark_done(void);
+/* The background mark workers: started once; their marked bytes (taken
+ * and zeroed) and CPU time per cycle. */
+void gcrt__gc_workers_start(void);
+uint64_t gcrt__gc_workers_take_marked(void);
+void gcrt__gc_workers_cpu_mark(void);
+void gcrt__gc_workers_cpu_take(int64_t *background, int64_t *idle);
+/* Re-marks everything with the world stopped into the check bits and stops
+ * the program if a reachable object was left unmarked (gccheckmark=1). */
+void gcrt__gc_checkmark(const gcrt_roots_t *r);
+
+/* The write barrier's shared buffer for unattached threads (mbarrier.c). */
+void gcrt__wb_flush_orphans(void);
+/* An allocating P's share of marking (gc.c). */
+struct gcrt_mcache;
+void gcrt__gc_assist(struct gcrt_mcache *c, int64_t bytes);
 
 /* ---- cycle state read by MemStats (gc.c) ---------------------------------- */
 void gcrt__gc_fill_memstats(struct gcrt_memstats *ms);

@@ -108,10 +108,11 @@ int gcrt__parse_byte_count(const char *s, int64_t *out) {
     if (n == 0) return -EINVAL;
     size_t i = 0;
     int neg = 0;
-    if (s[0] == '-') { /* Go's atoi64 accepts a sign; only -0 survives */
-        neg = 1;
+    if (unit == 1 && !(s[n - 1] >= '0' && s[n - 1] <= '9'))
+        return -EINVAL; /* no unit prefix: Go wants a digit last */
+    if (s[0] == '-') {  /* Go's atoi64 takes a sign (and a lone "-" as 0); */
+        neg = 1;        /* only -0 survives the non-negative check */
         i = 1;
-        if (n == 1) return -EINVAL;
     }
     uint64_t v = 0;
     for (; i < n; i++) {

@@ -3,6 +3,15 @@
 
 #include "os.h"
 #include "runtime.h"
+#include "sched.h"
+
+__thread int32_t gcrt__tls_nostop __attribute__((tls_model("initial-exec")));
+__thread int32_t gcrt__tls_stop_pending __attribute__((tls_model("initial-exec")));
+
+void gcrt__nostop_pending(void) {
+    gcrt__tls_stop_pending = 0;
+    if (gcrt__tls_m) gcrt__stw_pending_check();
+}
 
 #if GCRT_ASSERT_LEVEL >= 2
 #define RANK_DEPTH 16
@@ -37,15 +46,18 @@ void gcrt__lock_init(gcrt_lock_t *l, enum gcrt_lock_rank rank) {
 
 int gcrt__trylock(gcrt_lock_t *l) {
     uint32_t z = 0;
+    gcrt__nostop_enter();
     if (gcrt_cas(&l->key, &z, 1)) {
         rank_acquire(l);
         return 1;
     }
+    gcrt__nostop_exit();
     return 0;
 }
 
 void gcrt__lock(gcrt_lock_t *l) {
     uint32_t z = 0;
+    gcrt__nostop_enter();
     if (GCRT_LIKELY(gcrt_cas(&l->key, &z, 1))) {
         rank_acquire(l);
         return;
@@ -66,4 +78,5 @@ void gcrt__lock(gcrt_lock_t *l) {
 void gcrt__unlock(gcrt_lock_t *l) {
     rank_release(l);
     if (gcrt_xchg(&l->key, 0) == 2) gcrt__futex_wake(&l->key, 1);
+    gcrt__nostop_exit();
 }

@@ -32,6 +32,26 @@ typedef struct gcrt_lock {
 #define GCRT_LOCK_INIT(r)                                                                          \
     { 0, (r) }
 
+/* No-stop regions (Go: m.locks). While a thread holds a runtime lock, or
+ * is inside a region of the allocator or the collector that touches state
+ * a stop-the-world may inspect (its P's work buffer, its cache's flags),
+ * the stop signal does not stop it: it records the request, and the
+ * thread stops itself when it leaves the outermost region. So the collector
+ * never waits for a lock held by a stopped thread and never sees a
+ * half-updated cache. */
+extern __thread int32_t gcrt__tls_nostop;
+extern __thread int32_t gcrt__tls_stop_pending;
+void gcrt__nostop_pending(void);
+static inline void gcrt__nostop_enter(void) {
+    gcrt__tls_nostop++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+static inline void gcrt__nostop_exit(void) {
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (--gcrt__tls_nostop == 0 && __builtin_expect(gcrt__tls_stop_pending, 0))
+        gcrt__nostop_pending();
+}
+
 void gcrt__lock_init(gcrt_lock_t *l, enum gcrt_lock_rank rank);
 void gcrt__lock(gcrt_lock_t *l);
 void gcrt__unlock(gcrt_lock_t *l);

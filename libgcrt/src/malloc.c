@@ -61,12 +61,31 @@
 #include "mcentral.h"
 #include "mheap.h"
 #include "os.h"
+#include "sched.h"
 #include "proc.h"
 #include "scavenge.h"
 #include "sizeclasses.h"
 
 uint64_t gcrt__heap_live;
 uint64_t gcrt__zerobase;
+uint32_t gcrt__alloc_hooks;
+
+/* Work the allocator does for the collector on some allocations (Go:
+ * gcmarknewobject, prepareForSweep, and the allocation site for gccheckmark
+ * reports). Runs only while c->hooks is nonzero (mcache.h). */
+static GCRT_NOINLINE void alloc_hook(gcrt_mcache_t *c, gcrt_span_t *s, uintptr_t p, uintptr_t pc) {
+    gcrt__nostop_enter();
+    uintptr_t idx = s->divmagic ? (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32) : 0;
+    uint32_t hooks = gcrt_load_relaxed(&c->hooks);
+    if (hooks & GCRT_HOOK_BLACK) {
+        __atomic_fetch_or(&s->gcmark_bits[idx / 64], (uint64_t)1 << (idx % 64), __ATOMIC_RELAXED);
+        if (gcrt_load_relaxed(&gcrt__gcphase) == GCRT_GC_MARK)
+            gcrt_xadd_relaxed(&c->gcw.bytes_marked, (uint64_t)s->elemsize);
+    }
+    if (hooks & GCRT_HOOK_PCS) gcrt__span_record_pc(s, idx, pc);
+    if (hooks & GCRT_HOOK_FLUSH) gcrt__mcache_prepare_for_sweep(c);
+    gcrt__nostop_exit();
+}
 
 /* Zeroes a slot: short inline stores for small objects, memset beyond. */
 static inline void zero_slot(void *p, uintptr_t n) {
@@ -101,8 +120,8 @@ static inline uintptr_t next_free_fast(gcrt_span_t *s) {
 }
 
 /* A small object from the P's cache, refilling as needed. NULL only if the
- * heap cannot grow. */
-static inline void *alloc_small(gcrt_mcache_t *c, unsigned spc) {
+ * heap cannot grow. pc: the allocation site, for debug hooks. */
+static inline void *alloc_small(gcrt_mcache_t *c, unsigned spc, uintptr_t pc) {
     gcrt_span_t *s = c->alloc[spc];
     uintptr_t p = next_free_fast(s);
     if (GCRT_UNLIKELY(p == 0)) {
@@ -117,12 +136,13 @@ static inline void *alloc_small(gcrt_mcache_t *c, unsigned spc) {
         p = s->base + idx * s->elemsize;
     }
     if (s->needzero) zero_slot((void *)p, s->elemsize);
+    if (GCRT_UNLIKELY(gcrt_load_relaxed(&c->hooks) != 0)) alloc_hook(c, s, p, pc);
     if (GCRT_UNLIKELY((c->next_sample -= s->elemsize) < 0)) profile_countdown_expired(c);
     return (void *)p;
 }
 
 /* Go's tiny allocator (mallocgc, tiny branch). */
-static inline void *alloc_tiny(gcrt_mcache_t *c, uintptr_t size) {
+static inline void *alloc_tiny(gcrt_mcache_t *c, uintptr_t size, uintptr_t pc) {
     uintptr_t off = c->tiny_offset;
     if ((size & 7) == 0)
         off = gcrt_round_up(off, 8);
@@ -135,7 +155,7 @@ static inline void *alloc_tiny(gcrt_mcache_t *c, uintptr_t size) {
         gcrt_store_relaxed(&c->tiny_allocs, c->tiny_allocs + 1);
         return (void *)(c->tiny + off);
     }
-    uint64_t *blk = alloc_small(c, GCRT_TINY_SPC);
+    uint64_t *blk = alloc_small(c, GCRT_TINY_SPC, pc);
     if (!blk) return NULL;
     blk[0] = 0;
     blk[1] = 0;
@@ -152,11 +172,12 @@ static inline __attribute__((always_inline)) void *alloc_inline(size_t size, uns
     if (GCRT_UNLIKELY(m == NULL || size - 1 >= GCRT_MAX_SMALL_SIZE || m->mcache == NULL))
         return gcrt__malloc_slow(size, noscan, 0);
     gcrt_mcache_t *c = m->mcache;
+    uintptr_t pc = (uintptr_t)__builtin_return_address(0);
     void *p;
     if (noscan && size < GCRT_TINY_SIZE)
-        p = alloc_tiny(c, size);
+        p = alloc_tiny(c, size, pc);
     else
-        p = alloc_small(c, (gcrt__size_class(size) << 1) | noscan);
+        p = alloc_small(c, (gcrt__size_class(size) << 1) | noscan, pc);
     if (GCRT_UNLIKELY(p == NULL)) return gcrt__malloc_slow(size, noscan, 0);
     return p;
 }
@@ -210,19 +231,36 @@ static GCRT_COLD void *fail_alloc(int fail, int err, size_t size) {
     }
 }
 
-static void *alloc_large(gcrt_mcache_t *c, size_t size, unsigned noscan) {
+static void *alloc_large(gcrt_mcache_t *c, size_t size, unsigned noscan, uintptr_t pc) {
     uintptr_t npages = (size + GCRT_PAGE_MASK) >> GCRT_PAGE_SHIFT;
+    /* Sweep before growing the heap (Go: the large-object path reclaims). */
+    if (!gcrt__sweep_done()) gcrt__sweep_some(npages);
     gcrt_span_t *s = gcrt__mheap_alloc(&gcrt__mheap, npages, noscan, 0);
-    if (!s) return NULL;
+    if (!s) {
+        /* Finish the sweep and try again before giving up. */
+        gcrt__finish_sweep();
+        s = gcrt__mheap_alloc(&gcrt__mheap, npages, noscan, 0);
+        if (!s) return NULL;
+    }
     uintptr_t bytes = npages << GCRT_PAGE_SHIFT;
     if (s->needzero) memset((void *)s->base, 0, bytes);
+    gcrt__mcentral_add_large(s);
+    if (GCRT_UNLIKELY(gcrt_load_relaxed(&c->hooks) != 0)) alloc_hook(c, s, s->base, pc);
     gcrt__stats_begin(&c->stats);
     gcrt_bump(&c->stats.large_alloc, bytes);
     gcrt_bump(&c->stats.large_alloc_count, 1);
     gcrt__stats_end(&c->stats);
     gcrt_xadd_relaxed(&gcrt__heap_live, bytes);
     if (GCRT_UNLIKELY((c->next_sample -= (int64_t)bytes) < 0)) profile_countdown_expired(c);
+    gcrt__malloc_gc_work(c, (int64_t)bytes);
     return (void *)s->base;
+}
+
+void gcrt__malloc_gc_work(gcrt_mcache_t *c, int64_t bytes) {
+    if (gcrt_load_relaxed(&gcrt__gc_marking)) gcrt__gc_assist(c, bytes);
+    if (++c->refills % 16 == 0) gcrt__gc_update_trigger();
+    gcrt__gc_maybe_start();
+    gcrt__safepoint();
 }
 
 void *gcrt__malloc_slow(size_t size, unsigned noscan, int fail) {
@@ -237,13 +275,14 @@ void *gcrt__malloc_slow(size_t size, unsigned noscan, int fail) {
     }
     gcrt_mcache_t *c = m->mcache;
     if (!c) return fail_alloc(fail, EPERM, size);
+    uintptr_t pc = (uintptr_t)__builtin_return_address(0);
     void *p;
     if (size > GCRT_MAX_SMALL_SIZE)
-        p = alloc_large(c, size, noscan);
+        p = alloc_large(c, size, noscan, pc);
     else if (noscan && size < GCRT_TINY_SIZE)
-        p = alloc_tiny(c, size);
+        p = alloc_tiny(c, size, pc);
     else
-        p = alloc_small(c, (gcrt__size_class(size) << 1) | noscan);
+        p = alloc_small(c, (gcrt__size_class(size) << 1) | noscan, pc);
     if (!p) return fail_alloc(fail, ENOMEM, size);
     return p;
 }
@@ -274,7 +313,7 @@ void gcrt_free(void *ptr) {
     if (sizeclass == 0) {
         if (p != s->base) gcrt__throwf("gcrt_free: %p is not the start of an object", ptr);
         uintptr_t bytes = (uintptr_t)s->npages << GCRT_PAGE_SHIFT;
-        gcrt__mheap_free(&gcrt__mheap, s); /* throws on a double free */
+        gcrt__mcentral_free_large(s); /* throws on a double free */
         gcrt__stats_begin(&c->stats);
         gcrt_bump(&c->stats.large_free, bytes);
         gcrt_bump(&c->stats.large_free_count, 1);

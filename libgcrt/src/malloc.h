@@ -19,6 +19,13 @@ void *gcrt__meta_alloc(size_t size);
  * as allocated (Go: gcController.heapLive). Atomic. */
 extern uint64_t gcrt__heap_live;
 
+/* GCRT_HOOK_PCS when every new mcache must record allocation sites. */
+extern uint32_t gcrt__alloc_hooks;
+
+/* GC work an allocation of bytes owes (refill, large objects): mark
+ * assists, the trigger test, a safepoint. No runtime lock held. */
+void gcrt__malloc_gc_work(gcrt_mcache_t *c, int64_t bytes);
+
 /* Go's zerobase: the address of every zero-size allocation. */
 extern uint64_t gcrt__zerobase;
 

@@ -14,6 +14,8 @@ gcrt_mcache_t *gcrt__mcache_new(void) {
     if (!c) gcrt__throw("out of memory allocating an mcache");
     for (unsigned i = 0; i < GCRT_NUM_CACHE_CLASSES; i++) c->alloc[i] = &gcrt__empty_span;
     c->next_sample = INT64_MAX;
+    c->hooks = gcrt_load_relaxed(&gcrt__alloc_hooks) |
+               (gcrt_load_relaxed(&gcrt__gc_marking) ? GCRT_HOOK_BLACK : 0);
     gcrt_bump(&gcrt__meta.mcache_inuse, sizeof *c);
     gcrt_bump(&gcrt__meta.mcache_sys, sizeof *c);
     gcrt__lock(&gcrt__allmcache_lock);
@@ -43,7 +45,10 @@ gcrt_span_t *gcrt__mcache_refill(gcrt_mcache_t *c, unsigned spc) {
     gcrt__stats_begin(&c->stats);
     gcrt_store_relaxed(&c->alloc[spc], s);
     gcrt__stats_end(&c->stats);
-    return s;
+    /* The span's free slots count as allocated now (heap_live): pay for
+     * them (Go: mallocgc's shouldhelpgc after a refill). */
+    gcrt__malloc_gc_work(c, (int64_t)(s->nelems - s->alloc_count) * (int64_t)s->elemsize);
+    return c->alloc[spc]; /* a stop-the-world may have flushed the cache */
 }
 
 void gcrt__mcache_release_all(gcrt_mcache_t *c) {
@@ -54,4 +59,12 @@ void gcrt__mcache_release_all(gcrt_mcache_t *c) {
     gcrt__stats_end(&c->stats);
     c->tiny = 0;
     c->tiny_offset = 0;
+}
+
+void gcrt__mcache_prepare_for_sweep(gcrt_mcache_t *c) {
+    if (!(gcrt_load_relaxed(&c->hooks) & GCRT_HOOK_FLUSH)) return;
+    gcrt__mcache_release_all(c);
+    uint32_t clear = GCRT_HOOK_FLUSH;
+    if (gcrt_load_relaxed(&gcrt__gcphase) == GCRT_GC_OFF) clear |= GCRT_HOOK_BLACK;
+    __atomic_fetch_and(&c->hooks, ~clear, __ATOMIC_RELAXED);
 }

@@ -5,6 +5,7 @@
 #ifndef GCRT_MCACHE_H
 #define GCRT_MCACHE_H
 
+#include "gc.h"
 #include "mheap.h"
 
 /* Per-P statistics, written only by the owner inside stats_begin/end so
@@ -31,14 +32,28 @@ static inline unsigned gcrt__spc_sizeclass(unsigned spc) {
     return spc == GCRT_TINY_SPC ? GCRT_TINY_SIZE_CLASS : spc >> 1;
 }
 
+/* mcache.hooks bits: work the allocation fast path hands to alloc_hook.
+ *   BLACK  allocate black (marking is on, or this cache still holds spans
+ *          from before the last mark termination)
+ *   PCS    record allocation sites (GODEBUG=gccheckmark=1)
+ *   FLUSH  the collector finished a cycle: give every cached span back
+ *          before allocating more from them (Go: mcache.prepareForSweep)
+ * Set by the collector with the world stopped (atomic or), cleared by the
+ * owner inside a no-stop region (lock.h). */
+enum { GCRT_HOOK_BLACK = 1, GCRT_HOOK_PCS = 2, GCRT_HOOK_FLUSH = 4 };
+
 typedef struct gcrt_mcache {
     /* -- hot: the fast path reads these ----------------------------------- */
+    uint32_t hooks; /* GCRT_HOOK_*; nonzero sends allocations to alloc_hook */
     gcrt_span_t *alloc[GCRT_NUM_CACHE_CLASSES]; /* never NULL: gcrt__empty_span */
     uintptr_t tiny;                             /* current 16-byte tiny block, or 0 */
     uintptr_t tiny_offset;                      /* next free byte in it */
     uint64_t tiny_allocs;                       /* tiny sub-allocations not yet in stats; relaxed */
     int64_t next_sample;                        /* bytes until the next heap-profile sample */
     /* -- cold ------------------------------------------------------------- */
+    gcrt_gcwork_t gcw;     /* grey objects from this P's barrier and assists */
+    int64_t assist_credit; /* bytes this P may allocate before it must assist */
+    uint32_t refills;      /* span refills (trigger refresh pacing) */
     gcrt_pstats_t stats;
     struct gcrt_mcache *alllink; /* all mcaches (memstats) */
 } gcrt_mcache_t;
@@ -53,6 +68,9 @@ gcrt_mcache_t *gcrt__mcache_new(void);
 gcrt_span_t *gcrt__mcache_refill(gcrt_mcache_t *c, unsigned spanclass);
 /* Gives every cached span back to the mcentrals (P destroyed or idle). */
 void gcrt__mcache_release_all(gcrt_mcache_t *c);
+/* The owner's half of a cycle's end: if FLUSH is set, releases every span
+ * and clears FLUSH (and BLACK unless marking). No-stop region held. */
+void gcrt__mcache_prepare_for_sweep(gcrt_mcache_t *c);
 
 /* A sequence lock without fences (TSan understands it): the writer's
  * acquire-release increment keeps its data stores after the odd value, the

@@ -1,13 +1,16 @@
 /* mcentral.c - central lists of spans per span class (Go: mcentral.go).
- * See malloc.c, steps 5 and 9.
+ * See malloc.c, steps 5 and 9, and gc.c for sweeping.
  *
- * Invariants (mcentral lock):
+ * Invariants (mcentral lock), for spans on a list of the swept set:
  *   partial: not cached, alloc_count - nfreed < nelems
  *   full:    not cached, alloc_count == nelems and nfreed == 0
- * A span whose objects are all freed (alloc_count == nfreed) and that is not
- * cached goes back to the page heap. */
+ * Spans on the unswept set may be anything until swept. A span being swept
+ * (sweepgen == h - 1) is on no list; only its sweeper touches it. A span
+ * whose objects are all freed and that is not cached goes back to the page
+ * heap. */
 #include "mcentral.h"
 
+#include "gc.h"
 #include "malloc.h"
 
 gcrt_mcentral_t gcrt__mcentral[GCRT_NUM_CACHE_CLASSES];
@@ -21,16 +24,23 @@ void gcrt__mcentral_init(void) {
     gcrt__mcentral[GCRT_TINY_SPC].tiny = 1;
 }
 
-static void push(gcrt_span_t **head, gcrt_span_t *s, uint8_t which) {
+static inline uint32_t heap_sg(void) {
+    return gcrt_load_acquire(&gcrt__mheap.sweepgen);
+}
+
+static void push(gcrt_mcentral_t *c, gcrt_span_t *s, uint8_t which, unsigned set) {
+    gcrt_span_t **head = which == GCRT_LIST_PARTIAL ? &c->partial[set] : &c->full[set];
     s->prev = NULL;
     s->next = *head;
     if (*head) (*head)->prev = s;
     *head = s;
     s->list = which;
+    s->list_set = (uint8_t)set;
 }
 
 static void unlink_span(gcrt_mcentral_t *c, gcrt_span_t *s) {
-    gcrt_span_t **head = s->list == GCRT_LIST_PARTIAL ? &c->partial : &c->full;
+    gcrt_span_t **head =
+        s->list == GCRT_LIST_PARTIAL ? &c->partial[s->list_set] : &c->full[s->list_set];
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -46,22 +56,91 @@ static void release_empty(gcrt_mcentral_t *c, gcrt_span_t *s) {
     gcrt__mheap_free(&gcrt__mheap, s);
 }
 
+/* Puts a swept span (off the lists) where its counts say, or frees it. */
+static void place_swept(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg) {
+    if (s->alloc_count == s->nfreed)
+        release_empty(c, s);
+    else if (s->alloc_count - s->nfreed < s->nelems)
+        push(c, s, GCRT_LIST_PARTIAL, gcrt__swept_set(sg));
+    else
+        push(c, s, GCRT_LIST_FULL, gcrt__swept_set(sg));
+}
+
+/* Claims, sweeps and places s (taken off an unswept list by the caller,
+ * lock held on entry and exit). Returns s if it has a free slot and
+ * want_free, in which case it is left off the lists for the caller. */
+static gcrt_span_t *sweep_locked(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg, int want_free) {
+    gcrt_store_relaxed(&s->sweepgen, sg - 1);
+    gcrt__sweep_active_add(1);
+    gcrt__unlock(&c->lock);
+    int live = gcrt__sweep_span(s);
+    gcrt__lock(&c->lock);
+    gcrt_store_release(&s->sweepgen, sg);
+    if (!live) { /* a dead large object, or a small span with no objects */
+        if ((s->spanclass >> 1) == 0) gcrt__sweep_count_large_free(s);
+        release_empty(c, s);
+        gcrt__sweep_active_add(-1);
+        return NULL;
+    }
+    gcrt_span_t *ret = NULL;
+    if (want_free && s->alloc_count < s->nelems)
+        ret = s;
+    else
+        place_swept(c, s, sg);
+    gcrt__sweep_active_add(-1);
+    return ret;
+}
+
+uintptr_t gcrt__mcentral_sweep_one(gcrt_mcentral_t *c) {
+    uint32_t sg = heap_sg();
+    unsigned un = 1 - gcrt__swept_set(sg);
+    if (!gcrt_load_relaxed(&c->partial[un]) && !gcrt_load_relaxed(&c->full[un])) return 0;
+    gcrt__lock(&c->lock);
+    sg = heap_sg();
+    un = 1 - gcrt__swept_set(sg);
+    gcrt_span_t *s = c->partial[un] ? c->partial[un] : c->full[un];
+    if (!s) {
+        gcrt__unlock(&c->lock);
+        return 0;
+    }
+    unlink_span(c, s);
+    uintptr_t npages = s->npages;
+    sweep_locked(c, s, sg, 0);
+    gcrt__unlock(&c->lock);
+    return npages;
+}
+
 gcrt_span_t *gcrt__mcentral_cache_span(gcrt_mcentral_t *c) {
     gcrt__lock(&c->lock);
+    uint32_t sg = heap_sg();
+    unsigned sw = gcrt__swept_set(sg), un = 1 - sw;
     gcrt_span_t *s;
-    while ((s = c->partial) != NULL) {
-        unlink_span(c, s);
-        gcrt__span_fold_frees(s);
-        if (s->alloc_count == 0 && c->partial) {
-            /* Fully free and there are other candidates: the page heap can
-             * put it to better use (or the scavenger can release it). */
-            release_empty(c, s);
-            continue;
+    for (;;) {
+        /* 1. A swept span with free slots. */
+        if ((s = c->partial[sw]) != NULL) {
+            unlink_span(c, s);
+            gcrt__span_fold_frees(s);
+            if (s->alloc_count == 0 && c->partial[sw]) {
+                /* Fully free and there are other candidates: the page heap
+                 * can put it to better use (or the scavenger release it). */
+                release_empty(c, s);
+                continue;
+            }
+            break;
+        }
+        /* 2. Sweep unswept ones of this class: partial first, then up to
+         * 100 full ones (Go's spanBudget). */
+        int budget = 100;
+        while (!s && budget-- > 0 && (c->partial[un] || c->full[un])) {
+            gcrt_span_t *t = c->partial[un] ? c->partial[un] : c->full[un];
+            unlink_span(c, t);
+            s = sweep_locked(c, t, sg, 1);
         }
         break;
     }
     if (!s) {
         gcrt__unlock(&c->lock);
+        /* 3. A new span from the page heap. */
         unsigned sc = c->spanclass >> 1;
         s = gcrt__mheap_alloc(&gcrt__mheap, gcrt__class_to_npages[sc], c->spanclass, 0);
         if (!s) return NULL;
@@ -84,18 +163,39 @@ void gcrt__mcentral_uncache_span(gcrt_mcentral_t *c, gcrt_span_t *s) {
     gcrt__lock(&c->lock);
     GCRT_ASSERT(s->list == GCRT_LIST_CACHED);
     s->list = GCRT_LIST_NONE;
-    if (s->alloc_count == s->nfreed)
-        release_empty(c, s);
-    else if (s->alloc_count - s->nfreed < s->nelems)
-        push(&c->partial, s, GCRT_LIST_PARTIAL);
-    else
-        push(&c->full, s, GCRT_LIST_FULL);
+    uint32_t sg = heap_sg();
+    if (gcrt_load_relaxed(&s->sweepgen) == sg) {
+        place_swept(c, s, sg);
+    } else if (gcrt_load_relaxed(&gcrt__gcphase) != GCRT_GC_OFF) {
+        /* Cached since before the last mark termination, and a new mark is
+         * running: its mark bits are this cycle's, so it cannot be swept
+         * now. Its unswept garbage waits for the next sweep. */
+        gcrt_store_relaxed(&s->sweepgen, sg);
+        place_swept(c, s, sg);
+    } else {
+        /* Cached across the last mark termination: sweep it with that
+         * cycle's marks, like every other span. */
+        gcrt_store_relaxed(&s->sweepgen, sg - 2);
+        push(c, s, s->alloc_count < s->nelems ? GCRT_LIST_PARTIAL : GCRT_LIST_FULL,
+             1 - gcrt__swept_set(sg));
+        gcrt__bgsweep_wake();
+    }
     gcrt__unlock(&c->lock);
+}
+
+/* Waits (lock dropped) while a sweeper holds s. */
+static void wait_not_sweeping(gcrt_mcentral_t *c, gcrt_span_t *s) {
+    while (gcrt_load_acquire(&s->sweepgen) == heap_sg() - 1) {
+        gcrt__unlock(&c->lock);
+        gcrt_cpu_relax();
+        gcrt__lock(&c->lock);
+    }
 }
 
 void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p) {
     uintptr_t idx = (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32);
     gcrt__lock(&c->lock);
+    wait_not_sweeping(c, s);
     if (gcrt_load_relaxed(&s->state) != GCRT_SPAN_INUSE || s->spanclass != c->spanclass ||
         idx >= s->nelems || !gcrt__span_slot_allocated(s, idx)) {
         gcrt__unlock(&c->lock);
@@ -105,8 +205,9 @@ void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p)
     s->nfreed++;
     gcrt_xadd_relaxed(&gcrt__heap_live, -(uint64_t)s->elemsize);
     if (s->list == GCRT_LIST_FULL) {
+        unsigned set = s->list_set;
         unlink_span(c, s);
-        push(&c->partial, s, GCRT_LIST_PARTIAL);
+        push(c, s, GCRT_LIST_PARTIAL, set);
     }
     if (s->list == GCRT_LIST_PARTIAL && s->alloc_count == s->nfreed) {
         unlink_span(c, s);
@@ -115,15 +216,24 @@ void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p)
     gcrt__unlock(&c->lock);
 }
 
-void gcrt__mcentral_after_sweep(gcrt_mcentral_t *c, gcrt_span_t *s) {
+void gcrt__mcentral_add_large(gcrt_span_t *s) {
+    gcrt_mcentral_t *c = &gcrt__mcentral[s->spanclass];
     gcrt__lock(&c->lock);
-    GCRT_ASSERT(s->list == GCRT_LIST_PARTIAL || s->list == GCRT_LIST_FULL);
-    if (s->alloc_count == 0) {
-        unlink_span(c, s);
-        release_empty(c, s);
-    } else if (s->list == GCRT_LIST_FULL && s->alloc_count < s->nelems) {
-        unlink_span(c, s);
-        push(&c->partial, s, GCRT_LIST_PARTIAL);
+    c->nspans++;
+    push(c, s, GCRT_LIST_FULL, gcrt__swept_set(heap_sg()));
+    gcrt__unlock(&c->lock);
+}
+
+void gcrt__mcentral_free_large(gcrt_span_t *s) {
+    gcrt_mcentral_t *c = &gcrt__mcentral[s->spanclass & 1];
+    gcrt__lock(&c->lock);
+    wait_not_sweeping(c, s);
+    if (gcrt_load_relaxed(&s->state) != GCRT_SPAN_INUSE || s->list != GCRT_LIST_FULL ||
+        (s->spanclass >> 1) != 0) {
+        gcrt__unlock(&c->lock);
+        gcrt__throwf("gcrt_free: %p is not an allocated object (double free?)", (void *)s->base);
     }
+    unlink_span(c, s);
+    release_empty(c, s);
     gcrt__unlock(&c->lock);
 }

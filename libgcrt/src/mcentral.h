@@ -1,38 +1,52 @@
 /* mcentral.h - the central free lists, one per span class (Go: mcentral).
  * mcaches take spans with free slots from here and give them back when
- * they are full. See malloc.c. */
+ * they are full. Large objects live in the mcentrals of span classes 0 and
+ * 1 (full lists) so that the sweeper finds them. See malloc.c and gc.c. */
 #ifndef GCRT_MCENTRAL_H
 #define GCRT_MCENTRAL_H
 
+#include "mcache.h"
 #include "mheap.h"
 
+/* Two sets of lists, as in Go: with sg = gcrt__mheap.sweepgen, set
+ * (sg/2)%2 holds swept spans and the other set unswept ones. Adding 2 to
+ * sg at mark termination turns every swept list into an unswept one. */
 typedef struct gcrt_mcentral {
     gcrt_lock_t lock;
-    unsigned spanclass;   /* of the spans it holds */
-    uint8_t tiny;         /* 1: the tiny-block mcentral (index GCRT_TINY_SPC) */
-    gcrt_span_t *partial; /* spans with free slots (or pending frees), not cached */
-    gcrt_span_t *full;    /* spans with no free slot, not cached */
-    uint64_t nspans;      /* spans of this class (cached or not) */
+    unsigned spanclass;      /* of the spans it holds */
+    uint8_t tiny;            /* 1: the tiny-block mcentral (index GCRT_TINY_SPC) */
+    gcrt_span_t *partial[2]; /* spans with free slots (or pending frees), not cached */
+    gcrt_span_t *full[2];    /* spans with no free slot, not cached */
+    uint64_t nspans;         /* spans of this class (cached or not) */
     char pad[GCRT_CACHELINE];
 } gcrt_mcentral_t;
 
-#include "mcache.h"
-
 extern gcrt_mcentral_t gcrt__mcentral[GCRT_NUM_CACHE_CLASSES];
 
+static inline unsigned gcrt__swept_set(uint32_t sg) {
+    return (sg / 2) % 2;
+}
+
 void gcrt__mcentral_init(void);
-/* A span with at least one free slot for an mcache, taken out of the lists
- * (list = CACHED), with alloc_cache filled. NULL if the heap cannot grow. */
+/* A swept span with at least one free slot for an mcache, taken off the
+ * lists (list = CACHED), with alloc_cache filled. Sweeps unswept spans of
+ * its class first (Go's cacheSpan). NULL if the heap cannot grow. */
 gcrt_span_t *gcrt__mcentral_cache_span(gcrt_mcentral_t *c);
 /* Gives a cached span back. */
 void gcrt__mcentral_uncache_span(gcrt_mcentral_t *c, gcrt_span_t *s);
 /* Explicit free of the object at p (its base) in small span s. Throws on a
- * pointer that is not an allocated object base. Returns the class size. */
+ * pointer that is not an allocated object. */
 void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p);
-
-/* After s (not cached, on this mcentral's partial or full list) was swept:
- * moves it to the list its new alloc_count calls for, or gives it back to
- * the page heap if it is empty. */
-void gcrt__mcentral_after_sweep(gcrt_mcentral_t *c, gcrt_span_t *s);
+/* Registers a new large-object span (mcentral of its span class). */
+void gcrt__mcentral_add_large(gcrt_span_t *s);
+/* Explicit free of large object span s; throws on a double free. */
+void gcrt__mcentral_free_large(gcrt_span_t *s);
+/* Sweeps one unswept span of c, if any. Returns its pages, or 0. */
+uintptr_t gcrt__mcentral_sweep_one(gcrt_mcentral_t *c);
+/* The mcentral a span belongs to. */
+static inline gcrt_mcentral_t *gcrt__mcentral_of(const gcrt_span_t *s) {
+    extern gcrt_mcentral_t gcrt__mcentral[];
+    return &gcrt__mcentral[s->tiny ? GCRT_TINY_SPC : s->spanclass];
+}
 
 #endif

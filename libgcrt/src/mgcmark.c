@@ -9,42 +9,114 @@
 #include "malloc.h"
 #include "os.h"
 #include "proc.h"
+#include "mcache.h"
 #include "sched.h"
 
 /* ---- work lists ----------------------------------------------------------- */
+
+static gcrt_lock_t work_lock = GCRT_LOCK_INIT(GCRT_RANK_GCWORK);
+static gcrt_wbuf_t *full_list;  /* buffers with grey objects */
+static gcrt_wbuf_t *empty_list; /* spare buffers */
+static int64_t nfull;           /* buffers on full_list; atomic */
 
 void gcrt__gcwork_init(gcrt_gcwork_t *w) {
     memset(w, 0, sizeof *w);
 }
 
-void gcrt__gcwork_free(gcrt_gcwork_t *w) {
-    if (w->buf) {
-        gcrt__os_unmap(w->buf, w->cap * 2 * sizeof(uintptr_t));
-        gcrt_xadd_relaxed(&gcrt__meta.gc_sys, -(uint64_t)(w->cap * 2 * sizeof(uintptr_t)));
+static GCRT_NOINLINE gcrt_wbuf_t *get_empty(void) {
+    gcrt__lock(&work_lock);
+    gcrt_wbuf_t *b = empty_list;
+    if (b) empty_list = b->next;
+    gcrt__unlock(&work_lock);
+    if (!b) {
+        enum { CHUNK = 64 << 10 };
+        char *c = gcrt__os_alloc(CHUNK);
+        if (!c) gcrt__throw("out of memory allocating GC work buffers");
+        gcrt_xadd_relaxed(&gcrt__meta.gc_sys, (uint64_t)CHUNK);
+        size_t n = CHUNK / sizeof(gcrt_wbuf_t);
+        gcrt__lock(&work_lock);
+        for (size_t i = 1; i < n; i++) {
+            gcrt_wbuf_t *x = (gcrt_wbuf_t *)(c + i * sizeof(gcrt_wbuf_t));
+            x->next = empty_list;
+            empty_list = x;
+        }
+        gcrt__unlock(&work_lock);
+        b = (gcrt_wbuf_t *)c;
     }
-    w->buf = NULL;
-    w->n = w->cap = 0;
+    b->n = 0;
+    b->next = NULL;
+    return b;
 }
 
-static GCRT_NOINLINE void grow(gcrt_gcwork_t *w) {
-    size_t ncap = w->cap ? w->cap * 2 : 4096;
-    uintptr_t *nb = gcrt__os_alloc(ncap * 2 * sizeof(uintptr_t));
-    if (!nb) gcrt__throw("out of memory growing the GC mark stack");
-    gcrt_xadd_relaxed(&gcrt__meta.gc_sys, (uint64_t)(ncap * 2 * sizeof(uintptr_t)));
-    if (w->buf) {
-        memcpy(nb, w->buf, w->n * 2 * sizeof(uintptr_t));
-        gcrt__os_unmap(w->buf, w->cap * 2 * sizeof(uintptr_t));
-        gcrt_xadd_relaxed(&gcrt__meta.gc_sys, -(uint64_t)(w->cap * 2 * sizeof(uintptr_t)));
+static void put_full(gcrt_wbuf_t *b) {
+    gcrt__lock(&work_lock);
+    b->next = full_list;
+    full_list = b;
+    gcrt_xadd(&nfull, 1);
+    gcrt__unlock(&work_lock);
+}
+
+static gcrt_wbuf_t *get_full(void) {
+    if (gcrt_load_acquire(&nfull) == 0) return NULL;
+    gcrt__lock(&work_lock);
+    gcrt_wbuf_t *b = full_list;
+    if (b) {
+        full_list = b->next;
+        gcrt_xadd(&nfull, -1);
     }
-    w->buf = nb;
-    w->cap = ncap;
+    gcrt__unlock(&work_lock);
+    return b;
+}
+
+static void put_empty(gcrt_wbuf_t *b) {
+    gcrt__lock(&work_lock);
+    b->next = empty_list;
+    empty_list = b;
+    gcrt__unlock(&work_lock);
+}
+
+bool gcrt__gc_global_work(void) {
+    return gcrt_load_acquire(&nfull) != 0;
+}
+
+void gcrt__gcwork_flush(gcrt_gcwork_t *w) {
+    if (w->cur && w->cur->n > 0) {
+        put_full(w->cur);
+        w->cur = NULL;
+    }
+}
+
+void gcrt__gcwork_dispose(gcrt_gcwork_t *w) {
+    if (w->cur) {
+        GCRT_ASSERT(w->cur->n == 0);
+        put_empty(w->cur);
+        w->cur = NULL;
+    }
 }
 
 static inline void push(gcrt_gcwork_t *w, uintptr_t addr, uintptr_t len) {
-    if (GCRT_UNLIKELY(w->n == w->cap)) grow(w);
-    w->buf[2 * w->n] = addr;
-    w->buf[2 * w->n + 1] = len;
-    w->n++;
+    gcrt_wbuf_t *b = w->cur;
+    if (GCRT_UNLIKELY(!b || b->n == GCRT_WBUF_PAIRS)) {
+        if (b) put_full(b);
+        b = w->cur = get_empty();
+    }
+    b->e[2 * b->n] = addr;
+    b->e[2 * b->n + 1] = len;
+    b->n++;
+}
+
+static inline int pop(gcrt_gcwork_t *w, uintptr_t *addr, uintptr_t *len) {
+    gcrt_wbuf_t *b = w->cur;
+    if (GCRT_UNLIKELY(!b || b->n == 0)) {
+        gcrt_wbuf_t *f = get_full();
+        if (!f) return 0;
+        if (b) put_empty(b);
+        b = w->cur = f;
+    }
+    b->n--;
+    *addr = b->e[2 * b->n];
+    *len = b->e[2 * b->n + 1];
+    return 1;
 }
 
 /* Large objects are scanned in pieces so one worker does not hold a huge
@@ -65,7 +137,7 @@ GCRT_NO_SANITIZE void gcrt__gc_shade(gcrt_gcwork_t *w, uintptr_t p) {
     uint64_t bit = (uint64_t)1 << (idx % 64), *word = &s->gcmark_bits[idx / 64];
     if (gcrt_load_relaxed(word) & bit) return;
     if (__atomic_fetch_or(word, bit, __ATOMIC_RELAXED) & bit) return;
-    w->bytes_marked += s->elemsize;
+    gcrt_xadd_relaxed(&w->bytes_marked, (uint64_t)s->elemsize);
     if (s->spanclass & 1) return; /* noscan: black at once */
     uintptr_t base = s->base + idx * s->elemsize;
     if (s->elemsize <= OBLET) {
@@ -89,9 +161,8 @@ GCRT_NO_SANITIZE void gcrt__gc_scan_range(gcrt_gcwork_t *w, uintptr_t lo, uintpt
 
 int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget) {
     uint64_t start = w->scan_work;
-    while (w->n > 0) {
-        w->n--;
-        uintptr_t addr = w->buf[2 * w->n], len = w->buf[2 * w->n + 1];
+    uintptr_t addr, len;
+    while (pop(w, &addr, &len)) {
         gcrt__gc_scan_range(w, addr, addr + len);
         if (budget >= 0 && (int64_t)(w->scan_work - start) >= budget) break;
     }
@@ -202,10 +273,11 @@ static GCRT_NOINLINE GCRT_NO_SANITIZE uint64_t scan_own_stack(gcrt_gcwork_t *w) 
     __builtin_unwind_init();
     volatile uintptr_t here = 0;
     uintptr_t sp = (uintptr_t)&here, hi = 0;
+    gcrt_m_t *m = gcrt__tls_m;
+    if (!m) return 0; /* a mark worker: it keeps no heap pointers of its own */
     gcrt_g_t *g = gcrt__getg();
     if (g && sp >= g->stack_lo && sp < g->stack_hi) hi = g->stack_hi;
-    gcrt_m_t *m = gcrt__tls_m;
-    if (!hi && m && sp >= m->stack_lo && sp < m->stack_hi) hi = m->stack_hi;
+    if (!hi && sp >= m->stack_lo && sp < m->stack_hi) hi = m->stack_hi;
     if (!hi) gcrt__throw("GC: cannot find the bounds of the collecting thread's stack");
     gcrt__gc_scan_range(w, sp, hi);
     return hi - sp;
@@ -225,4 +297,78 @@ uint64_t gcrt__gc_scan_roots(gcrt_gcwork_t *w, const gcrt_roots_t *r) {
     stacks += w->scan_work - before;
     (void)globals;
     return stacks;
+}
+
+/* ---- gccheckmark ------------------------------------------------------------ */
+
+/* Calls f for every INUSE span, in address order (world stopped). */
+static void for_each_inuse_span(void (*f)(gcrt_span_t *s, void *arg), void *arg) {
+    gcrt_mheap_t *h = &gcrt__mheap;
+    uintptr_t npages = (gcrt_load_relaxed(&h->arena_used) - h->arena_start) >> GCRT_PAGE_SHIFT;
+    for (uintptr_t i = 0; i < npages;) {
+        gcrt_span_t *s = h->spans[i];
+        if (!s || s->base != h->arena_start + (i << GCRT_PAGE_SHIFT)) {
+            i++;
+            continue;
+        }
+        uintptr_t n = s->npages;
+        if (s->state == GCRT_SPAN_INUSE) f(s, arg);
+        i += n;
+    }
+}
+
+struct ck {
+    uint64_t *saved;
+    size_t n, cap;
+};
+
+static void ck_count(gcrt_span_t *s, void *arg) {
+    ((struct ck *)arg)->cap += s->nbits_words;
+}
+
+static void ck_save(gcrt_span_t *s, void *arg) {
+    struct ck *c = arg;
+    for (uint32_t w = 0; w < s->nbits_words; w++) {
+        c->saved[c->n++] = s->gcmark_bits[w];
+        s->gcmark_bits[w] = 0;
+    }
+}
+
+static void ck_verify(gcrt_span_t *s, void *arg) {
+    struct ck *c = arg;
+    for (uint32_t w = 0; w < s->nbits_words; w++) {
+        uint64_t concurrent = c->saved[c->n++], now = s->gcmark_bits[w];
+        uint64_t missed = now & ~concurrent;
+        if (missed) {
+            uintptr_t idx = w * 64 + (uintptr_t)__builtin_ctzll(missed);
+            uintptr_t obj = s->base + idx * s->elemsize;
+            uintptr_t pc = s->alloc_pcs && idx < s->alloc_pcs_cap ? s->alloc_pcs[idx] : 0;
+            char site[256];
+            gcrt__symbolize(pc, site, sizeof site);
+            gcrt__throwf("gccheckmark: the concurrent mark missed a reachable object: %p, %zu "
+                         "bytes (span class %u), allocated at %s. A pointer to it was stored "
+                         "into a heap object without gcrt_store (the write barrier).",
+                         (void *)obj, (size_t)s->elemsize, (unsigned)s->spanclass, site);
+        }
+        s->gcmark_bits[w] = concurrent;
+    }
+}
+
+void gcrt__gc_checkmark(const gcrt_roots_t *r) {
+    struct ck c = {0};
+    for_each_inuse_span(ck_count, &c);
+    size_t bytes = gcrt_round_up(c.cap * sizeof(uint64_t) + 8, 4096);
+    c.saved = gcrt__os_alloc(bytes);
+    if (!c.saved) gcrt__throw("gccheckmark: out of memory");
+    for_each_inuse_span(ck_save, &c);
+    gcrt_gcwork_t w;
+    gcrt__gcwork_init(&w);
+    for (gcrt_mcache_t *mc = gcrt_load_acquire(&gcrt__allmcache); mc; mc = mc->alllink)
+        if (mc->tiny) gcrt__gc_shade(&w, mc->tiny);
+    gcrt__gc_scan_roots(&w, r);
+    gcrt__gc_drain(&w, -1);
+    gcrt__gcwork_dispose(&w);
+    c.n = 0;
+    for_each_inuse_span(ck_verify, &c);
+    gcrt__os_unmap(c.saved, bytes);
 }

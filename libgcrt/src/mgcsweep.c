@@ -1,15 +1,33 @@
-/* mgcsweep.c - sweeping (Go: mgcsweep.go): after marking, every span's
- * mark bits become its allocation bits; slots that were allocated and are
- * not marked are free again, and spans left empty go back to the page heap,
- * where the scavenger can return them to the OS. See gc.c for the tour. */
+/* mgcsweep.c - sweeping (Go: mgcsweep.go). See gc.c for the tour.
+ *
+ * At mark termination the heap's sweepgen goes up by 2: every span becomes
+ * unswept at once (mcentral.h). From then on spans are swept one at a time,
+ * concurrently with the program, by
+ *   - the background sweeper thread (bgsweep below), at low priority;
+ *   - an mcache that needs a span of some class (mcentral_cache_span sweeps
+ *     that class first: a span is always swept before it is reused);
+ *   - allocations that would grow the heap (gcrt__sweep_some);
+ *   - the next cycle's start (gcrt__finish_sweep), which must begin with
+ *     everything swept.
+ * Sweeping a span makes its mark bits its allocation bits: slots that were
+ * allocated and are not marked are free again. Spans left empty go back to
+ * the page heap, where the scavenger can return them to the OS. */
+#include <pthread.h>
 #include <string.h>
 
 #include "gc.h"
 #include "malloc.h"
 #include "mcache.h"
 #include "mcentral.h"
+#include "os.h"
 
 struct gcrt_sweep_stats gcrt__sweep_stats;
+static int32_t sweepers_active;
+static uint32_t next_central; /* round-robin start of gcrt__sweep_one */
+
+void gcrt__sweep_active_add(int d) {
+    gcrt_xadd(&sweepers_active, d);
+}
 
 /* Bits for slots [0, n) of word w. */
 static inline uint64_t valid_mask(uintptr_t w, uintptr_t n) {
@@ -18,15 +36,14 @@ static inline uint64_t valid_mask(uintptr_t w, uintptr_t n) {
     return ((uint64_t)1 << (n - w * 64)) - 1;
 }
 
-/* Sweeps one small span that is on an mcentral list. Returns live bytes. */
-static uint64_t sweep_small(gcrt_span_t *s) {
+static int sweep_small(gcrt_span_t *s) {
     uintptr_t fi = s->freeindex, nelems = s->nelems;
     uint64_t nlive = 0, ngc_freed = 0;
     int dirty = 0;
     for (uintptr_t w = 0; w < s->nbits_words; w++) {
         uint64_t valid = valid_mask(w, nelems);
         uint64_t allocated = (s->alloc_bits[w] | valid_mask(w, fi)) & valid;
-        uint64_t freed = s->freed_bits[w];
+        uint64_t freed = gcrt_load_relaxed(&s->freed_bits[w]);
         uint64_t live = gcrt_load_relaxed(&s->gcmark_bits[w]) & allocated & ~freed;
         ngc_freed += (uint64_t)__builtin_popcountll(allocated & ~freed & ~live);
         dirty |= (allocated & ~live) != 0;
@@ -35,49 +52,101 @@ static uint64_t sweep_small(gcrt_span_t *s) {
         gcrt_store_relaxed(&s->freed_bits[w], (uint64_t)0);
         gcrt_store_relaxed(&s->gcmark_bits[w], (uint64_t)0);
     }
-    unsigned sc = s->spanclass >> 1;
-    if (ngc_freed) gcrt_xadd_relaxed(&gcrt__sweep_stats.small_free_count[sc], ngc_freed);
+    if (ngc_freed)
+        gcrt_xadd_relaxed(&gcrt__sweep_stats.small_free_count[s->spanclass >> 1], ngc_freed);
     /* Explicit frees (nfreed) were counted by gcrt_free already. */
     s->nfreed = 0;
     gcrt_store_relaxed(&s->alloc_count, (uint16_t)nlive);
     gcrt_store_relaxed(&s->freeindex, (uint16_t)0);
     if (dirty) s->needzero = 1;
     gcrt__span_refill_cache(s, 0);
-    gcrt__mcentral_after_sweep(&gcrt__mcentral[s->tiny ? GCRT_TINY_SPC : s->spanclass], s);
-    return nlive * s->elemsize;
+    return nlive != 0;
 }
 
-/* A large object: freed whole if unmarked. Returns live bytes. */
-static uint64_t sweep_large(gcrt_span_t *s) {
+int gcrt__sweep_span(gcrt_span_t *s) {
+    if ((s->spanclass >> 1) != 0) return sweep_small(s);
     if (gcrt_load_relaxed(&s->gcmark_bits[0]) & 1) {
         gcrt_store_relaxed(&s->gcmark_bits[0], (uint64_t)0);
-        return s->elemsize;
+        return 1;
     }
-    uintptr_t bytes = (uintptr_t)s->npages << GCRT_PAGE_SHIFT;
-    gcrt_xadd_relaxed(&gcrt__sweep_stats.large_free, bytes);
-    gcrt_xadd_relaxed(&gcrt__sweep_stats.large_free_count, 1);
-    gcrt__mheap_free(&gcrt__mheap, s);
     return 0;
 }
 
-uint64_t gcrt__gc_sweep_all(void) {
-    gcrt_mheap_t *h = &gcrt__mheap;
-    uint64_t live = 0;
-    uintptr_t npages = (gcrt_load_relaxed(&h->arena_used) - h->arena_start) >> GCRT_PAGE_SHIFT;
-    for (uintptr_t i = 0; i < npages;) {
-        gcrt_span_t *s = h->spans[i];
-        if (!s || s->base != h->arena_start + (i << GCRT_PAGE_SHIFT)) {
-            i++;
-            continue;
-        }
-        uintptr_t n = s->npages;
-        if (s->state == GCRT_SPAN_INUSE) {
-            if ((s->spanclass >> 1) == 0)
-                live += sweep_large(s);
-            else
-                live += sweep_small(s);
-        }
-        i += n;
+void gcrt__sweep_count_large_free(gcrt_span_t *s) {
+    gcrt_xadd_relaxed(&gcrt__sweep_stats.large_free, (uint64_t)s->npages << GCRT_PAGE_SHIFT);
+    gcrt_xadd_relaxed(&gcrt__sweep_stats.large_free_count, 1);
+}
+
+uintptr_t gcrt__sweep_one(void) {
+    uint32_t start = gcrt_xadd_relaxed(&next_central, 1);
+    for (uint32_t k = 0; k < GCRT_NUM_CACHE_CLASSES; k++) {
+        uintptr_t n =
+            gcrt__mcentral_sweep_one(&gcrt__mcentral[(start + k) % GCRT_NUM_CACHE_CLASSES]);
+        if (n) return n;
     }
-    return live;
+    return 0;
+}
+
+bool gcrt__sweep_done(void) {
+    uint32_t un = 1 - gcrt__swept_set(gcrt_load_acquire(&gcrt__mheap.sweepgen));
+    for (unsigned i = 0; i < GCRT_NUM_CACHE_CLASSES; i++)
+        if (gcrt_load_relaxed(&gcrt__mcentral[i].partial[un]) ||
+            gcrt_load_relaxed(&gcrt__mcentral[i].full[un]))
+            return false;
+    return gcrt_load_acquire(&sweepers_active) == 0;
+}
+
+void gcrt__sweep_some(uintptr_t npages) {
+    uintptr_t done = 0;
+    while (done < npages) {
+        uintptr_t n = gcrt__sweep_one();
+        if (!n) break;
+        done += n;
+    }
+}
+
+void gcrt__finish_sweep(void) {
+    while (gcrt__sweep_one()) {
+    }
+    while (gcrt_load_acquire(&sweepers_active) != 0) gcrt__os_yield();
+}
+
+/* ---- the background sweeper ------------------------------------------------ */
+
+static uint32_t bgsweep_word;
+static pthread_once_t bgsweep_once = PTHREAD_ONCE_INIT;
+
+static void *bgsweep_main(void *arg) {
+    (void)arg;
+    for (;;) {
+        uint32_t w = gcrt_load_acquire(&bgsweep_word);
+        int n = 0;
+        while (gcrt__sweep_one()) {
+            /* Low priority: give the CPU away every few spans (Go's bgsweep
+             * calls Gosched after each). */
+            if (++n % 16 == 0) gcrt__os_yield();
+        }
+        gcrt__futex_wait(&bgsweep_word, w, -1);
+    }
+    return NULL;
+}
+
+static void bgsweep_init(void) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 << 10);
+    if (pthread_create(&t, &attr, bgsweep_main, NULL) != 0)
+        gcrt__throw("cannot start the background sweeper");
+    pthread_attr_destroy(&attr);
+}
+
+void gcrt__bgsweep_start(void) {
+    pthread_once(&bgsweep_once, bgsweep_init);
+}
+
+void gcrt__bgsweep_wake(void) {
+    gcrt_xadd(&bgsweep_word, 1);
+    gcrt__futex_wake(&bgsweep_word, 1);
 }

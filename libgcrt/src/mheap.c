@@ -195,6 +195,7 @@ int gcrt__mheap_init(gcrt_mheap_t *h, size_t reserve) {
     h->arena_end = h->arena_start + reserve;
     h->arena_used = h->arena_start;
     h->grow_bytes = GROW_MIN;
+    h->sweepgen = 2;
     return 0;
 }
 
@@ -239,6 +240,7 @@ gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanc
     gcrt_bump(&h->heap_released, -(uint64_t)(nrel << GCRT_PAGE_SHIFT));
     gcrt_bump(&h->heap_free, -(uint64_t)(bytes - (nrel << GCRT_PAGE_SHIFT)));
     s->next = s->prev = NULL;
+    gcrt_store_relaxed(&s->sweepgen, gcrt_load_relaxed(&h->sweepgen));
     s->heapfree = 0;
     s->list = GCRT_LIST_NONE;
     if (manual) {

@@ -30,13 +30,20 @@ enum gcrt_span_list {
 
 typedef struct gcrt_span {
     /* -- fixed while INUSE ------------------------------------------------ */
-    uintptr_t base;     /* first byte */
-    uintptr_t limit;    /* end of the last object (base + nelems*elemsize) */
-    uint32_t npages;    /* 8 KiB pages */
-    uint8_t state;      /* enum gcrt_span_state; heap lock */
-    uint8_t spanclass;  /* sizeclass<<1 | noscan; 0/1 for large */
-    uint8_t list;       /* enum gcrt_span_list; mcentral lock */
-    uint8_t heapfree;   /* on the heap's free lists; heap lock only */
+    uintptr_t base;    /* first byte */
+    uintptr_t limit;   /* end of the last object (base + nelems*elemsize) */
+    uint32_t npages;   /* 8 KiB pages */
+    uint8_t state;     /* enum gcrt_span_state; heap lock */
+    uint8_t spanclass; /* sizeclass<<1 | noscan; 0/1 for large */
+    uint8_t list;      /* enum gcrt_span_list; mcentral lock */
+    uint8_t heapfree;  /* on the heap's free lists; heap lock only */
+    uint8_t list_set;  /* which of the mcentral's two sets (see mcentral.h) */
+    /* Sweep generation (Go's mspan.sweepgen), h = gcrt__mheap.sweepgen:
+     *   h - 2  needs sweeping          h - 1  being swept (claimed by CAS)
+     *   h      swept, ready to use     (new spans start at h)
+     * The collector adds 2 to h at mark termination, which makes every
+     * span unswept at once. Atomic. */
+    uint32_t sweepgen;
     uint8_t needzero;   /* free slots may hold old bytes: zero on allocation */
     uint8_t tiny;       /* holds tiny blocks (see mcache.h) */
     uintptr_t elemsize; /* bytes per object (npages*8192 for large) */
@@ -58,6 +65,9 @@ typedef struct gcrt_span {
      * at allocation while marking is on (black allocation). Sweeping makes
      * them the new alloc_bits (Go's bitmap swap) and clears them. */
     uint64_t *gcmark_bits;
+    /* Allocation sites (return PCs), recorded only with gccheckmark=1. */
+    uintptr_t *alloc_pcs;
+    uint32_t alloc_pcs_cap;
 
     /* -- explicit frees (gcrt_free), under the mcentral lock -------------- */
     uint64_t *freed_bits; /* slots freed since the span was last folded */
@@ -71,6 +81,7 @@ typedef struct gcrt_span {
 /* The heap. One instance (gcrt__mheap), or private ones in tests. */
 typedef struct gcrt_mheap {
     gcrt_lock_t lock;
+    uint32_t sweepgen;                /* see gcrt_span_t.sweepgen; +2 per GC */
     uintptr_t arena_start, arena_end; /* the reservation (fixed) */
     uintptr_t arena_used;             /* end of committed memory */
     gcrt_span_t **spans;              /* page index -> span (lazily committed) */
@@ -127,6 +138,8 @@ gcrt_span_t *gcrt__span_struct_alloc(gcrt_mheap_t *h);
 void gcrt__span_struct_free(gcrt_mheap_t *h, gcrt_span_t *s);
 
 /* Span helpers (mspan.c). */
+/* Records the allocation site of slot idx (gccheckmark). */
+void gcrt__span_record_pc(gcrt_span_t *s, uintptr_t idx, uintptr_t pc);
 /* Prepares an INUSE span for its class: nelems, bitmaps, freeindex 0. */
 void gcrt__span_init_objects(gcrt_span_t *s, unsigned spanclass);
 /* Refills alloc_cache from alloc_bits starting at the 64-aligned slot

@@ -30,11 +30,15 @@ gcrt_span_t *gcrt__span_struct_alloc(gcrt_mheap_t *h) {
     span_free = s->next;
     /* Keep the bitmaps a recycled struct already owns. */
     uint64_t *ab = s->alloc_bits, *fb = s->freed_bits, *mb = s->gcmark_bits;
+    uintptr_t *pcs = s->alloc_pcs;
+    uint32_t pcs_cap = s->alloc_pcs_cap;
     uint32_t nw = s->nbits_words;
     memset(s, 0, sizeof *s);
     s->alloc_bits = ab;
     s->freed_bits = fb;
     s->gcmark_bits = mb;
+    s->alloc_pcs = pcs;
+    s->alloc_pcs_cap = pcs_cap;
     s->nbits_words = nw;
     gcrt_bump(&gcrt__meta.mspan_inuse, sizeof *s);
     return s;
@@ -185,4 +189,17 @@ uintptr_t gcrt__span_fold_frees(gcrt_span_t *s) {
     s->needzero = 1;
     gcrt__span_refill_cache(s, 0);
     return n;
+}
+
+void gcrt__span_record_pc(gcrt_span_t *s, uintptr_t idx, uintptr_t pc) {
+    if (!s->alloc_pcs || s->alloc_pcs_cap < s->nelems) {
+        /* Debug mode only: one array per span struct, kept for reuse. */
+        size_t cap = s->nelems < 64 ? 64 : s->nelems;
+        uintptr_t *a = gcrt__os_alloc(gcrt_round_up(cap * sizeof(uintptr_t), 4096));
+        if (!a) return;
+        gcrt_xadd_relaxed(&gcrt__meta.gc_sys, gcrt_round_up(cap * sizeof(uintptr_t), 4096));
+        s->alloc_pcs = a; /* the old array, if any, is leaked: debug mode */
+        s->alloc_pcs_cap = (uint32_t)cap;
+    }
+    s->alloc_pcs[idx] = pc;
 }

@@ -35,6 +35,8 @@ int64_t gcrt__nanotime(void);
 int64_t gcrt__walltime(void);
 /* Per-thread CPU time in nanoseconds. */
 int64_t gcrt__thread_cputime(void);
+/* CPU time of another thread of this process (pthread_t), ns; 0 if unknown. */
+int64_t gcrt__os_thread_cputime_of(unsigned long thread);
 /* Kernel thread id. */
 int gcrt__os_gettid(void);
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -94,6 +95,12 @@ int64_t gcrt__thread_cputime(void) {
 }
 int gcrt__os_gettid(void) {
     return (int)syscall(SYS_gettid);
+}
+
+int64_t gcrt__os_thread_cputime_of(unsigned long thread) {
+    clockid_t id;
+    if (pthread_getcpuclockid((pthread_t)thread, &id) != 0) return 0;
+    return ts_ns(id);
 }
 
 void gcrt__os_write(int fd, const void *buf, size_t n) {

@@ -50,6 +50,10 @@ void gcrt__printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 size_t gcrt__vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 size_t gcrt__fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Writes "function+0xoff (file)" for a code address, or its hex value if
+ * it cannot be named (symbolize.c). */
+void gcrt__symbolize(uintptr_t pc, char *buf, size_t cap);
+
 /* ---- graded asserts ----------------------------------------------------- */
 #ifndef GCRT_ASSERT_LEVEL
 #define GCRT_ASSERT_LEVEL 1

@@ -127,6 +127,9 @@ extern gcrt_g_t *gcrt__allg;
  * nothing is pending; call it from slow paths (allocator refills, long
  * loops) with no runtime lock held. */
 void gcrt__safepoint(void);
+/* Stops for a pending stop-the-world if the scheduler allows it here
+ * (called when a thread leaves a no-stop region, lock.h). */
+void gcrt__stw_pending_check(void);
 /* Stop-the-world for the GC (stw.c): every other attached thread stops at
  * a safepoint or by signal with its registers saved; threads in blocking
  * calls count as stopped. reason is for tracing. Returns the time it took

@@ -28,11 +28,12 @@
 
 #define STW_SIGNAL SIGURG
 enum {
-    STW_SIGNAL_AFTER_NS = 50 * 1000, /* spin this long before signalling */
+    STW_SIGNAL_AFTER_NS = 20 * 1000, /* wait this long before signalling */
     STW_RESIGNAL_NS = 200 * 1000,    /* then resend this often */
 };
 
 uint32_t gcrt__stw_word;
+static uint32_t stw_progress; /* bumped by every M that stops: the stopper sleeps on it */
 static gcrt_lock_t stw_lock = GCRT_LOCK_INIT(GCRT_RANK_NONE);
 static int64_t stw_count, stw_last_ns, stw_max_ns, stw_total_ns, stw_signals;
 static struct sigaction old_urg;
@@ -55,6 +56,8 @@ void gcrt__ms_unblock(gcrt_msched_t *ms) {
 
 /* Waits, stopped, until the world starts again. Called with state STOPPED. */
 static void stopped_wait(gcrt_msched_t *ms) {
+    gcrt_xadd(&stw_progress, 1);
+    gcrt__futex_wake(&stw_progress, 1);
     for (;;) {
         uint32_t w = gcrt_load_acquire(&gcrt__stw_word);
         if (!(w & 1)) break;
@@ -80,6 +83,15 @@ GCRT_NOINLINE void gcrt__safepoint_slow(void) {
     stopped_wait(ms);
 }
 
+/* A stop was requested while the thread was in a no-stop region (lock.h):
+ * stop now, unless a scheduler critical section is still open (then the
+ * stopper's next signal finds it outside). */
+void gcrt__stw_pending_check(void) {
+    gcrt_m_t *m = gcrt__tls_m;
+    gcrt_msched_t *ms = m ? gcrt_load_acquire((gcrt_msched_t **)&m->sched) : NULL;
+    if (ms && ms->locks == 0) gcrt__safepoint_slow();
+}
+
 void gcrt__safepoint(void) {
     if (GCRT_UNLIKELY(gcrt_load_relaxed(&gcrt__stw_word) & 1)) gcrt__safepoint_slow();
     gcrt_g_t *g = gcrt__getg();
@@ -93,7 +105,11 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
     gcrt_m_t *m = gcrt__tls_m;
     gcrt_msched_t *ms = m ? gcrt_load_acquire((gcrt_msched_t **)&m->sched) : NULL;
     uint32_t w = gcrt_load_acquire(&gcrt__stw_word);
-    if (ms && (w & 1) && ms->locks == 0) {
+    if (ms && (w & 1) && gcrt__tls_nostop > 0) {
+        /* In a runtime lock or an allocator region: it stops itself when it
+         * leaves (gcrt__nostop_exit). */
+        gcrt__tls_stop_pending = 1;
+    } else if (ms && (w & 1) && ms->locks == 0) {
         ms->stop_uctx = uctx;
         ms->stop_sp = (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP];
         ms->stop_fp = (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RBP];
@@ -148,29 +164,38 @@ int64_t gcrt__stop_the_world(const char *reason) {
     uint32_t w = gcrt_load_relaxed(&gcrt__stw_word) + 1;
     gcrt_store_release(&gcrt__stw_word, w); /* odd: stop pending */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    /* Two passes: an M that attached during the first is caught by the
-     * second (attaching Ms check the word at their first safepoint). */
-    for (int pass = 0; pass < 2; pass++) {
+    /* Every round looks at all Ms; once the spin bound is over, every M
+     * still running gets the signal at once (not one after another), and
+     * again every STW_RESIGNAL_NS. The loop ends after a round that found
+     * every M stopped; a second such round catches Ms that attached
+     * meanwhile (they check the word at their first safepoint). */
+    int64_t next_signal = t0 + STW_SIGNAL_AFTER_NS;
+    int clean_rounds = 0;
+    for (int spins = 0; clean_rounds < 2; spins++) {
+        int64_t now = gcrt__nanotime();
+        int signal_now = now >= next_signal, pending = 0;
         for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink) {
             gcrt_msched_t *ms = gcrt__msched_of(m);
-            if (ms == self) continue;
-            int64_t next_signal = t0 + STW_SIGNAL_AFTER_NS;
-            int spins = 0;
-            for (;;) {
-                if (gcrt_load_acquire(&m->tid) == 0) break; /* detached */
-                if (is_stopped(ms, w)) break;
-                int64_t now = gcrt__nanotime();
-                if (now >= next_signal && gcrt_load_acquire(&ms->stwstate) == GCRT_MS_RUN) {
-                    int tid = gcrt_load_acquire(&m->tid);
-                    if (tid) syscall(SYS_tgkill, getpid(), tid, STW_SIGNAL);
-                    next_signal = now + STW_RESIGNAL_NS;
-                }
-                if (++spins < 64)
-                    gcrt_cpu_relax();
-                else
-                    gcrt__os_yield();
+            if (ms == self || gcrt_load_acquire(&m->tid) == 0 || is_stopped(ms, w)) continue;
+            pending++;
+            if (signal_now && gcrt_load_acquire(&ms->stwstate) == GCRT_MS_RUN) {
+                int tid = gcrt_load_acquire(&m->tid);
+                if (tid) syscall(SYS_tgkill, getpid(), tid, STW_SIGNAL);
             }
         }
+        if (signal_now) next_signal = now + STW_RESIGNAL_NS;
+        if (pending == 0) {
+            clean_rounds++;
+            continue;
+        }
+        clean_rounds = 0;
+        /* Spin briefly, then sleep until an M reports (or 20 us): the Ms
+         * we wait for may need this CPU to run their signal handler. */
+        uint32_t seen = gcrt_load_acquire(&stw_progress);
+        if (spins < 64)
+            gcrt_cpu_relax();
+        else
+            gcrt__futex_wait(&stw_progress, seen, 20000);
     }
     int64_t dt = gcrt__nanotime() - t0;
     stw_count++;
@@ -215,11 +240,14 @@ void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *
         gcrt_msched_t *ms = gcrt_load_acquire((gcrt_msched_t **)&m->sched);
         if (!ms || ms == self || gcrt_load_acquire(&m->tid) == 0) continue;
         gcrt_g_t *g = gcrt_load_acquire(&ms->curg);
-        uintptr_t sp = ms->stop_sp, hi;
+        uintptr_t sp = ms->stop_sp, hi = 0;
         if (g && sp >= g->stack_lo && sp < g->stack_hi)
             hi = g->stack_hi;
-        else
+        else if (sp >= m->stack_lo && sp < m->stack_hi)
             hi = m->stack_hi;
+        else /* curg is not (yet) the G whose stack sp is on: find it */
+            for (gcrt_g_t *x = gcrt_load_acquire(&gcrt__allg); x && !hi; x = x->alllink)
+                if (x->stk && sp >= x->stack_lo && sp < x->stack_hi) hi = x->stack_hi;
         const void *regs = NULL;
         size_t len = 0;
         if (ms->stop_uctx) {

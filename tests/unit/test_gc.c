@@ -66,7 +66,7 @@ static void test_frees_garbage_keeps_roots(void) {
     full_gc();
     gcrt_read_memstats(&b);
     check_memstats_invariants(&b);
-    EXPECT_EQ(b.num_gc, a.num_gc + 1);
+    EXPECT_GE(b.num_gc, a.num_gc + 1); /* the heap may have triggered more */
     EXPECT_EQ(b.num_forced_gc, a.num_forced_gc + 1);
     /* Everything made since a is garbage: at most a handful survive
      * (a conservative collector may see a stale word). */

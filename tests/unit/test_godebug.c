@@ -43,6 +43,9 @@ static void test_byte_count(void) {
     EXPECT_EQ(v, 2LL << 40);
     EXPECT_EQ(gcrt__parse_byte_count("-0", &v), 0);
     EXPECT_EQ(v, 0);
+    v = 7; /* Go's atoi64 reads a lone "-" as 0, so "-KiB" is 0 bytes */
+    EXPECT_EQ(gcrt__parse_byte_count("-KiB", &v), 0);
+    EXPECT_EQ(v, 0);
     EXPECT_EQ(gcrt__parse_byte_count("9223372036854775807", &v), 0);
     EXPECT_EQ(v, INT64_MAX);
     const char *bad[] = {"",
