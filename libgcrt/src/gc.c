@@ -20,9 +20,8 @@
  *        finished first; sync.Pool caches move to their victims; the write
  *        barrier and black allocation turn on; every root is scanned and the
  *        current tiny blocks are shaded. The world restarts.
- *     c. Concurrent mark: background mark threads (mark_worker below: one at
- *        Go's 25% CPU target, the others at idle priority so they use only
- *        CPUs nobody else wants) and mark assists in allocating threads
+ *     c. Concurrent mark: background mark threads (mark_worker below,
+ *        GOMAXPROCS/4 rounded up) and mark assists in allocating threads
  *        (charged by the pacer) drain the work buffers. Objects allocated
  *        now are black; gcrt_store shades both the overwritten and the
  *        stored pointer (Go's hybrid barrier, mbarrier.c).
@@ -54,7 +53,6 @@
 #include "gc.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -534,10 +532,11 @@ void gcrt_keep_alive(const void *p) {
 
 /* ---- background mark workers -------------------------------------------------- */
 
-/* Worker i: 0 runs at Go's 25% background utilisation (dedicated when
- * GOMAXPROCS >= 4, otherwise a duty cycle); the others run at idle
- * priority (SCHED_IDLE), marking only on CPUs nobody else wants - Go's
- * idle-priority mark workers. */
+/* Background mark workers: ceil(GOMAXPROCS / 4) threads that mark at full
+ * speed while a mark phase runs (Go's 25% dedicated workers, rounded up:
+ * with 2 Ps one worker, which on a machine with an idle CPU does what Go's
+ * idle-priority worker does). Their CPU time is reported as background
+ * mark time. */
 #define MAX_WORKERS 64
 static struct worker {
     gcrt_gcwork_t w;
@@ -560,10 +559,6 @@ uint64_t gcrt__gc_workers_take_marked(void) {
 
 static void *mark_worker(void *arg) {
     struct worker *wk = arg;
-    if (wk->idle) {
-        struct sched_param sp = {0};
-        pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
-    }
     for (;;) {
         uint32_t word = gcrt_load_acquire(&worker_word);
         if (gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_MARK ||
@@ -572,26 +567,9 @@ static void *mark_worker(void *arg) {
             continue;
         }
         gcrt_xadd(&busy, 1);
-        int64_t slice_start = gcrt__nanotime();
         for (;;) {
             if (gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_MARK) break;
-            int64_t done = gcrt__gc_drain(&wk->w, 64 << 10);
-            if (done > 0) {
-                /* The fractional worker keeps to its share of one CPU. */
-                if (!wk->idle && procs() < 4) {
-                    int64_t ran = gcrt__nanotime() - slice_start;
-                    if (ran > 1000 * 1000) {
-                        double goal = GCRT_PACER_BG_UTILIZATION * procs();
-                        int64_t rest = (int64_t)((double)ran * (1.0 / goal - 1.0));
-                        gcrt__gcwork_flush(&wk->w);
-                        gcrt_xadd(&busy, -1);
-                        gcrt__os_sleep_ns(rest);
-                        gcrt_xadd(&busy, 1);
-                        slice_start = gcrt__nanotime();
-                    }
-                }
-                continue;
-            }
+            if (gcrt__gc_drain(&wk->w, 64 << 10) > 0) continue;
             /* No work anywhere we can see: try to finish the mark. */
             gcrt__gcwork_flush(&wk->w);
             gcrt_xadd(&busy, -1);
@@ -613,11 +591,11 @@ static void *mark_worker(void *arg) {
 }
 
 static void workers_init(void) {
-    int n = procs();
+    int n = (procs() + 3) / 4;
     if (n > MAX_WORKERS) n = MAX_WORKERS;
     for (int i = 0; i < n; i++) {
         workers[i].idx = i;
-        workers[i].idle = i > 0;
+        workers[i].idle = 0;
         gcrt__gcwork_init(&workers[i].w);
         pthread_attr_t attr;
         pthread_attr_init(&attr);

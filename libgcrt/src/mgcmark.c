@@ -159,10 +159,26 @@ GCRT_NO_SANITIZE void gcrt__gc_scan_range(gcrt_gcwork_t *w, uintptr_t lo, uintpt
     w->scan_work += hi > lo ? hi - lo : 0;
 }
 
+/* Hands half of the current buffer to the global list when nobody else
+ * has work to take (Go: gcWork.balance), so idle workers and assists are
+ * never starved by one worker's private buffer. */
+static void balance(gcrt_gcwork_t *w) {
+    gcrt_wbuf_t *b = w->cur;
+    if (!b || b->n < 8) return;
+    gcrt_wbuf_t *h = get_empty();
+    uintptr_t half = b->n / 2;
+    memcpy(h->e, b->e, half * 2 * sizeof(uintptr_t)); /* the oldest half */
+    memmove(b->e, b->e + 2 * half, (b->n - half) * 2 * sizeof(uintptr_t));
+    h->n = half;
+    b->n -= half;
+    put_full(h);
+}
+
 int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget) {
     uint64_t start = w->scan_work;
     uintptr_t addr, len;
     while (pop(w, &addr, &len)) {
+        if (gcrt_load_relaxed(&nfull) == 0) balance(w);
         gcrt__gc_scan_range(w, addr, addr + len);
         if (budget >= 0 && (int64_t)(w->scan_work - start) >= budget) break;
     }
