@@ -10,10 +10,15 @@ set(GCRT_TEST_LABELS_test_malloc_stress tsan)
 set(GCRT_TEST_LIBS_test_proto gcrt_proto ZLIB::ZLIB)
 # Channels, select, sync, pool: concurrent (TSan run); their death tests fork
 # a process that already has runtime threads, which TSan allows only with
-# die_after_fork=0.
+# die_after_fork=0. Under TSan their workers are attached threads only
+# (TH_GOROUTINES=0): TSan's view of goroutine switches is the scheduler's to
+# make exact; run them with TH_GOROUTINES=1 to include goroutines.
 foreach(t test_chan test_select test_sync test_pool)
   set(GCRT_TEST_LABELS_${t} tsan)
   set(GCRT_TEST_ENV_${t} "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0")
+  if(GCRT_TSAN)
+    set(GCRT_TEST_ENV_${t} "${GCRT_TEST_ENV_${t}};TH_GOROUTINES=0")
+  endif()
 endforeach()
 # Pacer simulations: hundreds of GC cycles, a few seconds under ASan.
 set(GCRT_TEST_TIMEOUT_test_pacer_sim 120)
