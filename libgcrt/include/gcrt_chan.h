@@ -51,8 +51,9 @@ typedef struct gcrt_chan gcrt_chan_t;
  * are seen by the collector; the channel is garbage once unreachable (no
  * free call; gcrt_free may be used on a channel no G can still touch).
  * Never returns NULL. elem_size >= 65536 stops with "fatal error: makechan:
- * invalid channel element type"; a buffer too large to allocate panics with
- * "makechan: size out of range". */
+ * invalid channel element type"; elem_size * cap over GCRT_MAX_ALLOC panics
+ * with "makechan: size out of range"; running out of memory is the
+ * allocator's fatal error, as for gcrt_alloc. */
 GCRT_API gcrt_chan_t *gcrt_chan_make(size_t elem_size, size_t cap);
 
 /* c <- *elem: copies elem_size bytes from elem. Blocks until a receiver

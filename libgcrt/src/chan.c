@@ -157,12 +157,9 @@ gcrt_chan_t *gcrt_chan_make(size_t elem_size, size_t cap) {
     size_t bufsz;
     if (__builtin_mul_overflow(elem_size, cap, &bufsz) || bufsz > GCRT_MAX_ALLOC - hdr)
         gcrt__panic("makechan: size out of range");
-    /* Errno from gcrt_try_alloc is the lead's contract: nothing to undo. */
-    unsigned char *mem = gcrt_try_alloc(hdr + bufsz, 0);
-    if (mem == NULL) {
-        if (!gcrt_thread_attached()) gcrt__getg_or_throw("gcrt_chan_make");
-        gcrt__panic("makechan: size out of range");
-    }
+    /* Like Go's mallocgc: out of memory (or an unattached thread) stops the
+     * program with the allocator's fatal error. */
+    unsigned char *mem = gcrt_alloc(hdr + bufsz);
     gcrt_chan_t *c = (gcrt_chan_t *)mem;
     gcrt__lock_init(&c->lock, GCRT_RANK_CHAN);
     c->elemsize = elem_size;
