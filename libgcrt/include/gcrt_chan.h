@@ -69,7 +69,8 @@ GCRT_API void gcrt_chan_send(gcrt_chan_t *c, const void *elem);
 GCRT_API bool gcrt_chan_recv(gcrt_chan_t *c, void *out, bool *ok);
 
 /* select { case c <- *elem: return true; default: return false }.
- * Panics if c is closed. c == NULL returns false. */
+ * Panics if c is closed. c == NULL returns false. Never blocks, so it may
+ * be called from a timer callback (gcrt_timer_init), as may try_recv. */
 GCRT_API bool gcrt_chan_try_send(gcrt_chan_t *c, const void *elem);
 
 /* select { case v, ok := <-c: ...; default: }: returns true if a receive

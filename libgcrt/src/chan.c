@@ -271,14 +271,15 @@ static bool chansend(gcrt_chan_t *c, const void *ep, bool block) {
     return true;
 }
 
-/* Channel operations are safepoints (DESIGN.md decision 4): a pending
- * stop-the-world or a preemption request is honoured here, lock-free. */
+/* Blocking channel operations are safepoints (DESIGN.md decision 4): a
+ * pending stop-the-world or preemption request is honoured here, with no
+ * lock held. The non-blocking ones are not: timer callbacks use them on
+ * scheduler threads. */
 void gcrt_chan_send(gcrt_chan_t *c, const void *elem) {
     gcrt__safepoint();
     chansend(c, elem, true);
 }
 bool gcrt_chan_try_send(gcrt_chan_t *c, const void *elem) {
-    gcrt__safepoint();
     return chansend(c, elem, false);
 }
 
@@ -381,7 +382,6 @@ bool gcrt_chan_recv(gcrt_chan_t *c, void *out, bool *ok) {
 
 bool gcrt_chan_try_recv(gcrt_chan_t *c, void *out, bool *ok) {
     bool received;
-    gcrt__safepoint();
     if (!chanrecv(c, out, false, &received)) return false;
     if (ok) *ok = received;
     return true;
