@@ -225,9 +225,6 @@ static bool chansend(gcrt_chan_t *c, const void *ep, bool block) {
     /* Fast path: not closed and not ready, observed one word at a time
      * (a closed channel never goes from ready to not ready). */
     if (!block && gcrt_load_relaxed(&c->closed) == 0 && chan_full(c)) return false;
-    /* Find our G before locking: the first lookup on a thread may allocate
-     * its record under scheduler locks. */
-    gcrt_g_t *gp = block ? gcrt__getg_or_throw("channel send") : NULL;
 
     gcrt__lock(&c->lock);
     if (c->closed) {
@@ -251,7 +248,10 @@ static bool chansend(gcrt_chan_t *c, const void *ep, bool block) {
         return false;
     }
 
-    /* Block; a receiver (or close) completes the operation for us. */
+    /* Block; a receiver (or close) completes the operation for us. The G
+     * record exists already (the entry safepoint looked it up: a first
+     * lookup may allocate under scheduler locks, never under ours). */
+    gcrt_g_t *gp = gcrt__getg_or_throw("channel send");
     gcrt_sudog_t my = {0};
     my.g = gp;
     my.elem = (void *)ep;
@@ -323,7 +323,6 @@ static bool chanrecv(gcrt_chan_t *c, void *ep, bool block, bool *received) {
             return true;
         }
     }
-    gcrt_g_t *gp = block ? gcrt__getg_or_throw("channel receive") : NULL;
 
     gcrt__lock(&c->lock);
     if (c->closed) {
@@ -356,6 +355,7 @@ static bool chanrecv(gcrt_chan_t *c, void *ep, bool block, bool *received) {
         return false;
     }
 
+    gcrt_g_t *gp = gcrt__getg_or_throw("channel receive"); /* see chansend */
     gcrt_sudog_t my = {0};
     my.g = gp;
     my.elem = ep;

@@ -171,8 +171,6 @@ static int selectgo(struct gcrt_select_case *cases, int n, bool block, uint32_t 
     sort_lockorder(cases, lockorder, norder);
     struct sel s = {cases, lockorder, norder};
 
-    gcrt_g_t *gp = block ? gcrt__getg_or_throw("select") : NULL; /* before locking */
-
     /* 2. Lock. 3. Pass 1: anything ready? */
     sellock(&s);
     int casi;
@@ -231,6 +229,7 @@ static int selectgo(struct gcrt_select_case *cases, int n, bool block, uint32_t 
     }
 
     /* 5. Pass 2: enqueue on every channel and park. */
+    gcrt_g_t *gp = gcrt__getg_or_throw("select"); /* see chansend */
     if (gp->waiting != NULL) gcrt__throw("gp.waiting != nil");
     gcrt_sudog_t **nextp = &gp->waiting;
     for (int i = 0; i < norder; i++) {
