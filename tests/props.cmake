@@ -28,3 +28,7 @@ set(GCRT_TEST_ENV_test_malloc_stress "GOGC=off")
 set(GCRT_TEST_ENV_test_oom "GOGC=off")
 set(GCRT_TEST_ENV_test_scavenger "GOGC=off")
 set(GCRT_TEST_LABELS_test_gc tsan)
+# GC stress graph: every cycle re-marked stop-the-world (gccheckmark).
+set(GCRT_TEST_ENV_test_gc_graph "GODEBUG=gccheckmark=1")
+set(GCRT_TEST_TIMEOUT_test_gc_graph 300)
+set(GCRT_TEST_LABELS_test_finalizer tsan)

@@ -167,6 +167,18 @@ GCRT_API int gcrt_add_roots(void *lo, void *hi);
 /* Unregisters the range that starts at lo. Returns 0 or -ENOENT. */
 GCRT_API int gcrt_remove_roots(void *lo);
 
+/* runtime.SetFinalizer: when obj (the start of a heap object) becomes
+ * unreachable, the collector keeps it and runs fn(obj, arg) on the
+ * finalizer goroutine; after that, obj is freed once unreachable again
+ * (fn may resurrect it by storing it somewhere). What obj points to stays
+ * alive until fn has run. Objects in a cycle with a finalizer are never
+ * collected; if A points to B and both have finalizers, A's runs first.
+ * fn NULL removes the finalizer. Returns 0, -EINVAL (obj is not the start
+ * of a heap object), -EEXIST (already set; Go panics), -ENOENT (removing
+ * one that is not set), -ENOMEM. gcrt_free of the object drops its
+ * finalizer without running it. */
+GCRT_API int gcrt_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg);
+
 /* runtime.KeepAlive: keeps p reachable up to this point of the program. */
 GCRT_API void gcrt_keep_alive(const void *p);
 

@@ -129,6 +129,21 @@ void gcrt__gc_workers_cpu_take(int64_t *background, int64_t *idle);
  * the program if a reachable object was left unmarked (gccheckmark=1). */
 void gcrt__gc_checkmark(const gcrt_roots_t *r);
 
+/* ---- finalizers (mfinal.c) ------------------------------------------------ */
+
+/* Mark roots: the contents of every object with a finalizer (not the object
+ * itself) and the finalizer queue. */
+void gcrt__fin_scan_roots(gcrt_gcwork_t *w);
+/* Sweep: queues the finalizers of unmarked objects of s and marks those
+ * objects so that this sweep keeps them. */
+void gcrt__fin_sweep_span(gcrt_span_t *s);
+/* Explicit free: forgets the finalizer of the object at offset. */
+void gcrt__fin_remove(gcrt_span_t *s, uintptr_t offset);
+/* Wakes the finalizer goroutine if work was queued (no runtime lock held). */
+void gcrt__fin_wake_check(void);
+/* Finalizers run so far. */
+uint64_t gcrt__fin_count_run(void);
+
 /* The write barrier's shared buffer for unattached threads (mbarrier.c). */
 void gcrt__wb_flush_orphans(void);
 /* An allocating P's share of marking (gc.c). */

@@ -257,6 +257,7 @@ static void *alloc_large(gcrt_mcache_t *c, size_t size, unsigned noscan, uintptr
 }
 
 void gcrt__malloc_gc_work(gcrt_mcache_t *c, int64_t bytes) {
+    gcrt__fin_wake_check();
     if (gcrt_load_relaxed(&gcrt__gc_marking)) gcrt__gc_assist(c, bytes);
     if (++c->refills % 16 == 0) gcrt__gc_update_trigger();
     gcrt__gc_maybe_start();

@@ -203,6 +203,7 @@ void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p)
     }
     __atomic_fetch_or(&s->freed_bits[idx / 64], (uint64_t)1 << (idx % 64), __ATOMIC_RELAXED);
     s->nfreed++;
+    gcrt__fin_remove(s, p - s->base);
     gcrt_xadd_relaxed(&gcrt__heap_live, -(uint64_t)s->elemsize);
     if (s->list == GCRT_LIST_FULL) {
         unsigned set = s->list_set;
@@ -233,6 +234,7 @@ void gcrt__mcentral_free_large(gcrt_span_t *s) {
         gcrt__unlock(&c->lock);
         gcrt__throwf("gcrt_free: %p is not an allocated object (double free?)", (void *)s->base);
     }
+    gcrt__fin_remove(s, 0);
     unlink_span(c, s);
     release_empty(c, s);
     gcrt__unlock(&c->lock);

@@ -306,6 +306,7 @@ uint64_t gcrt__gc_scan_roots(gcrt_gcwork_t *w, const gcrt_roots_t *r) {
     for (size_t i = 0; i < nuser_roots; i++)
         gcrt__gc_scan_range(w, user_roots[i].lo, user_roots[i].hi);
     gcrt__unlock(&roots_lock);
+    gcrt__fin_scan_roots(w);
     uint64_t globals = w->scan_work - before;
     uint64_t stacks = scan_own_stack(w);
     before = w->scan_work;

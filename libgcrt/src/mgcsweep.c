@@ -64,6 +64,7 @@ static int sweep_small(gcrt_span_t *s) {
 }
 
 int gcrt__sweep_span(gcrt_span_t *s) {
+    gcrt__fin_sweep_span(s);
     if ((s->spanclass >> 1) != 0) return sweep_small(s);
     if (gcrt_load_relaxed(&s->gcmark_bits[0]) & 1) {
         gcrt_store_relaxed(&s->gcmark_bits[0], (uint64_t)0);
@@ -82,7 +83,10 @@ uintptr_t gcrt__sweep_one(void) {
     for (uint32_t k = 0; k < GCRT_NUM_CACHE_CLASSES; k++) {
         uintptr_t n =
             gcrt__mcentral_sweep_one(&gcrt__mcentral[(start + k) % GCRT_NUM_CACHE_CLASSES]);
-        if (n) return n;
+        if (n) {
+            gcrt__fin_wake_check();
+            return n;
+        }
     }
     return 0;
 }
@@ -126,6 +130,7 @@ static void *bgsweep_main(void *arg) {
              * calls Gosched after each). */
             if (++n % 16 == 0) gcrt__os_yield();
         }
+        gcrt__fin_wake_check();
         gcrt__futex_wait(&bgsweep_word, w, -1);
     }
     return NULL;

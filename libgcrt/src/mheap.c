@@ -135,7 +135,7 @@ static gcrt_span_t *find_free(gcrt_mheap_t *h, uintptr_t npages) {
 static int grow(gcrt_mheap_t *h, uintptr_t npages) {
     /* A free run that ends where committed memory ends merges with the new
      * memory: only the difference is needed. */
-    if (h->arena_used > h->arena_start) {
+    if (h->arena_used > h->arena_start + GCRT_PAGE_SIZE) {
         gcrt_span_t *last = h->spans[page_index(h, h->arena_used) - 1];
         if (last && gcrt_load_relaxed(&last->state) == GCRT_SPAN_FREE && last->heapfree &&
             last->base + ((uintptr_t)last->npages << GCRT_PAGE_SHIFT) == h->arena_used &&
@@ -193,7 +193,10 @@ int gcrt__mheap_init(gcrt_mheap_t *h, size_t reserve) {
     h->dirty = (uint64_t *)(meta + spans_bytes + bits_bytes);
     h->arena_start = (uintptr_t)base;
     h->arena_end = h->arena_start + reserve;
-    h->arena_used = h->arena_start;
+    /* The first page is never used: the runtime's own globals hold
+     * arena_start, and a conservative scan of them must not keep an object
+     * that happens to live there alive. */
+    h->arena_used = h->arena_start + GCRT_PAGE_SIZE;
     h->grow_bytes = GROW_MIN;
     h->sweepgen = 2;
     return 0;

@@ -65,6 +65,8 @@ typedef struct gcrt_span {
      * at allocation while marking is on (black allocation). Sweeping makes
      * them the new alloc_bits (Go's bitmap swap) and clears them. */
     uint64_t *gcmark_bits;
+    /* Finalizer records of objects in this span, by offset (mfinal.c). */
+    struct gcrt_special *specials;
     /* Allocation sites (return PCs), recorded only with gccheckmark=1. */
     uintptr_t *alloc_pcs;
     uint32_t alloc_pcs_cap;
