@@ -103,7 +103,21 @@ static inline void gcrt__elem_copy(void *dst, const void *src, size_t n) {
     }
 }
 static inline void gcrt__elem_clear(void *p, size_t n) {
-    if (n != 0) memset(p, 0, n);
+    switch (n) {
+    case 0:
+        return;
+    case 4:
+        memset(p, 0, 4);
+        return;
+    case 8:
+        memset(p, 0, 8);
+        return;
+    case 16:
+        memset(p, 0, 16);
+        return;
+    default:
+        memset(p, 0, n);
+    }
 }
 
 /* Address of buffer slot i. */
