@@ -229,12 +229,19 @@ bool gcrt__pool_cleanup(void) {
      * inside the registry's critical section. Then keep the caches one
      * more cycle rather than tear the lists. */
     if (!gcrt__trylock(&pools_lock)) return false;
-    for (gcrt_pool_t *p = old_pools; p != NULL; p = p->old_next)
+    /* Links are cleared as lists are left, so no stale pointer keeps an
+     * unused pool alive. */
+    for (gcrt_pool_t *p = old_pools, *next; p != NULL; p = next) {
+        next = p->old_next;
+        p->old_next = NULL;
         gcrt_store_release(&p->victim, NULL);
-    for (gcrt_pool_t *p = all_pools; p != NULL; p = p->all_next) {
+    }
+    for (gcrt_pool_t *p = all_pools, *next; p != NULL; p = next) {
+        next = p->all_next;
+        p->all_next = NULL;
+        p->old_next = next;
         gcrt_store_release(&p->victim, p->local);
         gcrt_store_release(&p->local, NULL);
-        p->old_next = p->all_next;
     }
     old_pools = all_pools;
     all_pools = NULL;
