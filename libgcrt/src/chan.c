@@ -450,10 +450,10 @@ static void after_fire(void *arg) {
     struct after *a = arg; /* also on this frame: alive while we run */
     gcrt__lock(&after_lock);
     if (a->prev)
-        a->prev->next = a->next;
+        gcrt_store(&a->prev->next, a->next);
     else
         after_armed = a->next;
-    if (a->next) a->next->prev = a->prev;
+    if (a->next) gcrt_store(&a->next->prev, a->prev);
     gcrt__unlock(&after_lock);
     int64_t now = gcrt_nanotime();
     /* Never blocks: the buffer has room for the only value ever sent. On
@@ -464,11 +464,11 @@ static void after_fire(void *arg) {
 gcrt_chan_t *gcrt_chan_after(int64_t ns) {
     gcrt_chan_t *c = gcrt_chan_make(sizeof(int64_t), 1);
     struct after *a = gcrt_alloc(sizeof *a);
-    a->c = c;
+    gcrt_store(&a->c, c); /* heap pointer stores: the write barrier */
     gcrt_timer_init(&a->t, after_fire, a);
     gcrt__lock(&after_lock);
-    a->next = after_armed;
-    if (after_armed) after_armed->prev = a;
+    gcrt_store(&a->next, after_armed);
+    if (after_armed) gcrt_store(&after_armed->prev, a);
     after_armed = a;
     gcrt__unlock(&after_lock);
     gcrt_timer_reset(&a->t, ns, 0);

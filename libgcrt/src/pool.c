@@ -61,6 +61,15 @@ gcrt_pool_t *gcrt_pool_new(void *(*new_fn)(void)) {
     return p;
 }
 
+/* Pointer stores into GC-heap objects go through the write barrier (the
+ * collector marks concurrently): gcrt_store for fields under a lock, and
+ * publish() for the two fields that lock-free readers load atomically. */
+static inline void publish(void **slot, void *val) {
+    void *old = gcrt_load_relaxed(slot);
+    gcrt_store_release(slot, val);
+    if (GCRT_UNLIKELY(gcrt_load_relaxed(&gcrt_gc_barrier_on))) gcrt_write_barrier(old, val);
+}
+
 static inline int pool_pid(void) {
     gcrt_m_t *m = gcrt__tls_m;
     return m != NULL && m->p != NULL ? m->p->id : 0;
@@ -89,28 +98,27 @@ static struct pool_local *pool_pin(gcrt_pool_t *p, struct pool_array **arrp) {
     gcrt__lock(&pools_lock);
     a = p->local;
     if (a != NULL && (size_t)pid < a->n) { /* another thread won */
-        gcrt__unlock(&pools_lock);
-        gcrt_free(na);
+        gcrt__unlock(&pools_lock);         /* na is garbage for the collector */
     } else {
         if (a == NULL) { /* first use since the last cleanup: register */
-            p->all_next = all_pools;
-            all_pools = p;
-        } else { /* grow: move the cached objects over */
+            gcrt_store(&p->all_next, all_pools);
+            all_pools = p; /* a global: no barrier */
+        } else {           /* grow: move the cached objects over */
             for (size_t i = 0; i < a->n; i++) {
                 struct pool_local *o = &a->l[i], *d = &na->l[i];
                 gcrt__lock(&o->lock);
-                d->priv = o->priv;
-                d->ring = o->ring;
+                gcrt_store(&d->priv, o->priv);
+                gcrt_store(&d->ring, o->ring);
                 d->cap = o->cap;
                 d->head = o->head;
                 d->n = o->n;
-                o->priv = NULL;
-                o->ring = NULL;
+                gcrt_store(&o->priv, NULL);
+                gcrt_store(&o->ring, NULL);
                 o->cap = o->head = o->n = 0;
                 gcrt__unlock(&o->lock);
             }
         }
-        gcrt_store_release((struct pool_array **)&p->local, na);
+        publish(&p->local, na);
         gcrt__unlock(&pools_lock);
         a = na;
     }
@@ -124,13 +132,13 @@ static void *pop_tail_locked(struct pool_local *l) { /* newest (owner) */
     l->n--;
     uint32_t i = (l->head + l->n) % l->cap;
     void *x = l->ring[i];
-    l->ring[i] = NULL;
+    gcrt_store(&l->ring[i], NULL);
     return x;
 }
 static void *pop_head_locked(struct pool_local *l) { /* oldest (thieves) */
     if (l->n == 0) return NULL;
     void *x = l->ring[l->head];
-    l->ring[l->head] = NULL;
+    gcrt_store(&l->ring[l->head], NULL);
     l->head = (l->head + 1) % l->cap;
     l->n--;
     return x;
@@ -140,25 +148,25 @@ void gcrt_pool_put(gcrt_pool_t *p, void *x) {
     if (x == NULL) return;
     struct pool_array *a;
     struct pool_local *l = pool_pin(p, &a);
-    void **fresh = NULL, **old = NULL;
+    void **fresh = NULL;
     uint32_t fresh_cap = 0;
     gcrt__lock(&l->lock);
     for (;;) {
         if (l->priv == NULL) {
-            l->priv = x;
+            gcrt_store(&l->priv, x);
             break;
         }
         if (l->n < l->cap) {
-            l->ring[(l->head + l->n) % l->cap] = x;
+            gcrt_store(&l->ring[(l->head + l->n) % l->cap], x);
             l->n++;
             break;
         }
         uint32_t ncap = l->cap ? 2 * l->cap : 8;
         if (fresh != NULL && fresh_cap == ncap) {
             /* Grow: copy oldest first so head restarts at 0. */
-            for (uint32_t i = 0; i < l->n; i++) fresh[i] = l->ring[(l->head + i) % l->cap];
-            old = l->ring;
-            l->ring = fresh;
+            for (uint32_t i = 0; i < l->n; i++)
+                gcrt_store(&fresh[i], l->ring[(l->head + i) % l->cap]);
+            gcrt_store(&l->ring, fresh);
             fresh = NULL;
             l->head = 0;
             l->cap = ncap;
@@ -166,15 +174,13 @@ void gcrt_pool_put(gcrt_pool_t *p, void *x) {
         }
         /* Allocate outside the lock (the allocator's locks rank above). */
         gcrt__unlock(&l->lock);
-        if (fresh != NULL) gcrt_free(fresh);
         fresh = gcrt_alloc_array(ncap, sizeof(void *));
         fresh_cap = ncap;
         gcrt__lock(&l->lock);
     }
     gcrt__unlock(&l->lock);
-    /* No one can reach these any more: every ring access holds l->lock. */
-    if (fresh != NULL) gcrt_free(fresh);
-    if (old != NULL) gcrt_free(old);
+    /* An unused or replaced ring is left to the collector: freeing it here
+     * could race with a concurrent mark that found it. */
 }
 
 /* Steals the oldest object from any entry of a other than pid. */
@@ -192,7 +198,7 @@ static void *steal(struct pool_array *a, int pid) {
 static void *take_own(struct pool_local *l) {
     gcrt__lock(&l->lock);
     void *x = l->priv;
-    l->priv = NULL;
+    gcrt_store(&l->priv, NULL);
     if (x == NULL) x = pop_tail_locked(l);
     gcrt__unlock(&l->lock);
     return x;
@@ -210,7 +216,7 @@ static void *get_slow(gcrt_pool_t *p, struct pool_array *a, int pid) {
         if ((x = take_own(&v->l[i])) != NULL) return x;
     }
     /* Empty: later Gets need not look (Go: victimSize = 0). */
-    gcrt_store_release((struct pool_array **)&p->victim, NULL);
+    publish(&p->victim, NULL);
     return NULL;
 }
 
@@ -233,15 +239,15 @@ bool gcrt__pool_cleanup(void) {
      * unused pool alive. */
     for (gcrt_pool_t *p = old_pools, *next; p != NULL; p = next) {
         next = p->old_next;
-        p->old_next = NULL;
-        gcrt_store_release(&p->victim, NULL);
+        gcrt_store(&p->old_next, NULL);
+        publish(&p->victim, NULL);
     }
     for (gcrt_pool_t *p = all_pools, *next; p != NULL; p = next) {
         next = p->all_next;
-        p->all_next = NULL;
-        p->old_next = next;
-        gcrt_store_release(&p->victim, p->local);
-        gcrt_store_release(&p->local, NULL);
+        gcrt_store(&p->all_next, NULL);
+        gcrt_store(&p->old_next, next);
+        publish(&p->victim, p->local);
+        publish(&p->local, NULL);
     }
     old_pools = all_pools;
     all_pools = NULL;
