@@ -35,3 +35,9 @@ set(GCRT_TEST_LABELS_test_gc tsan)
 set(GCRT_TEST_ENV_test_gc_graph "GODEBUG=gccheckmark=1")
 set(GCRT_TEST_TIMEOUT_test_gc_graph 300)
 set(GCRT_TEST_LABELS_test_finalizer tsan)
+# Scheduler: the concurrent tests run under TSan too (goroutine switches are
+# TSan fibers). test_sched_stack forks death tests, so it stays out.
+foreach(t test_sched_park test_sched_go test_sched_time test_sched_stw test_sched_list test_sched_main
+          test_sched_stress)
+  set(GCRT_TEST_LABELS_${t} tsan)
+endforeach()

@@ -53,6 +53,11 @@ GCRT_API int gcrt_main(int (*fn)(int argc, char **argv), int argc, char **argv);
 /* runtime.GOMAXPROCS: sets the number of Ps that run goroutines if n > 0
  * (at most 1024) and returns the previous value. */
 GCRT_API int gcrt_gomaxprocs(int n);
+/* A preemption point for long-running C loops (Go inserts these in every
+ * function prologue; C code has to call it): stops here for a pending
+ * stop-the-world, and yields the processor if the goroutine has run for
+ * more than 10 ms and sysmon asked it to. Cheap when nothing is pending. */
+GCRT_API void gcrt_checkpoint(void);
 /* runtime.NumGoroutine: live goroutines (not system ones, not threads). */
 GCRT_API int64_t gcrt_num_goroutine(void);
 /* debug.SetMaxStack: maximum stack of goroutines created from now on

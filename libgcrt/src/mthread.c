@@ -67,7 +67,7 @@ void gcrt__stopm(gcrt_msched_t *ms) {
     gcrt_store_relaxed(&ms->parkword, 0);
     ms->idlelink = gcrt__sched.midle;
     gcrt__sched.midle = ms;
-    gcrt__sched.nmidle++;
+    gcrt_store_relaxed(&gcrt__sched.nmidle, gcrt__sched.nmidle + 1);
     gcrt__unlock(&gcrt__sched.lock);
     gcrt__ms_block(ms);
     while (gcrt_load_acquire(&ms->parkword) == 0) gcrt__futex_wait(&ms->parkword, 0, -1);
@@ -92,7 +92,7 @@ void gcrt__startm(gcrt_psched_t *pp, int spinning) {
     gcrt_msched_t *ms = gcrt__sched.midle;
     if (ms) {
         gcrt__sched.midle = ms->idlelink;
-        gcrt__sched.nmidle--;
+        gcrt_store_relaxed(&gcrt__sched.nmidle, gcrt__sched.nmidle - 1);
     }
     gcrt__unlock(&gcrt__sched.lock);
     if (!ms) {

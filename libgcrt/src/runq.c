@@ -169,7 +169,7 @@ gcrt_g_t *gcrt__globrunqget(gcrt_psched_t *pp, int32_t max) {
 
 void gcrt__pidleput(gcrt_psched_t *pp) {
     GCRT_ASSERT(!pp->idle);
-    pp->p->m = NULL;
+    gcrt_store_relaxed(&pp->p->m, NULL);
     gcrt_store_release(&pp->p->status, GCRT_P_IDLE);
     if (pp->disabled) return; /* not handed out until GOMAXPROCS grows */
     pp->idle = 1;
@@ -193,7 +193,7 @@ void gcrt__acquirep(gcrt_msched_t *ms, gcrt_psched_t *pp) {
     gcrt_m_t *m = ms->m;
     GCRT_ASSERT(m->p == NULL && ms->pp == NULL);
     gcrt_p_t *p = pp->p;
-    p->m = m;
+    gcrt_store_relaxed(&p->m, m);
     gcrt_store_release(&p->status, GCRT_P_RUNNING);
     m->p = p;
     m->mcache = p->mcache;

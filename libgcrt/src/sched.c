@@ -277,14 +277,14 @@ void gcrt__gfput(gcrt_psched_t *pp, gcrt_g_t *g) {
             pp->ngfree--;
             x->schedlink = gcrt__sched.gfree;
             gcrt__sched.gfree = x;
-            gcrt__sched.ngfree++;
+            gcrt_store_relaxed(&gcrt__sched.ngfree, gcrt__sched.ngfree + 1);
         }
         gcrt__unlock(&gcrt__sched.lock);
     } else {
         gcrt__lock(&gcrt__sched.lock);
         g->schedlink = gcrt__sched.gfree;
         gcrt__sched.gfree = g;
-        gcrt__sched.ngfree++;
+        gcrt_store_relaxed(&gcrt__sched.ngfree, gcrt__sched.ngfree + 1);
         gcrt__unlock(&gcrt__sched.lock);
     }
     /* Too many cached stacks: give the excess memory back. */
@@ -294,7 +294,7 @@ void gcrt__gfput(gcrt_psched_t *pp, gcrt_g_t *g) {
         if (gcrt__sched.ngfree > GFREE_GLOBAL_STACKS) {
             x = gcrt__sched.gfree;
             gcrt__sched.gfree = x->schedlink;
-            gcrt__sched.ngfree--;
+            gcrt_store_relaxed(&gcrt__sched.ngfree, gcrt__sched.ngfree - 1);
         }
         gcrt__unlock(&gcrt__sched.lock);
         if (!x) break;
@@ -318,7 +318,7 @@ static gcrt_g_t *gfget(gcrt_psched_t *pp) {
         if (gcrt__sched.gfree) {
             g = gcrt__sched.gfree;
             gcrt__sched.gfree = g->schedlink;
-            gcrt__sched.ngfree--;
+            gcrt_store_relaxed(&gcrt__sched.ngfree, gcrt__sched.ngfree - 1);
         } else if (gfree_nostack) {
             g = gfree_nostack;
             gfree_nostack = g->schedlink;
@@ -356,7 +356,7 @@ static gcrt_g_t *newproc(void (*fn)(void *), void *arg, uintptr_t pc, gcrt_msche
     g->goid = gcrt_xadd(&gcrt__sched.goidgen, 1) + 1;
     g->system = 0;
     g->main = 0;
-    g->preempt = 0;
+    gcrt_store_relaxed(&g->preempt, 0);
     g->param = NULL;
     g->waiting = NULL;
     g->waitreason = 0;
@@ -404,27 +404,30 @@ int64_t gcrt_go(void (*fn)(void *), void *arg) {
 static GCRT_NOINLINE void park_thread(gcrt_g_t *g, int (*unlockf)(gcrt_g_t *, void *), void *arg,
                                       unsigned reason) {
     gcrt_store_relaxed(&g->parkword, 0);
-    g->waitreason = (uint8_t)reason;
-    g->waitsince = gcrt__nanotime();
+    gcrt_store_relaxed(&g->waitreason, (uint8_t)reason);
+    gcrt_store_relaxed(&g->waitsince, gcrt__nanotime());
     gcrt_store_release(&g->status, GCRT_G_WAITING);
     if (unlockf && !unlockf(g, arg)) {
         uint32_t w = GCRT_G_WAITING;
         if (gcrt_cas(&g->status, &w, GCRT_G_RUNNING)) {
-            g->waitreason = 0;
-            g->waitsince = 0;
+            gcrt_store_relaxed(&g->waitreason, 0);
+            gcrt_store_relaxed(&g->waitsince, 0);
             return;
         }
         /* Readied meanwhile: consume the wakeup below. */
     }
     gcrt_msched_t *ms = gcrt__getms();
     __builtin_unwind_init();
-    ms->stop_sp = (uintptr_t)__builtin_frame_address(0);
-    ms->stop_fp = ms->stop_sp;
+    /* Scan from a local: the callee-saved registers spilled above it (and
+     * below this frame's frame pointer) may hold the caller's pointers. */
+    volatile uintptr_t here = 0;
+    ms->stop_sp = (uintptr_t)&here & ~(uintptr_t)15;
+    ms->stop_fp = (uintptr_t)__builtin_frame_address(0);
     gcrt__ms_block(ms);
     while (gcrt_load_acquire(&g->parkword) == 0) gcrt__futex_wait(&g->parkword, 0, -1);
     gcrt__ms_unblock(ms);
-    g->waitreason = 0;
-    g->waitsince = 0;
+    gcrt_store_relaxed(&g->waitreason, 0);
+    gcrt_store_relaxed(&g->waitsince, 0);
     gcrt_store_release(&g->status, GCRT_G_RUNNING);
 }
 
@@ -446,8 +449,8 @@ void gcrt__park(int (*unlockf)(gcrt_g_t *g, void *arg), void *arg, unsigned reas
         park_thread(g, unlockf, arg, reason);
         return;
     }
-    g->waitreason = (uint8_t)reason;
-    g->waitsince = gcrt__nanotime();
+    gcrt_store_relaxed(&g->waitreason, (uint8_t)reason);
+    gcrt_store_relaxed(&g->waitsince, gcrt__nanotime());
     ms->unlockf = unlockf;
     ms->unlockarg = arg;
     switch_out(g, GCRT_ACT_PARK);

@@ -122,10 +122,11 @@ bool gcrt__on_goroutine(void);
  * lock-free with gcrt_load_acquire on alllink. */
 extern gcrt_g_t *gcrt__allg;
 
-/* A safepoint (stw.c): stops here if a stop-the-world is pending, and
- * yields if sysmon asked this goroutine to (it ran > 10 ms). Cheap when
- * nothing is pending; call it from slow paths (allocator refills, long
- * loops) with no runtime lock held. */
+/* A safepoint (stw.c): stops here if a stop-the-world is pending. Cheap
+ * when nothing is pending; call it from slow paths (allocator refills,
+ * long loops) with no runtime lock held. It never switches goroutines, so
+ * the caller stays on its M and may keep using its P's mcache. (Yielding
+ * to sysmon's preemption request is gcrt_checkpoint, gcrt_sched.h.) */
 void gcrt__safepoint(void);
 /* Stops for a pending stop-the-world if the scheduler allows it here
  * (called when a thread leaves a no-stop region, lock.h). */

@@ -17,7 +17,7 @@ static gcrt_psched_t *newp(int32_t idx) {
     if (!pp) gcrt__throw("out of memory allocating a P");
     gcrt_m_t tmp = {0};
     gcrt_p_t *p = gcrt__p_acquire(&tmp);
-    p->m = NULL;
+    gcrt_store_relaxed(&p->m, NULL);
     p->sched = pp;
     pp->p = p;
     pp->idx = idx;
@@ -59,13 +59,13 @@ int gcrt_gomaxprocs(int n) {
         while (gcrt__sched.nallps < n) {
             int32_t i = gcrt__sched.nallps;
             gcrt__sched.ps[i] = newp(i);
-            gcrt__sched.ps[i]->disabled = 1; /* enabled below */
+            gcrt_store_relaxed(&gcrt__sched.ps[i]->disabled, 1); /* enabled below */
             gcrt_store_release(&gcrt__sched.nallps, i + 1);
         }
         for (int32_t i = 0; i < gcrt__sched.nallps; i++) {
             gcrt_psched_t *pp = gcrt__sched.ps[i];
             int was = pp->disabled;
-            pp->disabled = i >= n;
+            gcrt_store_relaxed(&pp->disabled, i >= n);
             /* A disabled P that nobody holds is off the idle list. */
             if (was && !pp->disabled && !pp->idle && gcrt_load_relaxed(&pp->p->m) == NULL &&
                 gcrt_load_relaxed(&pp->p->status) == GCRT_P_IDLE) {
@@ -144,7 +144,7 @@ top:
     if (!ms->pp) gcrt__stopm(ms);
     gcrt__safepoint();
     gcrt_psched_t *pp = ms->pp;
-    if (GCRT_UNLIKELY(pp->disabled)) {
+    if (GCRT_UNLIKELY(gcrt_load_relaxed(&pp->disabled))) {
         drop_disabled_p(ms);
         goto top;
     }
@@ -204,7 +204,7 @@ top:
         for (int32_t k = 0; k <= nallps; k++) {
             if (k < nallps) {
                 gcrt_psched_t *v = gcrt__sched.ps[k];
-                if (v->disabled || gcrt__runqempty(v)) continue;
+                if (gcrt_load_relaxed(&v->disabled) || gcrt__runqempty(v)) continue;
             } else if (!found) {
                 break;
             }
@@ -227,11 +227,11 @@ top:
 /* ---- running a G ------------------------------------------------------------ */
 
 void gcrt__execute(gcrt_msched_t *ms, gcrt_g_t *g) {
-    ms->pp->schedtick++;
+    gcrt_store_relaxed(&ms->pp->schedtick, ms->pp->schedtick + 1);
     g->m = ms->m;
     g->lastm = ms->m;
-    g->waitreason = 0;
-    g->waitsince = 0;
+    gcrt_store_relaxed(&g->waitreason, 0);
+    gcrt_store_relaxed(&g->waitsince, 0);
     gcrt_store_release(&g->status, GCRT_G_RUNNING);
     gcrt_store_release(&ms->curg, g);
     ms->locks++;
@@ -264,9 +264,15 @@ static void goexit0(gcrt_msched_t *ms, gcrt_g_t *g) {
     g->arg = NULL;
     g->param = NULL;
     g->waiting = NULL;
-    g->preempt = 0;
+    gcrt_store_relaxed(&g->preempt, 0);
     gcrt_store_release(&g->status, GCRT_G_DEAD);
     if (!g->system) gcrt_xadd(&gcrt__sched.ngoroutine, -1);
+#if defined(GCRT_TSAN_FIBERS)
+    /* A fresh fiber for the next life of this G: the old one's shadow
+     * stack still holds the frames of the exited function. */
+    __tsan_destroy_fiber(g->tsan_fiber);
+    g->tsan_fiber = NULL;
+#endif
     gcrt__gfput(ms->pp, g);
 }
 
@@ -407,7 +413,7 @@ void gcrt_exit_blocking(void) {
     gcrt_g_t *g = ms->curg;
     uint32_t s = GCRT_P_SYSCALL;
     if (gcrt_cas(&pp->p->status, &s, GCRT_P_RUNNING)) {
-        pp->p->m = ms->m;
+        gcrt_store_relaxed(&pp->p->m, ms->m);
         ms->m->mcache = pp->p->mcache;
         gcrt_store_release(&g->status, GCRT_G_RUNNING);
         return;

@@ -94,6 +94,10 @@ void gcrt__stw_pending_check(void) {
 
 void gcrt__safepoint(void) {
     if (GCRT_UNLIKELY(gcrt_load_relaxed(&gcrt__stw_word) & 1)) gcrt__safepoint_slow();
+}
+
+void gcrt_checkpoint(void) {
+    if (GCRT_UNLIKELY(gcrt_load_relaxed(&gcrt__stw_word) & 1)) gcrt__safepoint_slow();
     gcrt_g_t *g = gcrt__getg();
     if (GCRT_UNLIKELY(g && gcrt_load_relaxed(&g->preempt))) gcrt__preempt_self();
 }

@@ -98,19 +98,20 @@ static int64_t self_ok = -1;
 static void lister(void *arg) {
     gcrt_goroutine_t list[4];
     int64_t n = gcrt_goroutine_list(list, 4, 0);
-    self_ok = n >= 1 && list[0].id == gcrt_goid() && list[0].status == GCRT_GSTATUS_RUNNING &&
-              list[0].npc > 0;
+    int64_t ok = n >= 1 && list[0].id == gcrt_goid() && list[0].status == GCRT_GSTATUS_RUNNING &&
+                 list[0].npc > 0;
+    __atomic_store_n(&self_ok, ok, __ATOMIC_RELEASE);
 }
 static void test_self_first(void) {
     gcrt_go(lister, NULL);
-    while (__atomic_load_n(&self_ok, __ATOMIC_RELAXED) < 0) usleep(1000);
+    while (__atomic_load_n(&self_ok, __ATOMIC_ACQUIRE) < 0) usleep(1000);
     EXPECT_EQ(self_ok, 1);
 }
 
 /* A plain thread blocked in park shows up with its wait reason. */
-static gcrt_g_t *volatile parked_thread;
+static gcrt_g_t *parked_thread;
 static int note_thread(gcrt_g_t *g, void *arg) {
-    parked_thread = g;
+    __atomic_store_n(&parked_thread, g, __ATOMIC_RELEASE);
     return 1;
 }
 static void *thread_parker(void *arg) {
@@ -122,7 +123,7 @@ static void *thread_parker(void *arg) {
 static void test_thread_listed(void) {
     pthread_t t;
     pthread_create(&t, NULL, thread_parker, NULL);
-    while (!parked_thread) usleep(1000);
+    while (!__atomic_load_n(&parked_thread, __ATOMIC_ACQUIRE)) usleep(1000);
     static gcrt_goroutine_t list[256];
     int64_t n = gcrt_goroutine_list(list, 256, GCRT_LIST_THREADS);
     int found = 0;

@@ -82,19 +82,20 @@ static void test_unlockf_false_returns_at_once(void) {
     EXPECT_EQ(g->waitreason, 0);
 }
 
-static gcrt_g_t *volatile sleeper;
+static gcrt_g_t *sleeper;
 static int note_sleeper(gcrt_g_t *g, void *arg) {
-    sleeper = g;
+    __atomic_store_n(&sleeper, g, __ATOMIC_RELEASE);
     return 1;
 }
 static void *waker(void *arg) {
-    while (!sleeper) usleep(100);
+    while (!__atomic_load_n(&sleeper, __ATOMIC_ACQUIRE)) usleep(100);
     usleep(2000);
     gcrt_g_t *g = sleeper;
     /* While parked it shows its wait reason and when it began. */
-    EXPECT_EQ(g->status, GCRT_G_WAITING);
-    EXPECT_STR_EQ(gcrt__wait_reason_string(g->waitreason), "sync.Cond.Wait");
-    EXPECT_GT(g->waitsince, 0);
+    EXPECT_EQ(__atomic_load_n(&g->status, __ATOMIC_ACQUIRE), GCRT_G_WAITING);
+    EXPECT_STR_EQ(gcrt__wait_reason_string(__atomic_load_n(&g->waitreason, __ATOMIC_RELAXED)),
+                  "sync.Cond.Wait");
+    EXPECT_GT(__atomic_load_n(&g->waitsince, __ATOMIC_RELAXED), 0);
     gcrt__ready(g);
     return NULL;
 }

@@ -118,11 +118,11 @@ static void test_blocking_hands_off_p(void) {
     gcrt_gomaxprocs(old);
 }
 
-/* A goroutine spinning in C (calling only gcrt__safepoint) gets asked to
+/* A goroutine spinning in C (calling only gcrt_checkpoint) gets asked to
  * yield after 10 ms, so another goroutine runs on the single P. */
 static int stop_spinning;
 static void spinner(void *arg) {
-    while (!__atomic_load_n(&stop_spinning, __ATOMIC_RELAXED)) gcrt__safepoint();
+    while (!__atomic_load_n(&stop_spinning, __ATOMIC_RELAXED)) gcrt_checkpoint();
     mark_done();
 }
 static void stopper(void *arg) {
