@@ -103,7 +103,7 @@ static size_t gslab_left;
 gcrt_g_t *gcrt__galloc(void) {
     gcrt__lock(&galloc_lock);
     if (gslab_left == 0) {
-        size_t n = 512;
+        size_t n = 4096;
         gslab = gcrt__os_alloc(n * sizeof(gcrt_g_t));
         if (!gslab) gcrt__throw("out of memory allocating goroutine records");
         gslab_left = n;
@@ -287,8 +287,16 @@ void gcrt__gfput(gcrt_psched_t *pp, gcrt_g_t *g) {
         gcrt_store_relaxed(&gcrt__sched.ngfree, gcrt__sched.ngfree + 1);
         gcrt__unlock(&gcrt__sched.lock);
     }
-    /* Too many cached stacks: give the excess memory back. */
-    while (gcrt_load_relaxed(&gcrt__sched.ngfree) > GFREE_GLOBAL_STACKS) {
+}
+
+/* Gives the stacks of dead Gs beyond GFREE_GLOBAL_STACKS back to the OS,
+ * at most max of them; returns how many. sysmon calls it every 100 ms, so
+ * a burst of goroutines keeps its stacks for reuse (create+exit churn
+ * costs no system calls) and an idle program returns them soon after
+ * (Go frees cached stacks at each GC). */
+int gcrt__gfree_trim(int max) {
+    int n = 0;
+    while (n < max && gcrt_load_relaxed(&gcrt__sched.ngfree) > GFREE_GLOBAL_STACKS) {
         gcrt__lock(&gcrt__sched.lock);
         gcrt_g_t *x = NULL;
         if (gcrt__sched.ngfree > GFREE_GLOBAL_STACKS) {
@@ -304,7 +312,9 @@ void gcrt__gfput(gcrt_psched_t *pp, gcrt_g_t *g) {
         x->schedlink = gfree_nostack;
         gfree_nostack = x;
         gcrt__unlock(&gcrt__sched.lock);
+        n++;
     }
+    return n;
 }
 
 static gcrt_g_t *gfget(gcrt_psched_t *pp) {

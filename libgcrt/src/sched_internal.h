@@ -132,6 +132,7 @@ gcrt_g_t *gcrt__galloc(void);
 void gcrt__execute(gcrt_msched_t *ms, gcrt_g_t *g); /* g0 only */
 GCRT_NORETURN void gcrt__mstart_loop(gcrt_msched_t *ms);
 void gcrt__gfput(gcrt_psched_t *pp, gcrt_g_t *g); /* dead G to the cache */
+int gcrt__gfree_trim(int max);                    /* cached stacks beyond the floor to the OS */
 gcrt_g_t *gcrt__newproc_main(void (*fn)(void *), gcrt_msched_t *ms);
 void gcrt__switch_out_blocked(gcrt_g_t *g); /* lost its P in a blocking call */
 void gcrt__preempt_self(void);              /* sysmon's request, at a safepoint */

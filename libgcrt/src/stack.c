@@ -4,7 +4,7 @@
  * report. See sched.c for the walk-through and gcrt_sched.h for the
  * policy (why stacks do not grow by moving, and the default maximum).
  *
- * Slots are carved from chunks of GCRT_STACK_CHUNK slots of one size
+ * Slots are carved from chunks of slots of one size
  * (guard + maximum stack), mapped read-write with MAP_NORESERVE: untouched
  * pages cost nothing. A guarded chunk then gets one mprotect per slot,
  * which splits the mapping: two kernel mappings per stack. The kernel caps
@@ -25,11 +25,12 @@
 #include "sched_internal.h"
 
 enum {
-    GCRT_STACK_CHUNK = 32,        /* slots per chunk */
-    GCRT_STACK_MIN = 16 << 10,    /* smallest maximum */
-    GCRT_STACK_DEFAULT = 1 << 20, /* default maximum: see gcrt_sched.h */
-    GCRT_STACK_GUARD = 4096,      /* guard bytes below a guarded stack */
-    GCRT_STACK_FREE_MAX = 64,     /* free slots kept committed per size */
+    GCRT_STACK_CHUNK = 32,         /* slots per guarded chunk */
+    GCRT_STACK_PACKED_CHUNK = 512, /* slots per packed chunk: one mapping */
+    GCRT_STACK_MIN = 16 << 10,     /* smallest maximum */
+    GCRT_STACK_DEFAULT = 1 << 20,  /* default maximum: see gcrt_sched.h */
+    GCRT_STACK_GUARD = 4096,       /* guard bytes below a guarded stack */
+    GCRT_STACK_FREE_MAX = 64,      /* free slots kept committed per size */
 };
 
 struct gcrt_stack {
@@ -118,7 +119,7 @@ static gcrt_stack_t *record_new(void) {
         free_records = r->next;
         return r;
     }
-    size_t n = 4096 / sizeof *r;
+    size_t n = (64 << 10) / sizeof *r;
     r = gcrt__os_alloc(n * sizeof *r);
     if (!r) return NULL;
     for (size_t i = 1; i < n; i++) {
@@ -133,13 +134,14 @@ static gcrt_stack_t *record_new(void) {
 static gcrt_stack_t *chunk_new(size_t sz) {
     int guarded = guard_budget >= GCRT_STACK_CHUNK;
     size_t slot = sz + (guarded ? GCRT_STACK_GUARD : 0);
-    size_t len = slot * GCRT_STACK_CHUNK + GCRT_STACK_GUARD; /* a guard below all */
+    int nslots = guarded ? GCRT_STACK_CHUNK : GCRT_STACK_PACKED_CHUNK;
+    size_t len = slot * (size_t)nslots + GCRT_STACK_GUARD; /* a guard below all */
     char *base =
         mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) return NULL;
     mprotect(base, GCRT_STACK_GUARD, PROT_NONE);
     gcrt_stack_t *first = NULL;
-    for (int i = 0; i < GCRT_STACK_CHUNK; i++) {
+    for (int i = 0; i < nslots; i++) {
         char *s = base + GCRT_STACK_GUARD + (size_t)i * slot;
         if (guarded && mprotect(s, GCRT_STACK_GUARD, PROT_NONE) != 0) {
             guarded = 0; /* out of mappings after all: the rest packed */

@@ -11,7 +11,9 @@
  *     than 10 ms gets the G flagged; the G yields at its next safepoint
  *     (C code cannot be interrupted safely at an arbitrary instruction to
  *     switch goroutines, so there is no asynchronous preemption);
- *   - timers: if the earliest timer is due and a P is idle, start an M.
+ *   - timers: if the earliest timer is due and a P is idle, start an M;
+ *   - every 100 ms, stacks of dead goroutines beyond a cache of 1024 go
+ *     back to the OS (gcrt__gfree_trim).
  * It sleeps at most until the earliest timer and is woken early when a
  * timer is armed earlier. It skips rounds while the world is stopped. */
 #include <pthread.h>
@@ -24,6 +26,7 @@ enum {
     RETAKE_NS = 10 * 1000 * 1000,
     MIN_DELAY_NS = 20 * 1000,
     MAX_DELAY_NS = 10 * 1000 * 1000,
+    TRIM_PERIOD_NS = 100 * 1000 * 1000, /* dead goroutines' stacks */
 };
 
 static uint32_t sysmon_word;
@@ -102,8 +105,13 @@ static void *sysmon(void *arg) {
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     int64_t delay = MIN_DELAY_NS;
     int idle = 0;
+    int64_t last_trim = 0;
     for (;;) {
         int64_t now = gcrt__nanotime();
+        if (now - last_trim > TRIM_PERIOD_NS && !(gcrt_load_acquire(&gcrt__stw_word) & 1)) {
+            last_trim = now;
+            gcrt__gfree_trim(4096);
+        }
         if (!(gcrt_load_acquire(&gcrt__stw_word) & 1)) {
             int did = retake(now);
             if (gcrt__timers_next() <= now && gcrt_load_relaxed(&gcrt__sched.npidle) > 0) {
@@ -126,13 +134,15 @@ static void *sysmon(void *arg) {
         int32_t busy =
             gcrt_load_relaxed(&gcrt__sched.nprocs) - gcrt_load_relaxed(&gcrt__sched.npidle);
         if (busy <= 0 && next == INT64_MAX) sleep = -1;
+        if (sleep < 0 && gcrt_load_relaxed(&gcrt__sched.ngfree) > 1024) sleep = TRIM_PERIOD_NS;
         uint32_t w = gcrt_load_acquire(&sysmon_word);
         if (sleep < 0) {
             gcrt_store_relaxed(&sysmon_sleeping, 1);
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
             /* recheck after publishing the flag: a kick may have missed it */
             busy = gcrt_load_relaxed(&gcrt__sched.nprocs) - gcrt_load_relaxed(&gcrt__sched.npidle);
-            if (busy <= 0 && gcrt__timers_next() == INT64_MAX)
+            if (busy <= 0 && gcrt__timers_next() == INT64_MAX &&
+                gcrt_load_relaxed(&gcrt__sched.ngfree) <= 1024)
                 gcrt__futex_wait(&sysmon_word, w, -1);
             gcrt_store_relaxed(&sysmon_sleeping, 0);
             idle = 0;
