@@ -10,6 +10,7 @@
 #include "malloc.h"
 #include "mcentral.h"
 #include "os.h"
+#include "sched.h"
 
 GCRT_TLS gcrt_m_t *gcrt__tls_m;
 
@@ -145,6 +146,9 @@ int gcrt_thread_attach(void) {
     thread_stack_bounds(m);
     gcrt__p_acquire(m);
     gcrt__tls_m = m;
+    /* A stop-the-world that began while we attached waits for us too: the
+     * stopper may have walked allm before we were on it. */
+    gcrt__safepoint();
     return 0;
 }
 

@@ -144,6 +144,11 @@ void gcrt__start_the_world(void);
 void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *regs,
                                         size_t regs_len, void *arg),
                               void *arg);
+/* Goroutine stack memory (stack.c), for MemStats: StackInuse is the
+ * estimated committed stack of live goroutines, StackSys that plus the
+ * stacks kept by dead goroutines for reuse; reserved is address space. */
+void gcrt__stack_stats(uint64_t *inuse, uint64_t *sys, uint64_t *reserved, int64_t *guarded,
+                       int64_t *unguarded);
 /* Stop-the-world statistics (ns). */
 void gcrt__stw_stats(int64_t *count, int64_t *last, int64_t *max, int64_t *total, int64_t *signals);
 
