@@ -388,8 +388,7 @@ static void runqput_any(gcrt_msched_t *ms, gcrt_g_t *g) {
     }
 }
 
-int64_t gcrt_go(void (*fn)(void *), void *arg) {
-    uintptr_t pc = (uintptr_t)__builtin_return_address(0);
+static int64_t go(void (*fn)(void *), void *arg, uintptr_t pc, int system) {
     if (!fn) return -EINVAL;
     int err = gcrt__runtime_init();
     if (err) return err;
@@ -398,11 +397,20 @@ int64_t gcrt_go(void (*fn)(void *), void *arg) {
     gcrt_g_t *g = newproc(fn, arg, pc, ms);
     if (!g) return -ENOMEM;
     int64_t id = g->goid;
-    gcrt_xadd(&gcrt__sched.ngoroutine, 1);
+    g->system = (uint8_t)system;
+    if (!system) gcrt_xadd(&gcrt__sched.ngoroutine, 1);
     gcrt_store_release(&g->status, GCRT_G_RUNNABLE);
     runqput_any(ms, g);
     gcrt__wakep();
     return id;
+}
+
+int64_t gcrt_go(void (*fn)(void *), void *arg) {
+    return go(fn, arg, (uintptr_t)__builtin_return_address(0), 0);
+}
+
+int64_t gcrt__go_system(void (*fn)(void *), void *arg) {
+    return go(fn, arg, (uintptr_t)__builtin_return_address(0), 1);
 }
 
 /* ---- park / ready -------------------------------------------------------- */

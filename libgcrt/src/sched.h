@@ -114,6 +114,10 @@ void gcrt__gosched(void);
 
 /* ---- additions (sched.c) -------------------------------------------- */
 
+/* Starts a runtime-internal goroutine (GC workers, ...): flagged system,
+ * not counted by gcrt_num_goroutine, listed only with GCRT_LIST_SYSTEM.
+ * Returns its id or -errno, like gcrt_go. */
+int64_t gcrt__go_system(void (*fn)(void *), void *arg);
 /* G status names as Go prints them ("runnable", "waiting", ...). */
 const char *gcrt__gstatus_string(unsigned status);
 /* Whether the caller runs as a goroutine (not a plain thread or g0). */

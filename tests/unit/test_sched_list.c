@@ -139,10 +139,40 @@ static void test_thread_listed(void) {
     pthread_join(t, NULL);
 }
 
+/* Runtime-internal goroutines stay out of counts and default listings. */
+static int sys_started;
+static void sys_fn(void *arg) {
+    __atomic_store_n(&sys_started, 1, __ATOMIC_RELEASE);
+    gcrt__lock(&never_lock);
+    gcrt__park(unlock_never, NULL, GCRT_WAIT_GC_WORKER_IDLE);
+}
+static void test_system_goroutines(void) {
+    int64_t before = gcrt_num_goroutine();
+    int64_t id = gcrt__go_system(sys_fn, NULL);
+    EXPECT_GT(id, 0);
+    while (!__atomic_load_n(&sys_started, __ATOMIC_ACQUIRE)) usleep(1000);
+    usleep(5000);
+    EXPECT_EQ(gcrt_num_goroutine(), before);
+    static gcrt_goroutine_t list[256];
+    int64_t n = gcrt_goroutine_list(list, 256, 0);
+    for (int64_t i = 0; i < n && i < 256; i++) EXPECT_NE(list[i].id, id);
+    int64_t n2 = gcrt_goroutine_list(list, 256, GCRT_LIST_SYSTEM);
+    EXPECT_EQ(n2, n + 1);
+    int found = 0;
+    for (int64_t i = 0; i < n2 && i < 256; i++)
+        if (list[i].id == id) {
+            found = 1;
+            EXPECT_EQ(list[i].is_system, 1);
+            EXPECT_STR_EQ(list[i].state, "GC worker (idle)");
+        }
+    EXPECT_TRUE(found);
+}
+
 int main(void) {
     REQUIRE_EQ(gcrt_init(), 0);
     RUN(test_leak_visible);
     RUN(test_self_first);
     RUN(test_thread_listed);
+    RUN(test_system_goroutines);
     return th_summary();
 }
