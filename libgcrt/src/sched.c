@@ -261,30 +261,49 @@ static void goroutine_entry(void *arg) {
 /* ---- dead G cache (Go: gfput / gfget) -------------------------------------- */
 
 enum { GFREE_LOCAL_MAX = 64, GFREE_GLOBAL_STACKS = 1024 };
-static gcrt_g_t *gfree_nostack; /* sched.lock */
+static gcrt_g_t *gfree_nostack; /* sched.lock; atomic peek */
+/* Committed stack bytes of the dead Gs on the global list (sched.lock;
+ * relaxed reads). Per-P lists count in pp->gfree_bytes (owner). So
+ * StackInuse = committed - cached costs no shared write per goroutine. */
+static uint64_t gfree_bytes;
+
+static void global_push(gcrt_g_t *x, uint64_t bytes) { /* sched.lock held */
+    x->schedlink = gcrt__sched.gfree;
+    gcrt__sched.gfree = x;
+    gcrt_store_relaxed(&gcrt__sched.ngfree, gcrt__sched.ngfree + 1);
+    gcrt_store_relaxed(&gfree_bytes, gfree_bytes + bytes);
+}
+
+static gcrt_g_t *global_pop(void) { /* sched.lock held */
+    gcrt_g_t *x = gcrt__sched.gfree;
+    if (!x) return NULL;
+    gcrt__sched.gfree = x->schedlink;
+    gcrt_store_relaxed(&gcrt__sched.ngfree, gcrt__sched.ngfree - 1);
+    gcrt_store_relaxed(&gfree_bytes, gfree_bytes - gcrt__stack_bytes(x));
+    return x;
+}
 
 void gcrt__gfput(gcrt_psched_t *pp, gcrt_g_t *g) {
-    gcrt__stack_cache_note(g, 1);
+    uint64_t bytes = gcrt__stack_bytes(g);
     if (pp) {
         g->schedlink = pp->gfree;
         pp->gfree = g;
+        gcrt_store_relaxed(&pp->gfree_bytes, pp->gfree_bytes + bytes);
         if (++pp->ngfree < GFREE_LOCAL_MAX) return;
         /* Move half to the global list. */
         gcrt__lock(&gcrt__sched.lock);
         while (pp->ngfree > GFREE_LOCAL_MAX / 2) {
             gcrt_g_t *x = pp->gfree;
+            uint64_t b = gcrt__stack_bytes(x);
             pp->gfree = x->schedlink;
             pp->ngfree--;
-            x->schedlink = gcrt__sched.gfree;
-            gcrt__sched.gfree = x;
-            gcrt_store_relaxed(&gcrt__sched.ngfree, gcrt__sched.ngfree + 1);
+            gcrt_store_relaxed(&pp->gfree_bytes, pp->gfree_bytes - b);
+            global_push(x, b);
         }
         gcrt__unlock(&gcrt__sched.lock);
     } else {
         gcrt__lock(&gcrt__sched.lock);
-        g->schedlink = gcrt__sched.gfree;
-        gcrt__sched.gfree = g;
-        gcrt_store_relaxed(&gcrt__sched.ngfree, gcrt__sched.ngfree + 1);
+        global_push(g, bytes);
         gcrt__unlock(&gcrt__sched.lock);
     }
 }
@@ -298,23 +317,25 @@ int gcrt__gfree_trim(int max) {
     int n = 0;
     while (n < max && gcrt_load_relaxed(&gcrt__sched.ngfree) > GFREE_GLOBAL_STACKS) {
         gcrt__lock(&gcrt__sched.lock);
-        gcrt_g_t *x = NULL;
-        if (gcrt__sched.ngfree > GFREE_GLOBAL_STACKS) {
-            x = gcrt__sched.gfree;
-            gcrt__sched.gfree = x->schedlink;
-            gcrt_store_relaxed(&gcrt__sched.ngfree, gcrt__sched.ngfree - 1);
-        }
+        gcrt_g_t *x = gcrt__sched.ngfree > GFREE_GLOBAL_STACKS ? global_pop() : NULL;
         gcrt__unlock(&gcrt__sched.lock);
         if (!x) break;
-        gcrt__stack_cache_note(x, 0);
         gcrt__stack_free(x);
         gcrt__lock(&gcrt__sched.lock);
         x->schedlink = gfree_nostack;
-        gfree_nostack = x;
+        gcrt_store_relaxed(&gfree_nostack, x);
         gcrt__unlock(&gcrt__sched.lock);
         n++;
     }
     return n;
+}
+
+/* Committed stack bytes held by dead Gs (for StackInuse / StackSys). */
+uint64_t gcrt__gfree_cached_bytes(void) {
+    uint64_t b = gcrt_load_relaxed(&gfree_bytes);
+    int32_t nallps = gcrt_load_acquire(&gcrt__sched.nallps);
+    for (int32_t i = 0; i < nallps; i++) b += gcrt_load_relaxed(&gcrt__sched.ps[i]->gfree_bytes);
+    return b;
 }
 
 static gcrt_g_t *gfget(gcrt_psched_t *pp) {
@@ -323,22 +344,19 @@ static gcrt_g_t *gfget(gcrt_psched_t *pp) {
         g = pp->gfree;
         pp->gfree = g->schedlink;
         pp->ngfree--;
-    } else if (gcrt_load_relaxed(&gcrt__sched.ngfree) > 0 || gfree_nostack) {
+        gcrt_store_relaxed(&pp->gfree_bytes, pp->gfree_bytes - gcrt__stack_bytes(g));
+    } else if (gcrt_load_relaxed(&gcrt__sched.ngfree) > 0 || gcrt_load_relaxed(&gfree_nostack)) {
         gcrt__lock(&gcrt__sched.lock);
-        if (gcrt__sched.gfree) {
-            g = gcrt__sched.gfree;
-            gcrt__sched.gfree = g->schedlink;
-            gcrt_store_relaxed(&gcrt__sched.ngfree, gcrt__sched.ngfree - 1);
-        } else if (gfree_nostack) {
+        g = global_pop();
+        if (!g && gfree_nostack) {
             g = gfree_nostack;
-            gfree_nostack = g->schedlink;
+            gcrt_store_relaxed(&gfree_nostack, g->schedlink);
         }
         gcrt__unlock(&gcrt__sched.lock);
     }
     if (!g) return NULL;
     size_t max = gcrt_load_relaxed(&gcrt__stack_max_bytes);
     size_t have = g->stack_hi - g->stack_lo;
-    if (g->stk) gcrt__stack_cache_note(g, 0);
     if (g->stk && (have < max || have > 2 * max)) gcrt__stack_free(g); /* max changed */
     return g;
 }

@@ -93,6 +93,7 @@ typedef struct gcrt_psched {
     /* Dead Gs with stacks, for fast create+exit (owner only). */
     gcrt_g_t *gfree;
     int32_t ngfree;
+    uint64_t gfree_bytes; /* their committed stack bytes (owner; relaxed) */
 } gcrt_psched_t;
 
 /* Global scheduler state (Go: schedt). */
@@ -133,6 +134,7 @@ void gcrt__execute(gcrt_msched_t *ms, gcrt_g_t *g); /* g0 only */
 GCRT_NORETURN void gcrt__mstart_loop(gcrt_msched_t *ms);
 void gcrt__gfput(gcrt_psched_t *pp, gcrt_g_t *g); /* dead G to the cache */
 int gcrt__gfree_trim(int max);                    /* cached stacks beyond the floor to the OS */
+uint64_t gcrt__gfree_cached_bytes(void);          /* committed stack bytes of dead Gs */
 gcrt_g_t *gcrt__newproc_main(void (*fn)(void *), gcrt_msched_t *ms);
 void gcrt__switch_out_blocked(gcrt_g_t *g); /* lost its P in a blocking call */
 void gcrt__preempt_self(void);              /* sysmon's request, at a safepoint */
@@ -174,8 +176,10 @@ void gcrt__stack_note_sp(gcrt_g_t *g, uintptr_t sp); /* usage estimate */
 void gcrt__stack_check(gcrt_g_t *g);                 /* canary of an unguarded stack */
 void gcrt__stack_signal_init(void);                  /* SIGSEGV handler, once */
 extern size_t gcrt__stack_max_bytes;
-/* A dead G keeps its stack: moves it between "in use" and "cached". */
-void gcrt__stack_cache_note(gcrt_g_t *g, int cached);
+/* Committed bytes of g's stack (estimate), 0 without one. */
+uint64_t gcrt__stack_bytes(gcrt_g_t *g);
+/* Publishes StackInuse / StackSys for MemStats (sysmon, every round). */
+void gcrt__stack_publish(void);
 void gcrt__stack_stats(uint64_t *inuse, uint64_t *sys, uint64_t *reserved, int64_t *guarded,
                        int64_t *unguarded);
 

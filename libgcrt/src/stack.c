@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "memstats.h"
 #include "sched_internal.h"
 
 enum {
@@ -49,7 +50,7 @@ static gcrt_stack_t *free_records;
 static int64_t guard_budget = -1; /* slots that may still be guarded */
 
 /* Statistics (atomic). */
-static uint64_t stack_inuse, stack_cached, stack_reserved;
+static uint64_t stack_committed, stack_reserved; /* all slots handed out */
 static int64_t nguarded, nunguarded;
 
 /* Go units: 123, 123B, 64KiB, 8MiB, 1GiB, 1TiB. 0 if malformed. */
@@ -154,9 +155,9 @@ static gcrt_stack_t *chunk_new(size_t sz) {
         r->size = r->hi - r->lo;
         r->committed = 0;
         if (r->guarded)
-            nguarded++;
+            gcrt_store_relaxed(&nguarded, nguarded + 1);
         else
-            nunguarded++;
+            gcrt_store_relaxed(&nunguarded, nunguarded + 1);
         if (!first) {
             first = r;
         } else {
@@ -190,7 +191,7 @@ int gcrt__stack_alloc(gcrt_g_t *g) {
     g->stack_hi = r->hi;
     g->sp_min = r->hi;
     r->committed = 4096; /* the first frame */
-    gcrt_xadd_relaxed(&stack_inuse, r->committed);
+    gcrt_xadd_relaxed(&stack_committed, r->committed);
     return 0;
 }
 
@@ -200,7 +201,7 @@ void gcrt__stack_free(gcrt_g_t *g) {
     if (!r) return;
     g->stk = NULL;
     g->stack_lo = g->stack_hi = 0;
-    gcrt_xadd_relaxed(&stack_inuse, -r->committed);
+    gcrt_xadd_relaxed(&stack_committed, -r->committed);
     madvise((void *)r->lo, r->size, MADV_DONTNEED);
     r->committed = 0;
     gcrt__lock(&stack_lock);
@@ -209,18 +210,8 @@ void gcrt__stack_free(gcrt_g_t *g) {
     gcrt__unlock(&stack_lock);
 }
 
-/* Cached (dead but kept with its G) stacks move between "in use" and
- * "cached" in the statistics. */
-void gcrt__stack_cache_note(gcrt_g_t *g, int cached) {
-    gcrt_stack_t *r = g->stk;
-    if (!r) return;
-    if (cached) {
-        gcrt_xadd_relaxed(&stack_inuse, -r->committed);
-        gcrt_xadd_relaxed(&stack_cached, r->committed);
-    } else {
-        gcrt_xadd_relaxed(&stack_cached, -r->committed);
-        gcrt_xadd_relaxed(&stack_inuse, r->committed);
-    }
+uint64_t gcrt__stack_bytes(gcrt_g_t *g) {
+    return g->stk ? g->stk->committed : 0;
 }
 
 static GCRT_NORETURN void overflow(gcrt_g_t *g, uintptr_t sp) {
@@ -244,7 +235,7 @@ void gcrt__stack_note_sp(gcrt_g_t *g, uintptr_t sp) {
     gcrt_stack_t *r = g->stk;
     uint64_t c = g->stack_hi - (sp & ~(uintptr_t)4095);
     if (r && c > r->committed) {
-        gcrt_xadd_relaxed(&stack_inuse, c - r->committed);
+        gcrt_xadd_relaxed(&stack_committed, c - r->committed);
         r->committed = c;
     }
 }
@@ -306,9 +297,20 @@ void gcrt__m_signal_stack(gcrt_msched_t *ms) {
 
 void gcrt__stack_stats(uint64_t *inuse, uint64_t *sys, uint64_t *reserved, int64_t *guarded,
                        int64_t *unguarded) {
-    *inuse = gcrt_load_relaxed(&stack_inuse);
-    *sys = *inuse + gcrt_load_relaxed(&stack_cached);
+    uint64_t committed = gcrt_load_relaxed(&stack_committed);
+    uint64_t cached = gcrt__gfree_cached_bytes();
+    *inuse = cached < committed ? committed - cached : 0;
+    *sys = committed;
     *reserved = gcrt_load_relaxed(&stack_reserved);
     *guarded = gcrt_load_relaxed(&nguarded);
     *unguarded = gcrt_load_relaxed(&nunguarded);
+}
+
+/* MemStats (memstats.c) adds these to the heap's own stack spans. */
+void gcrt__stack_publish(void) {
+    uint64_t inuse, sys, reserved;
+    int64_t g, u;
+    gcrt__stack_stats(&inuse, &sys, &reserved, &g, &u);
+    gcrt_store_relaxed(&gcrt__stack_inuse_extra, inuse);
+    gcrt_store_relaxed(&gcrt__stack_sys_extra, sys - inuse);
 }

@@ -13,7 +13,8 @@
  *     switch goroutines, so there is no asynchronous preemption);
  *   - timers: if the earliest timer is due and a P is idle, start an M;
  *   - every 100 ms, stacks of dead goroutines beyond a cache of 1024 go
- *     back to the OS (gcrt__gfree_trim).
+ *     back to the OS (gcrt__gfree_trim), and the stack statistics are
+ *     published for MemStats (StackInuse, StackSys).
  * It sleeps at most until the earliest timer and is woken early when a
  * timer is armed earlier. It skips rounds while the world is stopped. */
 #include <pthread.h>
@@ -111,6 +112,7 @@ static void *sysmon(void *arg) {
         if (now - last_trim > TRIM_PERIOD_NS && !(gcrt_load_acquire(&gcrt__stw_word) & 1)) {
             last_trim = now;
             gcrt__gfree_trim(4096);
+            gcrt__stack_publish();
         }
         if (!(gcrt_load_acquire(&gcrt__stw_word) & 1)) {
             int did = retake(now);
