@@ -139,6 +139,7 @@ static void *sysmon(void *arg) {
         if (sleep < 0 && gcrt_load_relaxed(&gcrt__sched.ngfree) > 1024) sleep = TRIM_PERIOD_NS;
         uint32_t w = gcrt_load_acquire(&sysmon_word);
         if (sleep < 0) {
+            gcrt__stack_publish(); /* final numbers before a long sleep */
             gcrt_store_relaxed(&sysmon_sleeping, 1);
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
             /* recheck after publishing the flag: a kick may have missed it */
