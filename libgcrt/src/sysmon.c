@@ -13,7 +13,8 @@
  *     switch goroutines, so there is no asynchronous preemption);
  *   - timers: if the earliest timer is due and a P is idle, start an M;
  *   - every 100 ms, stacks of dead goroutines beyond a cache of 1024 go
- *     back to the OS (gcrt__gfree_trim), and the stack statistics are
+ *     back to the OS (gcrt__gfree_trim) once the cache has not changed for
+ *     a period (while goroutines come and go they reuse them), and the stack statistics are
  *     published for MemStats (StackInuse, StackSys).
  * It sleeps at most until the earliest timer and is woken early when a
  * timer is armed earlier. It skips rounds while the world is stopped. */
@@ -107,11 +108,16 @@ static void *sysmon(void *arg) {
     int64_t delay = MIN_DELAY_NS;
     int idle = 0;
     int64_t last_trim = 0;
+    int32_t last_nfree = 0;
     for (;;) {
         int64_t now = gcrt__nanotime();
         if (now - last_trim > TRIM_PERIOD_NS && !(gcrt_load_acquire(&gcrt__stw_word) & 1)) {
             last_trim = now;
-            gcrt__gfree_trim(4096);
+            /* Only a cache that sat still for a period: while goroutines
+             * come and go the dead ones' stacks are about to be reused. */
+            int32_t nfree = gcrt_load_relaxed(&gcrt__sched.ngfree);
+            if (nfree == last_nfree) gcrt__gfree_trim(4096);
+            last_nfree = gcrt_load_relaxed(&gcrt__sched.ngfree);
             gcrt__stack_publish();
         }
         if (!(gcrt_load_acquire(&gcrt__stw_word) & 1)) {

@@ -5,7 +5,10 @@
  *   create+exit     ns per goroutine: main starts N goroutines that only
  *                   call wg.Done, then waits (Go: go func(){wg.Done()}())
  *   pingpong        ns per round trip over two unbuffered channels
- *   parked memory   RSS bytes per goroutine blocked on a channel receive
+ *   parked memory   RSS bytes per goroutine blocked on a channel receive,
+ *                   and the kernel's page tables for it (VmPTE): each stack
+ *                   reserves its maximum, so sparse stacks cost page-table
+ *                   pages (2 KiB per goroutine at the 1 MiB default)
  *   stop-the-world  time to stop all Ms with 10,000 parked goroutines
  *                   (median, max over 1000 stops); Go's number is the
  *                   STW pause of runtime.GC() (both pauses) for context */
@@ -16,7 +19,6 @@
 #include "gcrt_chan.h"
 #include "gcrt_sched.h"
 #include "gcrt_sync.h"
-#include "os.h"
 #include "sched.h"
 
 static gcrt_wg_t wg;
@@ -70,20 +72,35 @@ static void blocked(void *arg) {
     gcrt_chan_recv(never, &v, NULL);
 }
 
+/* A field of /proc/self/status in KiB (VmRSS, VmPTE). */
+static long status_kib(const char *key) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    long v = 0;
+    size_t k = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, k)) sscanf(line + k, "%ld", &v);
+    fclose(f);
+    return v;
+}
+
 static int cmp64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-static void bench_parked(int n, double *bytes_per_g, int64_t *stw_median, int64_t *stw_max) {
+static void bench_parked(int n, double *bytes_per_g, double *pte_per_g, int64_t *stw_median,
+                         int64_t *stw_max) {
     never = gcrt_chan_make(sizeof(int), 0);
-    size_t rss0 = gcrt__os_rss();
+    long rss0 = status_kib("VmRSS:"), pte0 = status_kib("VmPTE:");
     gcrt_wg_add(&wg, n);
     for (int i = 0; i < n; i++) gcrt_go(blocked, NULL);
     gcrt_wg_wait(&wg);
     gcrt_sleep(10 * 1000000); /* let the last ones park */
-    size_t rss1 = gcrt__os_rss();
-    *bytes_per_g = (double)(rss1 - rss0) / n;
+    long rss1 = status_kib("VmRSS:"), pte1 = status_kib("VmPTE:");
+    *bytes_per_g = (double)(rss1 - rss0) * 1024 / n;
+    *pte_per_g = (double)(pte1 - pte0) * 1024 / n;
     enum { STOPS = 1000 };
     static int64_t t[STOPS];
     for (int i = 0; i < STOPS; i++) {
@@ -100,12 +117,12 @@ static int real_main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 1000000;
     printf("GOMAXPROCS=%d\n", gcrt_gomaxprocs(0));
     /* First, while no stack is cached: parked goroutines on fresh stacks. */
-    double per_g;
+    double per_g, pte_g;
     int64_t med, max;
-    bench_parked(10000, &per_g, &med, &max);
+    bench_parked(10000, &per_g, &pte_g, &med, &max);
     printf("goroutine create+exit: %.0f ns\n", bench_create_exit(n));
     printf("unbuffered ping-pong round trip: %.0f ns\n", bench_pingpong(n / 4));
-    printf("memory per parked goroutine: %.0f bytes\n", per_g);
+    printf("memory per parked goroutine: %.0f bytes RSS + %.0f bytes page tables\n", per_g, pte_g);
     printf("stop-the-world, 10000 parked goroutines: median %.1f us, max %.1f us\n", med / 1e3,
            max / 1e3);
     return 0;

@@ -8,18 +8,25 @@ import (
 	"runtime/debug"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
-func rss() uint64 {
-	b, err := os.ReadFile("/proc/self/statm")
+// statusKiB reads a field of /proc/self/status in KiB (VmRSS, VmPTE).
+func statusKiB(key string) int64 {
+	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
-	var size, res uint64
-	fmt.Sscan(string(b), &size, &res)
-	return res * uint64(os.Getpagesize())
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, key) {
+			var v int64
+			fmt.Sscan(strings.TrimSpace(line[len(key):]), &v)
+			return v
+		}
+	}
+	return 0
 }
 
 func main() {
@@ -28,7 +35,34 @@ func main() {
 		n, _ = strconv.Atoi(os.Args[1])
 	}
 	fmt.Printf("GOMAXPROCS=%d\n", runtime.GOMAXPROCS(0))
+	// First, while no stack is cached: parked goroutines on fresh stacks.
+	never := make(chan int)
+	runtime.GC()
+	r0, t0 := statusKiB("VmRSS:"), statusKiB("VmPTE:")
+	const parked = 10000
 	var wg sync.WaitGroup
+	wg.Add(parked)
+	for i := 0; i < parked; i++ {
+		go func() { wg.Done(); <-never }()
+	}
+	wg.Wait()
+	time.Sleep(10 * time.Millisecond)
+	r1, t1 := statusKiB("VmRSS:"), statusKiB("VmPTE:")
+	fmt.Printf("memory per parked goroutine: %.0f bytes RSS + %.0f bytes page tables\n",
+		float64(r1-r0)*1024/parked, float64(t1-t0)*1024/parked)
+	debug.SetGCPercent(-1)
+	var pauses []uint64
+	var ms runtime.MemStats
+	for i := 0; i < 200; i++ {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		pauses = append(pauses, ms.PauseNs[(ms.NumGC+255)%256])
+	}
+	sort.Slice(pauses, func(i, j int) bool { return pauses[i] < pauses[j] })
+	fmt.Printf("stop-the-world, 10000 parked goroutines: median %.1f us, max %.1f us (GC pause)\n",
+		float64(pauses[len(pauses)/2])/1e3, float64(pauses[len(pauses)-1])/1e3)
+	close(never)
+	debug.SetGCPercent(100)
 	best := time.Duration(1 << 62)
 	for rep := 0; rep < 5; rep++ {
 		t0 := time.Now()
@@ -64,28 +98,4 @@ func main() {
 	close(ping)
 	fmt.Printf("unbuffered ping-pong round trip: %.0f ns\n", float64(best.Nanoseconds())/float64(m))
 
-	never := make(chan int)
-	runtime.GC()
-	r0 := rss()
-	const parked = 10000
-	wg.Add(parked)
-	for i := 0; i < parked; i++ {
-		go func() { wg.Done(); <-never }()
-	}
-	wg.Wait()
-	time.Sleep(10 * time.Millisecond)
-	r1 := rss()
-	fmt.Printf("memory per parked goroutine: %.0f bytes\n", float64(r1-r0)/parked)
-	debug.SetGCPercent(-1)
-	var pauses []uint64
-	var ms runtime.MemStats
-	for i := 0; i < 200; i++ {
-		runtime.GC()
-		runtime.ReadMemStats(&ms)
-		pauses = append(pauses, ms.PauseNs[(ms.NumGC+255)%256])
-	}
-	sort.Slice(pauses, func(i, j int) bool { return pauses[i] < pauses[j] })
-	fmt.Printf("stop-the-world, 10000 parked goroutines: median %.1f us, max %.1f us (GC pause)\n",
-		float64(pauses[len(pauses)/2])/1e3, float64(pauses[len(pauses)-1])/1e3)
-	close(never)
 }
