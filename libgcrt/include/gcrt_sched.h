@@ -11,7 +11,9 @@
  * Stacks. C stacks cannot move (pointers into them are everywhere), so a
  * goroutine's stack is reserved at its maximum size up front and the
  * kernel commits pages only as they are touched: a goroutine that stays
- * shallow costs one or two pages. The maximum is GCRT_STACKMAX (Go units:
+ * shallow costs one 4 KiB page, plus kernel page tables of about
+ * maximum/512 (the stacks are sparse: 2 KiB at the default, 512 bytes at
+ * 256KiB). The maximum is GCRT_STACKMAX (Go units:
  * 65536, 256KiB, 8MiB, 1GiB; default 1 MiB) or gcrt_set_max_stack. The
  * default is a compromise: deep enough for ordinary C (glibc's own
  * functions need well under 64 KiB) and small enough that a million
