@@ -189,8 +189,8 @@ int gcrt__stack_alloc(gcrt_g_t *g) {
     g->stk = r;
     g->stack_lo = r->lo;
     g->stack_hi = r->hi;
-    g->sp_min = r->hi;
-    r->committed = 4096; /* the first frame */
+    g->sp_min = r->hi - 4096; /* the first page, as r->committed below */
+    r->committed = 4096;      /* the first frame */
     gcrt_xadd_relaxed(&stack_committed, r->committed);
     return 0;
 }
@@ -210,8 +210,10 @@ void gcrt__stack_free(gcrt_g_t *g) {
     gcrt__unlock(&stack_lock);
 }
 
+/* From the G alone (its stack record is a cache miss away): the pages
+ * between the top and the lowest sp seen, as gcrt__stack_note_sp counts. */
 uint64_t gcrt__stack_bytes(gcrt_g_t *g) {
-    return g->stk ? g->stk->committed : 0;
+    return g->stk ? g->stack_hi - (g->sp_min & ~(uintptr_t)4095) : 0;
 }
 
 static GCRT_NORETURN void overflow(gcrt_g_t *g, uintptr_t sp) {
