@@ -23,8 +23,13 @@ typedef struct mstart_arg {
 static void *mstart(void *arg) {
     mstart_arg_t a = *(mstart_arg_t *)arg;
     gcrt__os_unmap(arg, 4096);
-    /* The stop signal must be deliverable; block the rest of the app's
-     * asynchronous signals on runtime threads. */
+    /* The thread inherits its creator's signal mask; the stop signal and
+     * the overflow report must get through whatever that was. */
+    sigset_t ours;
+    sigemptyset(&ours);
+    sigaddset(&ours, SIGURG);
+    sigaddset(&ours, SIGSEGV);
+    pthread_sigmask(SIG_UNBLOCK, &ours, NULL);
     if (gcrt_thread_attach() != 0) gcrt__throw("runtime: cannot attach a new M");
     gcrt_m_t *m = gcrt__getm();
     gcrt__p_release(m); /* the P proc.c gave us: back to foreign threads */
@@ -50,9 +55,6 @@ void gcrt__newm(gcrt_psched_t *pp, int spinning) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    /* Block signals while creating so the thread starts with a clean mask
-     * of the creator's (an M may be created from a signal-sensitive
-     * place); then allow the stop signal. */
     pthread_t t;
     int err = pthread_create(&t, &attr, mstart, a);
     pthread_attr_destroy(&attr);

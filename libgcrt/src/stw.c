@@ -160,7 +160,6 @@ static int is_stopped(gcrt_msched_t *ms, uint32_t w) {
 }
 
 int64_t gcrt__stop_the_world(const char *reason) {
-    (void)reason;
     gcrt_msched_t *self = gcrt__getms();
     /* Waiting for another stopper counts as blocked: it must not wait for us. */
     if (self) gcrt__ms_block(self);
@@ -176,6 +175,7 @@ int64_t gcrt__stop_the_world(const char *reason) {
      * every M stopped; a second such round catches Ms that attached
      * meanwhile (they check the word at their first safepoint). */
     int64_t next_signal = t0 + STW_SIGNAL_AFTER_NS;
+    int64_t warn_at = t0 + 1000 * 1000 * 1000;
     int clean_rounds = 0;
     for (int spins = 0; clean_rounds < 2; spins++) {
         int64_t now = gcrt__nanotime();
@@ -190,6 +190,19 @@ int64_t gcrt__stop_the_world(const char *reason) {
             }
         }
         if (signal_now) next_signal = now + STW_RESIGNAL_NS;
+        if (now >= warn_at && pending) {
+            /* Say why we hang: a thread that blocks SIGURG in a loop
+             * without safepoints can never be stopped. */
+            for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink) {
+                gcrt_msched_t *ms = gcrt__msched_of(m);
+                if (ms != self && gcrt_load_acquire(&m->tid) != 0 && !is_stopped(ms, w))
+                    gcrt__printf("runtime: stop-the-world (%s) still waiting after %lld ms for "
+                                 "thread %d (SIGURG blocked? no safepoint?)\n",
+                                 reason ? reason : "", (long long)((now - t0) / 1000000),
+                                 gcrt_load_relaxed(&m->tid));
+            }
+            warn_at = now + 10LL * 1000 * 1000 * 1000;
+        }
         if (pending == 0) {
             clean_rounds++;
             continue;
