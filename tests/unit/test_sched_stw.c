@@ -156,10 +156,30 @@ static void test_stw_from_goroutine(void) {
     EXPECT_GE(from_goroutine_dt, 0);
 }
 
+/* A thread that attaches while the world is stopped stops at once. */
+static int attached_flag;
+static void *late_attacher(void *arg) {
+    gcrt_thread_attach();
+    __atomic_store_n(&attached_flag, 1, __ATOMIC_RELEASE);
+    gcrt_thread_detach();
+    return NULL;
+}
+static void test_attach_during_stw(void) {
+    gcrt__stop_the_world("attach test");
+    pthread_t t;
+    pthread_create(&t, NULL, late_attacher, NULL);
+    usleep(30000);
+    EXPECT_EQ(__atomic_load_n(&attached_flag, __ATOMIC_ACQUIRE), 0);
+    gcrt__start_the_world();
+    pthread_join(t, NULL);
+    EXPECT_EQ(__atomic_load_n(&attached_flag, __ATOMIC_ACQUIRE), 1);
+}
+
 int main(void) {
     REQUIRE_EQ(gcrt_init(), 0);
     if (gcrt_gomaxprocs(0) < 2) gcrt_gomaxprocs(2);
     RUN(test_stw);
     RUN(test_stw_from_goroutine);
+    RUN(test_attach_during_stw);
     return th_summary();
 }
