@@ -202,6 +202,17 @@ void gcrt__sysmon_wake(void);
 void gcrt__sysmon_kick(void); /* cheap unless sysmon sleeps indefinitely */
 void gcrt__sysmon_stats(int64_t *preempts, int64_t *retakes);
 
+/* A full memory barrier (#StoreLoad). TSan rejects atomic_thread_fence
+ * (-Wtsan); a locked exchange is the same barrier on x86. */
+static inline void gcrt__fence(void) {
+#if defined(__SANITIZE_THREAD__)
+    uint32_t x = 0;
+    __atomic_exchange_n(&x, 1, __ATOMIC_SEQ_CST);
+#else
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
 #if defined(__SANITIZE_THREAD__)
 #define GCRT_TSAN_FIBERS 1
 void *__tsan_get_current_fiber(void);

@@ -197,7 +197,7 @@ top:
          * readied between our check and the drop would wait for nobody. */
         ms->spinning = 0;
         gcrt_xadd(&gcrt__sched.nmspinning, -1);
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        gcrt__fence();
         /* Plain threads queue on the global queue without a P of their
          * own and rely on wakep, which saw us spinning. */
         int found = gcrt_load_relaxed(&gcrt__sched.runqsize) > 0;

@@ -168,7 +168,7 @@ int64_t gcrt__stop_the_world(const char *reason) {
     int64_t t0 = gcrt__nanotime();
     uint32_t w = gcrt_load_relaxed(&gcrt__stw_word) + 1;
     gcrt_store_release(&gcrt__stw_word, w); /* odd: stop pending */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    gcrt__fence();
     /* Every round looks at all Ms; once the spin bound is over, every M
      * still running gets the signal at once (not one after another), and
      * again every STW_RESIGNAL_NS. The loop ends after a round that found
@@ -272,6 +272,9 @@ void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *
         if (ms->stop_uctx) {
             regs = &((ucontext_t *)ms->stop_uctx)->uc_mcontext;
             len = sizeof(mcontext_t);
+            /* Stopped by the signal anywhere: a leaf function may keep
+             * values in the 128-byte red zone below its stack pointer. */
+            sp -= 128;
         } else if (gcrt_load_relaxed(&ms->stwstate) == GCRT_MS_BLOCK_STOPPED) {
             regs = ms->block_regs;
             len = sizeof ms->block_regs;

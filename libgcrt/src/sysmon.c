@@ -147,7 +147,7 @@ static void *sysmon(void *arg) {
         if (sleep < 0) {
             gcrt__stack_publish(); /* final numbers before a long sleep */
             gcrt_store_relaxed(&sysmon_sleeping, 1);
-            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            gcrt__fence();
             /* recheck after publishing the flag: a kick may have missed it */
             busy = gcrt_load_relaxed(&gcrt__sched.nprocs) - gcrt_load_relaxed(&gcrt__sched.npidle);
             if (busy <= 0 && gcrt__timers_next() == INT64_MAX &&
