@@ -34,12 +34,24 @@
  *    state SYSCALL; sysmon (sysmon.c) retakes it if the call lasts and
  *    there is work; gcrt_exit_blocking takes it back, or another P, or
  *    queues the G and stops the M. Sysmon also flags Gs that run > 10 ms;
- *    they yield at their next safepoint.
+ *    they yield at their next gcrt_checkpoint (C code has no prologue
+ *    checks and cannot be switched at an arbitrary instruction).
  *
  * 6. Stop-the-world (stw.c) stops every M at a safepoint (the schedule
- *    loop, park, yield, gcrt__safepoint) or with a signal, and counts Ms
- *    in blocking calls or idle as stopped. ms->locks > 0 marks the switch
- *    window, where the signal is refused and retried.
+ *    loop, gcrt__safepoint in the allocator's slow path, the end of a
+ *    runtime lock region) or with a signal, and counts Ms in blocking calls
+ *    or idle as stopped. ms->locks > 0 marks the switch window, and
+ *    gcrt__tls_nostop (lock.h) a held runtime lock: there the signal only
+ *    records the request. gcrt__safepoint never switches goroutines.
+ *
+ * 7. Observability (gstate.c): gcrt_goroutine_list stops the world and
+ *    copies every G with its wait reason, wait start and a frame-pointer
+ *    walk of its saved context; gcrt_sched_read_stats has the stop latency,
+ *    stack memory, preemptions and retakes.
+ *
+ * Sanitizers: under TSan each goroutine is a TSan fiber (a fresh one per
+ * goroutine life); under ASan every switch is announced with
+ * __sanitizer_start/finish_switch_fiber.
  */
 #include "sched_internal.h"
 
