@@ -1,0 +1,323 @@
+/* test_gc_knobs.c - the collector's knobs, end to end (spec section 8),
+ * each case a child run of this program with the environment under test:
+ *   - GOGC=off never collects unless forced (gcrt_gc still does);
+ *   - gcrt_set_gc_percent returns the old value and moves NextGC at once
+ *     (the runway above the marked heap scales with GOGC);
+ *   - GOGC values: bad ones (abc, 100%, +50, overflow, empty) mean 100,
+ *     silently; negative means off; GOMEMLIMIT units B, KiB... and off;
+ *   - malformed GOMEMLIMIT (10MB, 1.5GiB, 64mib, -1) dies with Go's
+ *     "GOMEMLIMIT=<value>" line and "fatal error: malformed GOMEMLIMIT;
+ *     see `go doc runtime/debug.SetMemoryLimit`". */
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gcrt.h"
+#include "gcrt_sched.h"
+#include "harness.h"
+
+/* ---- running ourselves as a child ------------------------------------------ */
+
+struct run {
+    char *out, *err;
+    size_t nout, nerr;
+    int exited, status, signaled;
+};
+
+static void append(char **buf, size_t *n, const char *p, size_t k) {
+    *buf = realloc(*buf, *n + k + 1);
+    memcpy(*buf + *n, p, k);
+    *n += k;
+    (*buf)[*n] = 0;
+}
+
+/* Runs "<self> <mode>" with env (NULL-terminated "VAR=value" list added to
+ * ours; "VAR=" unsets VAR first). */
+static void run_self(const char *mode, const char *const *env, struct run *r) {
+    memset(r, 0, sizeof *r);
+    append(&r->out, &r->nout, "", 0);
+    append(&r->err, &r->nerr, "", 0);
+    int po[2], pe[2];
+    if (pipe(po) || pipe(pe)) return;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        for (; env && *env; env++) {
+            char name[128];
+            const char *eq = strchr(*env, '=');
+            snprintf(name, sizeof name, "%.*s", (int)(eq - *env), *env);
+            if (eq[1])
+                setenv(name, eq + 1, 1);
+            else
+                unsetenv(name);
+        }
+        char self[4096];
+        ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (k <= 0) _exit(127);
+        self[k] = 0;
+        execl(self, self, mode, (char *)NULL);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+    int open_fds = 2;
+    char buf[65536];
+    while (open_fds > 0) {
+        if (poll(fds, 2, -1) < 0) break;
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+            ssize_t k = read(fds[i].fd, buf, sizeof buf);
+            if (k <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+            } else if (i == 0) {
+                append(&r->out, &r->nout, buf, (size_t)k);
+            } else {
+                append(&r->err, &r->nerr, buf, (size_t)k);
+            }
+        }
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    r->exited = WIFEXITED(st);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r->signaled = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+}
+
+static void free_run(struct run *r) {
+    free(r->out);
+    free(r->err);
+}
+
+/* ---- child workloads ------------------------------------------------------------ */
+
+#define OBJ 1024
+static void **ring;
+static size_t nring;
+static void *volatile sink;
+
+/* Fills the ring with live_mb MiB of OBJ-byte pointer-free objects. */
+static void fill_ring(long live_mb) {
+    nring = (size_t)live_mb * (1 << 20) / OBJ;
+    ring = gcrt_alloc(nring * sizeof(void *));
+    for (size_t i = 0; i < nring; i++) gcrt_store(&ring[i], gcrt_alloc_noscan(OBJ));
+}
+
+/* Replaces ring slots with fresh objects: garbage at constant live size. */
+static void churn(uint64_t bytes) {
+    static unsigned r = 99;
+    for (uint64_t done = 0; done < bytes; done += OBJ) {
+        r = r * 1103515245u + 12345u;
+        gcrt_store(&ring[(r >> 4) % nring], gcrt_alloc_noscan(OBJ));
+    }
+}
+
+static void print_stats(const char *tag) {
+    struct gcrt_memstats ms;
+    gcrt_read_memstats(&ms);
+    printf("%s numgc=%u forced=%u nextgc=%llu heapalloc=%llu sys=%llu released=%llu\n", tag,
+           ms.num_gc, ms.num_forced_gc, (unsigned long long)ms.next_gc,
+           (unsigned long long)ms.heap_alloc, (unsigned long long)ms.sys,
+           (unsigned long long)ms.heap_released);
+    fflush(stdout);
+}
+
+static int child_off(void) {
+    gcrt_init();
+    fill_ring(8);
+    churn(256u << 20);
+    print_stats("before");
+    gcrt_gc();
+    print_stats("after");
+    return 0;
+}
+
+static int child_set_percent(void) {
+    gcrt_init();
+    fill_ring(16);
+    gcrt_gc();
+    gcrt_sleep(100 * 1000 * 1000); /* its gctrace line */
+    print_stats("p100");
+    printf("old=%d\n", gcrt_set_gc_percent(200));
+    print_stats("p200");
+    printf("old=%d\n", gcrt_set_gc_percent(50));
+    print_stats("p50");
+    printf("old=%d\n", gcrt_set_gc_percent(-1));
+    print_stats("poff");
+    printf("old=%d\n", gcrt_set_gc_percent(100));
+    fflush(stdout);
+    return 0;
+}
+
+static int child_read_knobs(void) {
+    gcrt_init();
+    int gogc = gcrt_set_gc_percent(100);
+    long long limit = (long long)gcrt_set_memory_limit(-1);
+    printf("gogc=%d limit=%lld\n", gogc, limit);
+    fflush(stdout);
+    return 0;
+}
+
+/* ---- parsing helpers -------------------------------------------------------------- */
+
+struct st {
+    unsigned numgc, forced;
+    unsigned long long nextgc, heapalloc, sys, released;
+};
+
+static int get_stats(const char *out, const char *tag, struct st *s) {
+    char key[64];
+    snprintf(key, sizeof key, "%s numgc=", tag);
+    const char *p = strstr(out, key);
+    if (!p) return 0;
+    return sscanf(p + strlen(tag),
+                  " numgc=%u forced=%u nextgc=%llu heapalloc=%llu sys=%llu released=%llu",
+                  &s->numgc, &s->forced, &s->nextgc, &s->heapalloc, &s->sys, &s->released) == 6;
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+static void test_gogc_off(void) {
+    const char *env[] = {"GOGC=off", "GOMEMLIMIT=", NULL};
+    struct run r;
+    run_self("off", env, &r);
+    EXPECT_EQ(r.status, 0);
+    struct st b, a;
+    REQUIRE_TRUE(get_stats(r.out, "before", &b));
+    REQUIRE_TRUE(get_stats(r.out, "after", &a));
+    EXPECT_EQ(b.numgc, 0); /* 264 MiB allocated, no cycle */
+    EXPECT_GE(b.heapalloc, 256u << 20);
+    EXPECT_EQ(a.numgc, 1); /* gcrt_gc still collects */
+    EXPECT_EQ(a.forced, 1);
+    EXPECT_LE(a.heapalloc, 16u << 20); /* 8 MiB live */
+    free_run(&r);
+}
+
+static void test_set_gc_percent(void) {
+    const char *env[] = {"GOGC=", "GOMEMLIMIT=", "GODEBUG=gctrace=1", NULL};
+    struct run r;
+    run_self("setpercent", env, &r);
+    EXPECT_EQ(r.status, 0);
+    struct st s100, s200, s50, soff;
+    REQUIRE_TRUE(get_stats(r.out, "p100", &s100));
+    REQUIRE_TRUE(get_stats(r.out, "p200", &s200));
+    REQUIRE_TRUE(get_stats(r.out, "p50", &s50));
+    REQUIRE_TRUE(get_stats(r.out, "poff", &soff));
+    int olds[4] = {0};
+    const char *p = r.out;
+    for (int i = 0; i < 4 && (p = strstr(p, "old=")); i++, p++) sscanf(p, "old=%d", &olds[i]);
+    EXPECT_EQ(olds[0], 100);
+    EXPECT_EQ(olds[1], 200);
+    EXPECT_EQ(olds[2], 50);
+    EXPECT_EQ(olds[3], -1);
+    /* No cycle in between: the goal moved at once. The goal is
+     * marked + (marked + stacks + globals) * GOGC / 100 (spec 8.5): the
+     * runway above the marked heap scales with GOGC. marked (h2) comes
+     * from the forced cycle's gctrace line. */
+    EXPECT_EQ(s200.numgc, s100.numgc);
+    EXPECT_EQ(soff.numgc, s100.numgc);
+    unsigned long h2 = 0, x;
+    const char *line = strstr(r.err, "(forced)");
+    REQUIRE_TRUE(line != NULL);
+    while (line > r.err && line[-1] != '\n') line--;
+    const char *q = strstr(line, " MB, ");
+    REQUIRE_TRUE(q != NULL);
+    while (q > line && q[-1] != ' ') q--;
+    REQUIRE_EQ(sscanf(q, "%lu->%lu->%lu MB", &x, &x, &h2), 3);
+    double m = (double)h2 * (1 << 20), run100 = s100.nextgc - m;
+    fprintf(stderr,
+            "NextGC: marked %lu MiB; GOGC=100 %.1f MiB, 200 %.1f MiB, 50 %.1f MiB, off %llu\n", h2,
+            s100.nextgc / 1048576.0, s200.nextgc / 1048576.0, s50.nextgc / 1048576.0, soff.nextgc);
+    EXPECT_GE(h2, 15);
+    EXPECT_LE(h2, 18);
+    EXPECT_GE(run100, 15.0 * (1 << 20));
+    EXPECT_GE(s200.nextgc - m, 1.8 * run100);
+    EXPECT_LE(s200.nextgc - m, 2.2 * run100);
+    EXPECT_GE(s50.nextgc - m, 0.4 * run100);
+    EXPECT_LE(s50.nextgc - m, 0.6 * run100);
+    EXPECT_UGE(soff.nextgc, s200.nextgc);
+    free_run(&r);
+}
+
+static void read_knobs(const char *gogc, const char *limit, int want_gogc, long long want_limit) {
+    char e1[64], e2[64];
+    snprintf(e1, sizeof e1, "GOGC=%s", gogc);
+    snprintf(e2, sizeof e2, "GOMEMLIMIT=%s", limit);
+    const char *env[] = {e1, e2, NULL};
+    struct run r;
+    run_self("knobs", env, &r);
+    EXPECT_EQ(r.status, 0);
+    int g = 0;
+    long long l = 0;
+    const char *p = strstr(r.out, "gogc=");
+    REQUIRE_TRUE(p != NULL);
+    sscanf(p, "gogc=%d limit=%lld", &g, &l);
+    if (g != want_gogc || l != want_limit)
+        FAILF("GOGC=%s GOMEMLIMIT=%s: read %d and %lld, want %d and %lld", gogc, limit, g, l,
+              want_gogc, want_limit);
+    if (r.err[0]) FAILF("GOGC=%s GOMEMLIMIT=%s: not silent: %s", gogc, limit, r.err);
+    free_run(&r);
+}
+
+static void test_gogc_values(void) {
+    read_knobs("abc", "", 100, INT64_MAX);
+    read_knobs("100%", "", 100, INT64_MAX);
+    read_knobs("", "", 100, INT64_MAX);
+    read_knobs("+50", "", 100, INT64_MAX);
+    read_knobs("99999999999", "", 100, INT64_MAX);
+    read_knobs("50", "", 50, INT64_MAX);
+    read_knobs("off", "", -1, INT64_MAX);
+    read_knobs("-5", "", -1, INT64_MAX);
+    read_knobs("100", "64MiB", 100, 64ll << 20);
+    read_knobs("100", "1GiB", 100, 1ll << 30);
+    read_knobs("100", "12345", 100, 12345);
+    read_knobs("100", "12345B", 100, 12345);
+    read_knobs("100", "off", 100, INT64_MAX);
+}
+
+static void malformed_limit(const char *value) {
+    char e[64];
+    snprintf(e, sizeof e, "GOMEMLIMIT=%s", value);
+    const char *env[] = {e, NULL};
+    struct run r;
+    run_self("knobs", env, &r);
+    EXPECT_TRUE(r.signaled == SIGABRT || (r.exited && r.status != 0));
+    char want[80];
+    snprintf(want, sizeof want, "GOMEMLIMIT=%s\n", value);
+    if (!strstr(r.err, want)) FAILF("no \"GOMEMLIMIT=%s\" line:\n%s", value, r.err);
+    if (!strstr(r.err, "fatal error: malformed GOMEMLIMIT; see `go doc "
+                       "runtime/debug.SetMemoryLimit`"))
+        FAILF("GOMEMLIMIT=%s: not Go's message:\n%s", value, r.err);
+    EXPECT_TRUE(strstr(r.out, "gogc=") == NULL);
+    free_run(&r);
+}
+
+static void test_malformed_memlimit(void) {
+    malformed_limit("10MB");
+    malformed_limit("1.5GiB");
+    malformed_limit("64mib");
+    malformed_limit("-1");
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) {
+        if (!strcmp(argv[1], "off")) return child_off();
+        if (!strcmp(argv[1], "setpercent")) return child_set_percent();
+        if (!strcmp(argv[1], "knobs")) return child_read_knobs();
+    }
+    RUN(test_gogc_off);
+    RUN(test_set_gc_percent);
+    RUN(test_gogc_values);
+    RUN(test_malformed_memlimit);
+    return th_summary();
+}
