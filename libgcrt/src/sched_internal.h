@@ -176,6 +176,7 @@ void gcrt__stack_note_sp(gcrt_g_t *g, uintptr_t sp); /* usage estimate */
 void gcrt__stack_check(gcrt_g_t *g);                 /* canary of an unguarded stack */
 void gcrt__stack_signal_init(void);                  /* SIGSEGV handler, once */
 extern size_t gcrt__stack_max_bytes;
+void gcrt__stack_set_guard_budget(int64_t slots); /* test seam */
 /* Committed bytes of g's stack (estimate), 0 without one. */
 uint64_t gcrt__stack_bytes(gcrt_g_t *g);
 /* Publishes StackInuse / StackSys for MemStats (sysmon, every round). */

@@ -105,6 +105,14 @@ static void stack_init_locked(void) {
     guard_budget = read_max_map_count() / 4;
 }
 
+/* Test seam: how many more stacks may get guard pages (0: all packed). */
+void gcrt__stack_set_guard_budget(int64_t slots) {
+    gcrt__lock(&stack_lock);
+    stack_init_locked();
+    guard_budget = slots;
+    gcrt__unlock(&stack_lock);
+}
+
 size_t gcrt_set_max_stack(size_t bytes) {
     gcrt__lock(&stack_lock);
     stack_init_locked();

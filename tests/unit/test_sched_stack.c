@@ -7,6 +7,7 @@
 
 #include "gcrt_sched.h"
 #include "harness.h"
+#include "sched_internal.h"
 
 static int64_t done;
 static void wait_done(int64_t n) {
@@ -49,15 +50,16 @@ static void overflow_forever(void *arg) {
     recurse(1 << 30);
 }
 
-/* Child mode: overflow a goroutine stack. */
-static int child_overflow(void) {
+/* Child mode: overflow a goroutine stack (packed: without guard pages). */
+static int child_overflow(int packed) {
     gcrt_init();
+    if (packed) gcrt__stack_set_guard_budget(0);
     gcrt_go(overflow_forever, NULL);
     sleep(30);
     return 0; /* not reached */
 }
 
-static int run_child(const char *stackmax, char *out, size_t cap) {
+static int run_child_mode(const char *mode, const char *stackmax, char *out, size_t cap) {
     int fds[2];
     if (pipe(fds) != 0) return -1;
     pid_t pid = fork();
@@ -68,7 +70,7 @@ static int run_child(const char *stackmax, char *out, size_t cap) {
             setenv("GCRT_STACKMAX", stackmax, 1);
         else
             unsetenv("GCRT_STACKMAX");
-        execl("/proc/self/exe", "test_sched_stack", "overflow", (char *)NULL);
+        execl("/proc/self/exe", "test_sched_stack", mode, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -80,6 +82,10 @@ static int run_child(const char *stackmax, char *out, size_t cap) {
     int status;
     waitpid(pid, &status, 0);
     return status;
+}
+
+static int run_child(const char *stackmax, char *out, size_t cap) {
+    return run_child_mode("overflow", stackmax, out, cap);
 }
 
 static void test_overflow_report(void) {
@@ -119,11 +125,25 @@ static void test_parked_goroutines_are_cheap(void) {
     wait_done(1000);
 }
 
+/* Packed stacks (no guard page each): the first goroutine gets the
+ * chunk's lowest slot, which sits on the chunk's guard page; the SIGSEGV
+ * handler reports the overflow from the stack pointer being below the
+ * stack. (A higher slot would first run through its neighbours.) */
+static void test_overflow_report_packed(void) {
+    char out[4096];
+    int status = run_child_mode("overflow-packed", NULL, out, sizeof out);
+    EXPECT_TRUE(WIFSIGNALED(status));
+    EXPECT_TRUE(strstr(out, "fatal error: stack overflow") != NULL);
+    if (!strstr(out, "fatal error: stack overflow")) fprintf(stderr, "child said:\n%s\n", out);
+}
+
 int main(int argc, char **argv) {
-    if (argc > 1 && !strcmp(argv[1], "overflow")) return child_overflow();
+    if (argc > 1 && !strcmp(argv[1], "overflow")) return child_overflow(0);
+    if (argc > 1 && !strcmp(argv[1], "overflow-packed")) return child_overflow(1);
     REQUIRE_EQ(gcrt_init(), 0);
     RUN(test_growth_to_limit);
     RUN(test_overflow_report);
+    RUN(test_overflow_report_packed);
     RUN(test_stackmax_env);
     RUN(test_parked_goroutines_are_cheap);
     return th_summary();
