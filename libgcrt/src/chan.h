@@ -9,6 +9,7 @@
 #include "gcrt_chan.h"
 #include "lock.h"
 #include "runtime.h"
+#include "gc.h"
 #include "sched.h"
 
 /* A G waiting on something (Go: sudog). A G may wait on several channels
@@ -83,41 +84,26 @@ void gcrt__chan_send_to(gcrt_chan_t *c, gcrt_sudog_t *sg, const void *ep, void (
                         void *arg);
 void gcrt__chan_recv_from(gcrt_chan_t *c, gcrt_sudog_t *sg, void *ep, void (*unlockf)(void *),
                           void *arg);
-/* Element copies (Go: typedmemmove, typedmemclr). Zero-size elements may
- * come with NULL pointers, which memcpy must not see. */
+/* Element copies (Go: typedmemmove, typedmemclr). Elements may hold
+ * pointers to GC objects and buffers live in the GC heap, so copies and
+ * clears go through the write barrier (mbarrier.c): while marking, the
+ * overwritten and the stored words are shaded. Zero-size elements may come
+ * with NULL pointers, which memcpy must not see. */
 static inline void gcrt__elem_copy(void *dst, const void *src, size_t n) {
-    switch (n) { /* the common sizes become plain moves */
-    case 0:
+    if (n == 8 && ((uintptr_t)dst & 7) == 0) { /* the common case: one word */
+        void *v;
+        memcpy(&v, src, 8);
+        gcrt_store(dst, v);
         return;
-    case 4:
-        memcpy(dst, src, 4);
-        return;
-    case 8:
-        memcpy(dst, src, 8);
-        return;
-    case 16:
-        memcpy(dst, src, 16);
-        return;
-    default:
-        memcpy(dst, src, n);
     }
+    if (n) gcrt__copy_barrier(dst, src, n);
 }
 static inline void gcrt__elem_clear(void *p, size_t n) {
-    switch (n) {
-    case 0:
+    if (n == 8 && ((uintptr_t)p & 7) == 0) {
+        gcrt_store(p, NULL);
         return;
-    case 4:
-        memset(p, 0, 4);
-        return;
-    case 8:
-        memset(p, 0, 8);
-        return;
-    case 16:
-        memset(p, 0, 16);
-        return;
-    default:
-        memset(p, 0, n);
     }
+    if (n) gcrt__clear_barrier(p, n);
 }
 
 /* Address of buffer slot i. */

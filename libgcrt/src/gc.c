@@ -301,7 +301,9 @@ static void finish_cycle(void) {
 
 /* Called by the mark worker that found no work (term_claim won). */
 void gcrt__gc_mark_done(void) {
-    gcrt_store_release(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM);
+    /* Sequentially consistent, with the workers' busy increment followed by
+     * their phase check: either we see them busy, or they see MARKTERM. */
+    __atomic_store_n(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM, __ATOMIC_SEQ_CST);
     /* Workers still draining put their buffers back and stop. */
     while (gcrt_load_acquire(&busy) != 0) gcrt__os_yield();
     cyc.t_markterm = gcrt__nanotime();
@@ -345,6 +347,8 @@ static void gc_start_locked(int forced) {
 
     cyc.t_start = gcrt__nanotime();
     gcrt__stop_the_world("GC sweep termination");
+    /* Spans handed back since the sweep above (world stopped: no more). */
+    gcrt__finish_sweep();
     gcrt__pool_cleanup();
     gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARK);
     set_marking(1);
@@ -504,19 +508,24 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     int64_t work = gcrt__pacer_assist_work(&pacer, -c->assist_credit, &credit);
     gcrt__unlock(&pacer_lock);
     int64_t t0 = gcrt__nanotime();
+    /* No stop inside: mark termination must not find a half-scanned object
+     * in this P's hands. */
+    gcrt__nostop_enter();
     int64_t done = gcrt__gc_drain(&c->gcw, work);
     /* Whatever it could not scan (no work left) it is forgiven: the
      * background workers are ahead. */
     c->assist_credit += done >= work ? credit : (credit * done) / (work > 0 ? work : 1);
     if (c->assist_credit < 0 && !gcrt__gc_global_work()) c->assist_credit = 0;
-    gcrt_xadd_relaxed(&cyc.assist_ns, gcrt__nanotime() - t0);
     gcrt__gcwork_flush(&c->gcw);
+    gcrt__nostop_exit();
+    gcrt_xadd_relaxed(&cyc.assist_ns, gcrt__nanotime() - t0);
 }
 
 /* ---- start-up ------------------------------------------------------------------ */
 
 void gcrt__gc_init(void) {
     gcrt__gc_stats_hook = fill_memstats;
+    if (gcrt__debug.gccheckmark > 0) gcrt__alloc_hooks |= GCRT_HOOK_PCS;
     int32_t gogc = gcrt__pacer_parse_gogc(getenv("GOGC"));
     int64_t limit = gcrt__pacer_read_gomemlimit(getenv("GOMEMLIMIT"));
     gcrt__lock(&pacer_lock);
@@ -568,7 +577,7 @@ static void *mark_worker(void *arg) {
         }
         gcrt_xadd(&busy, 1);
         for (;;) {
-            if (gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_MARK) break;
+            if (__atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) != GCRT_GC_MARK) break;
             if (gcrt__gc_drain(&wk->w, 64 << 10) > 0) continue;
             /* No work anywhere we can see: try to finish the mark. */
             gcrt__gcwork_flush(&wk->w);

@@ -125,8 +125,9 @@ void gcrt__gc_workers_start(void);
 uint64_t gcrt__gc_workers_take_marked(void);
 void gcrt__gc_workers_cpu_mark(void);
 void gcrt__gc_workers_cpu_take(int64_t *background, int64_t *idle);
-/* Re-marks everything with the world stopped into the check bits and stops
- * the program if a reachable object was left unmarked (gccheckmark=1). */
+/* gccheckmark=1, world stopped after marking: stops the program with the
+ * addresses and allocation sites if a marked object points to an unmarked
+ * one (a pointer store that bypassed the write barrier). */
 void gcrt__gc_checkmark(const gcrt_roots_t *r);
 
 /* ---- finalizers (mfinal.c) ------------------------------------------------ */
@@ -143,6 +144,12 @@ void gcrt__fin_remove(gcrt_span_t *s, uintptr_t offset);
 void gcrt__fin_wake_check(void);
 /* Finalizers run so far. */
 uint64_t gcrt__fin_count_run(void);
+
+/* Copies / clears n bytes of memory that may hold pointers, through the
+ * write barrier word by word where the destination is aligned (Go:
+ * typedmemmove, typedmemclr). Overlap allowed for copies. */
+void gcrt__copy_barrier(void *dst, const void *src, size_t n);
+void gcrt__clear_barrier(void *dst, size_t n);
 
 /* The write barrier's shared buffer for unattached threads (mbarrier.c). */
 void gcrt__wb_flush_orphans(void);

@@ -78,9 +78,16 @@ static GCRT_NOINLINE void alloc_hook(gcrt_mcache_t *c, gcrt_span_t *s, uintptr_t
     uintptr_t idx = s->divmagic ? (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32) : 0;
     uint32_t hooks = gcrt_load_relaxed(&c->hooks);
     if (hooks & GCRT_HOOK_BLACK) {
-        __atomic_fetch_or(&s->gcmark_bits[idx / 64], (uint64_t)1 << (idx % 64), __ATOMIC_RELAXED);
-        if (gcrt_load_relaxed(&gcrt__gcphase) == GCRT_GC_MARK)
-            gcrt_xadd_relaxed(&c->gcw.bytes_marked, (uint64_t)s->elemsize);
+        /* Black while marking; and after mark termination in a span cached
+         * since before it, which will be swept with that cycle's marks. A
+         * span taken after mark termination must stay white. */
+        /* MARK, or MARKTERM while mark termination waits for the world
+         * to stop: the mutator still runs then. */
+        int marking = gcrt_load_relaxed(&gcrt__gcphase) != GCRT_GC_OFF;
+        if (marking || gcrt_load_relaxed(&s->sweepgen) != gcrt_load_relaxed(&gcrt__mheap.sweepgen))
+            __atomic_fetch_or(&s->gcmark_bits[idx / 64], (uint64_t)1 << (idx % 64),
+                              __ATOMIC_RELAXED);
+        if (marking) gcrt_xadd_relaxed(&c->gcw.bytes_marked, (uint64_t)s->elemsize);
     }
     if (hooks & GCRT_HOOK_PCS) gcrt__span_record_pc(s, idx, pc);
     if (hooks & GCRT_HOOK_FLUSH) gcrt__mcache_prepare_for_sweep(c);
@@ -243,17 +250,26 @@ static void *alloc_large(gcrt_mcache_t *c, size_t size, unsigned noscan, uintptr
         if (!s) return NULL;
     }
     uintptr_t bytes = npages << GCRT_PAGE_SHIFT;
+    /* Zero before the collector can see the object as black. */
     if (s->needzero) memset((void *)s->base, 0, bytes);
+    /* Registration (in the current sweep generation) and colour in one
+     * no-stop region, so a mark termination sees both or neither. */
+    gcrt__nostop_enter();
     gcrt__mcentral_add_large(s);
     if (GCRT_UNLIKELY(gcrt_load_relaxed(&c->hooks) != 0)) alloc_hook(c, s, s->base, pc);
+    gcrt__nostop_exit();
     gcrt__stats_begin(&c->stats);
     gcrt_bump(&c->stats.large_alloc, bytes);
     gcrt_bump(&c->stats.large_alloc_count, 1);
     gcrt__stats_end(&c->stats);
     gcrt_xadd_relaxed(&gcrt__heap_live, bytes);
     if (GCRT_UNLIKELY((c->next_sample -= (int64_t)bytes) < 0)) profile_countdown_expired(c);
+    void *p = (void *)s->base;
     gcrt__malloc_gc_work(c, (int64_t)bytes);
-    return (void *)s->base;
+    /* The GC work above may start a cycle: the new object must be in this
+     * frame (a root) while it does, not only in the span struct. */
+    gcrt_keep_alive(p);
+    return p;
 }
 
 void gcrt__malloc_gc_work(gcrt_mcache_t *c, int64_t bytes) {

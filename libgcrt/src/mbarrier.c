@@ -51,6 +51,29 @@ void gcrt_copy_ptrs(void *dst, const void *src, size_t n) {
     }
 }
 
+void gcrt__copy_barrier(void *dst, const void *src, size_t n) {
+    uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;
+    if ((d & 7) || (s & 7) || (n & 7)) {
+        /* Pointers are only recognised at aligned addresses: an unaligned
+         * copy stores none the collector could see. Shade the source's
+         * aligned words so nothing it held is lost. */
+        if (gcrt_load_acquire(&gcrt_gc_barrier_on))
+            for (uintptr_t q = gcrt_round_up(s, 8); q + 8 <= s + n; q += 8)
+                gcrt_write_barrier(NULL, *(void *const *)q);
+        memmove(dst, src, n);
+        return;
+    }
+    gcrt_copy_ptrs(dst, src, n / 8);
+}
+
+void gcrt__clear_barrier(void *dst, size_t n) {
+    uintptr_t d = (uintptr_t)dst;
+    uintptr_t lo = gcrt_round_up(d, 8), hi = (d + n) & ~(uintptr_t)7;
+    if (lo > d) memset(dst, 0, (lo < d + n ? lo : d + n) - d);
+    for (uintptr_t q = lo; q < hi; q += 8) gcrt_store((void *)q, NULL);
+    if (hi >= lo && hi < d + n) memset((void *)hi, 0, d + n - hi);
+}
+
 /* Flushes the orphan buffer at mark termination (world stopped). */
 void gcrt__wb_flush_orphans(void) {
     gcrt__gcwork_flush(&orphan_gcw);

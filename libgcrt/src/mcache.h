@@ -33,8 +33,8 @@ static inline unsigned gcrt__spc_sizeclass(unsigned spc) {
 }
 
 /* mcache.hooks bits: work the allocation fast path hands to alloc_hook.
- *   BLACK  allocate black (marking is on, or this cache still holds spans
- *          from before the last mark termination)
+ *   BLACK  allocate black: while marking, and, until FLUSH is done, in
+ *          spans cached since before the last mark termination
  *   PCS    record allocation sites (GODEBUG=gccheckmark=1)
  *   FLUSH  the collector finished a cycle: give every cached span back
  *          before allocating more from them (Go: mcache.prepareForSweep)

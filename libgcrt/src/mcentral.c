@@ -221,6 +221,8 @@ void gcrt__mcentral_add_large(gcrt_span_t *s) {
     gcrt_mcentral_t *c = &gcrt__mcentral[s->spanclass];
     gcrt__lock(&c->lock);
     c->nspans++;
+    /* A fresh object: swept in whatever generation it is registered. */
+    gcrt_store_relaxed(&s->sweepgen, heap_sg());
     push(c, s, GCRT_LIST_FULL, gcrt__swept_set(heap_sg()));
     gcrt__unlock(&c->lock);
 }

@@ -64,6 +64,8 @@ static int sweep_small(gcrt_span_t *s) {
 }
 
 int gcrt__sweep_span(gcrt_span_t *s) {
+    /* Sweeping during a mark would erase the marks being made. */
+    GCRT_ASSERT(gcrt_load_relaxed(&gcrt__gcphase) == GCRT_GC_OFF);
     gcrt__fin_sweep_span(s);
     if ((s->spanclass >> 1) != 0) return sweep_small(s);
     if (gcrt_load_relaxed(&s->gcmark_bits[0]) & 1) {
