@@ -225,6 +225,8 @@ static GCRT_NOINLINE void after_switch_in(gcrt_g_t *g) {
     fiber_on_g(g);
     gcrt_msched_t *ms = gcrt__getms();
     ms->locks--;
+    /* A stop signal refused during the switch: stop now, not at its resend. */
+    if (GCRT_UNLIKELY(gcrt_load_relaxed(&gcrt__stw_word) & 1)) gcrt__safepoint_slow();
 }
 
 /* Switches from goroutine g to its M's g0, which then does action. Returns

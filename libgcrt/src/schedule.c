@@ -226,7 +226,14 @@ top:
 
 /* ---- running a G ------------------------------------------------------------ */
 
+/* Runs g until it switches back to g0. The whole window, from before g is
+ * marked running until the caller has stored its next status, is a
+ * no-signal region (ms->locks, balanced by the goroutine side around the
+ * switch): a stop inside it would find g neither as an M's current G nor
+ * with a parked status, and the GC would miss its stack. The caller closes
+ * it once g's status is stored (switched_out). */
 void gcrt__execute(gcrt_msched_t *ms, gcrt_g_t *g) {
+    ms->locks++;
     gcrt_store_relaxed(&ms->pp->schedtick, ms->pp->schedtick + 1);
     g->m = ms->m;
     g->lastm = ms->m;
@@ -234,7 +241,6 @@ void gcrt__execute(gcrt_msched_t *ms, gcrt_g_t *g) {
     gcrt_store_relaxed(&g->waitsince, 0);
     gcrt_store_release(&g->status, GCRT_G_RUNNING);
     gcrt_store_release(&ms->curg, g);
-    ms->locks++;
 #if defined(GCRT_TSAN_FIBERS)
     __tsan_switch_to_fiber(g->tsan_fiber, 0);
 #endif
@@ -245,14 +251,20 @@ void gcrt__execute(gcrt_msched_t *ms, gcrt_g_t *g) {
 #if defined(GCRT_ASAN_FIBERS)
     __sanitizer_finish_switch_fiber(ms->asan_fake, NULL, NULL);
 #endif
-    ms->locks--;
     gcrt_store_release(&ms->curg, ms->g0);
     gcrt__stack_note_sp(g, g->sched_sp);
 }
 
-static void requeue(gcrt_g_t *g) {
+/* Ends the switch window of gcrt__execute (g's new status is stored). */
+static inline void switched_out(gcrt_msched_t *ms) {
+    ms->locks--;
+    if (GCRT_UNLIKELY(gcrt_load_relaxed(&gcrt__stw_word) & 1)) gcrt__safepoint_slow();
+}
+
+static void requeue(gcrt_msched_t *ms, gcrt_g_t *g) {
     g->m = NULL;
     gcrt_store_release(&g->status, GCRT_G_RUNNABLE);
+    switched_out(ms);
     gcrt__lock(&gcrt__sched.lock);
     gcrt__globrunqput(g);
     gcrt__unlock(&gcrt__sched.lock);
@@ -266,6 +278,7 @@ static void goexit0(gcrt_msched_t *ms, gcrt_g_t *g) {
     g->waiting = NULL;
     gcrt_store_relaxed(&g->preempt, 0);
     gcrt_store_release(&g->status, GCRT_G_DEAD);
+    switched_out(ms);
     if (!g->system) gcrt_xadd(&gcrt__sched.ngoroutine, -1);
 #if defined(GCRT_TSAN_FIBERS)
     /* A fresh fiber for the next life of this G: the old one's shadow
@@ -291,22 +304,19 @@ GCRT_NORETURN void gcrt__mstart_loop(gcrt_msched_t *ms) {
             ms->unlockarg = NULL;
             g->m = NULL;
             gcrt_store_release(&g->status, GCRT_G_WAITING);
+            switched_out(ms);
             if (f && !f(g, a)) {
                 uint32_t w = GCRT_G_WAITING;
                 if (!gcrt_cas(&g->status, &w, GCRT_G_RUNNABLE))
                     gcrt__throw("runtime: unlockf returned 0 but the G was readied");
-                if (!ms->pp) { /* cannot happen: g0 keeps its P across a park */
-                    requeue(g);
-                    break;
-                }
-                goto run;
+                goto run; /* g0 keeps its P across a park */
             }
             break;
         }
         case GCRT_ACT_GOSCHED:
         case GCRT_ACT_PREEMPT:
         case GCRT_ACT_BLOCKED:
-            requeue(g);
+            requeue(ms, g);
             if (ms->action == GCRT_ACT_BLOCKED) gcrt__wakep();
             break;
         case GCRT_ACT_EXIT:
