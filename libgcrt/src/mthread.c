@@ -71,6 +71,8 @@ void gcrt__stopm(gcrt_msched_t *ms) {
     gcrt__sched.midle = ms;
     gcrt_store_relaxed(&gcrt__sched.nmidle, gcrt__sched.nmidle + 1);
     gcrt__unlock(&gcrt__sched.lock);
+    ms->stop_sp = (uintptr_t)__builtin_frame_address(0); /* what a GC scans */
+    ms->stop_fp = ms->stop_sp;
     gcrt__ms_block(ms);
     while (gcrt_load_acquire(&ms->parkword) == 0) gcrt__futex_wait(&ms->parkword, 0, -1);
     gcrt__ms_unblock(ms);

@@ -115,9 +115,8 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
         gcrt__tls_stop_pending = 1;
     } else if (ms && (w & 1) && ms->locks == 0) {
         ms->stop_uctx = uctx;
-        /* The 128-byte red zone below the interrupted sp may hold a leaf
-         * function's live values: the stack to scan starts below it. */
-        ms->stop_sp = (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP] - 128;
+        /* The interrupted sp; gcrt__stw_for_each_stack adds the red zone. */
+        ms->stop_sp = (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP];
         ms->stop_fp = (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RBP];
         gcrt_store_release(&ms->stopped_gen, w);
         uint32_t s = GCRT_MS_RUN;
