@@ -161,7 +161,12 @@ static int is_stopped(gcrt_msched_t *ms, uint32_t w) {
 int64_t gcrt__stop_the_world(const char *reason) {
     gcrt_msched_t *self = gcrt__getms();
     /* Waiting for another stopper counts as blocked: it must not wait for us. */
-    if (self) gcrt__ms_block(self);
+    if (self) {
+        __builtin_unwind_init(); /* our frames stay put while we wait */
+        self->stop_sp = (uintptr_t)__builtin_frame_address(0) - 128;
+        self->stop_fp = (uintptr_t)__builtin_frame_address(0);
+        gcrt__ms_block(self);
+    }
     gcrt__lock(&stw_lock);
     if (self) gcrt__ms_unblock(self);
     int64_t t0 = gcrt__nanotime();
