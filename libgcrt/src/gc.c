@@ -82,6 +82,7 @@ static gcrt_lock_t pacer_lock = GCRT_LOCK_INIT(GCRT_RANK_LEAF);
 
 static struct gcrt_pacer pacer;             /* pacer_lock */
 static uint64_t trigger_bytes = UINT64_MAX; /* heap_live that starts a cycle; atomic */
+static uint64_t cyc_goal = UINT64_MAX;      /* heap goal of the running cycle; atomic */
 
 static struct {
     uint32_t num_gc, num_forced_gc;
@@ -136,6 +137,12 @@ static int32_t procs(void) {
 }
 
 /* Recomputes the trigger (pacer_lock held). */
+static void update_limit_locked(void) {
+    gcrt_store_relaxed(&gcrt__mheap.memory_limit, pacer.memory_limit == GCRT_PACER_NO_LIMIT
+                                                      ? (uint64_t)0
+                                                      : (uint64_t)pacer.memory_limit);
+}
+
 static void update_trigger_locked(void) {
     struct gcrt_pacer_mem m;
     pacer_mem(&m);
@@ -152,6 +159,20 @@ static void update_trigger_locked(void) {
  * bytes of free slots the caches hold, which count in heap_live. */
 static uint64_t flag_all_mcaches_for_sweep(void) {
     uint64_t reserved = 0;
+    /* A P nobody runs on (idle, or its thread in a blocking call) cannot
+     * be in the middle of an allocation: flush it now, so that its spans
+     * are swept this cycle (Go flushes every P at mark termination). */
+    int32_t np = gcrt_load_acquire(&gcrt__nallp);
+    gcrt_p_t **allp = gcrt_load_acquire(&gcrt__allp);
+    for (int32_t i = 0; i < np; i++) {
+        gcrt_p_t *p = allp[i];
+        uint32_t pst = gcrt_load_acquire(&p->status);
+        if (p->mcache && (pst == GCRT_P_IDLE || pst == GCRT_P_SYSCALL)) {
+            gcrt__mcache_release_all(p->mcache);
+            __atomic_fetch_and(&p->mcache->hooks, ~(uint32_t)(GCRT_HOOK_FLUSH | GCRT_HOOK_BLACK),
+                               __ATOMIC_RELAXED);
+        }
+    }
     for (gcrt_mcache_t *c = gcrt_load_acquire(&gcrt__allmcache); c; c = c->alllink) {
         for (unsigned spc = 0; spc < GCRT_NUM_CACHE_CLASSES; spc++) {
             gcrt_span_t *s = gcrt_load_relaxed(&c->alloc[spc]);
@@ -291,12 +312,15 @@ static void finish_cycle(void) {
     tc.gc_cpu_fraction = elapsed > 0 ? (double)st.gc_cpu_ns / ((double)elapsed * procs()) : 0;
     gcrt__unlock(&stats_lock);
 
-    gcrt_store_release(&completed, completed + 1);
     gcrt__start_the_world();
+    /* Go prints the line after the world restarts and before it lets the
+     * cycle's waiters (runtime.GC) go: cycle N's line precedes their
+     * return. */
+    if (gcrt__debug.gctrace > 0) print_gctrace(&tc);
+    gcrt_store_release(&completed, completed + 1);
     gcrt__futex_wake(&completed, INT32_MAX);
     if (cyc.mode != 2) gcrt__bgsweep_wake();
     gcrt__scavenger_wake();
-    if (gcrt__debug.gctrace > 0) print_gctrace(&tc);
 }
 
 /* Called by the mark worker that found no work (term_claim won). */
@@ -357,6 +381,7 @@ static void gc_start_locked(int forced) {
     gcrt__lock(&pacer_lock);
     pacer.heap_live = cyc.heap0;
     gcrt__pacer_start_cycle(&pacer, cyc.t_start, procs(), false, cyc.mode != 0, &m);
+    gcrt_store_relaxed(&cyc_goal, gcrt__pacer_heap_goal(&pacer, &m));
     gcrt__unlock(&pacer_lock);
     prepare_mcaches_for_mark();
 
@@ -466,6 +491,7 @@ int64_t gcrt_set_memory_limit(int64_t limit) {
     int64_t old = gcrt__pacer_set_memory_limit(&pacer, limit);
     if (limit >= 0) {
         gcrt__pacer_commit(&pacer, gcrt__sweep_done());
+        update_limit_locked();
         update_trigger_locked();
     }
     gcrt__unlock(&pacer_lock);
@@ -512,12 +538,24 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
      * in this P's hands. */
     gcrt__nostop_enter();
     int64_t done = gcrt__gc_drain(&c->gcw, work);
-    /* Whatever it could not scan (no work left) it is forgiven: the
-     * background workers are ahead. */
-    c->assist_credit += done >= work ? credit : (credit * done) / (work > 0 ? work : 1);
-    if (c->assist_credit < 0 && !gcrt__gc_global_work()) c->assist_credit = 0;
     gcrt__gcwork_flush(&c->gcw);
     gcrt__nostop_exit();
+    /* No grey objects to take: the rest of the work is in the background
+     * workers' hands. Past the heap goal the allocation waits for them a
+     * little (Go parks the assist until they have earned it credit), at
+     * most ASSIST_WAIT_NS per allocation; below the goal it is forgiven. */
+    enum { ASSIST_WAIT_NS = 1000 * 1000 };
+    while (done < work && gcrt_load_relaxed(&gcrt__gc_marking) &&
+           gcrt_load_relaxed(&gcrt__heap_live) > gcrt_load_relaxed(&cyc_goal) &&
+           gcrt__nanotime() - t0 < ASSIST_WAIT_NS) {
+        gcrt__os_sleep_ns(20 * 1000);
+        gcrt__nostop_enter();
+        done += gcrt__gc_drain(&c->gcw, work - done);
+        gcrt__gcwork_flush(&c->gcw);
+        gcrt__nostop_exit();
+    }
+    c->assist_credit += done >= work ? credit : (credit * done) / (work > 0 ? work : 1);
+    if (c->assist_credit < 0) c->assist_credit = 0; /* forgiven */
     gcrt_xadd_relaxed(&cyc.assist_ns, gcrt__nanotime() - t0);
 }
 
@@ -530,6 +568,7 @@ void gcrt__gc_init(void) {
     int64_t limit = gcrt__pacer_read_gomemlimit(getenv("GOMEMLIMIT"));
     gcrt__lock(&pacer_lock);
     gcrt__pacer_init(&pacer, gogc, limit);
+    update_limit_locked();
     update_trigger_locked();
     gcrt__unlock(&pacer_lock);
     gcrt__bgsweep_start();

@@ -202,8 +202,21 @@ int gcrt__mheap_init(gcrt_mheap_t *h, size_t reserve) {
     return 0;
 }
 
+/* Memory the runtime maps and has not released: Sys - HeapReleased. */
+static uint64_t mapped_ready(const gcrt_mheap_t *h) {
+    return gcrt_load_relaxed(&h->heap_inuse) + gcrt_load_relaxed(&h->heap_free) +
+           gcrt_load_relaxed(&h->stack_inuse) + gcrt_load_relaxed(&gcrt__meta.mspan_sys) +
+           gcrt_load_relaxed(&gcrt__meta.gc_sys) + gcrt_load_relaxed(&gcrt__meta.other_sys) +
+           gcrt_load_relaxed(&gcrt__meta.stack_sys);
+}
+
 gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanclass, int manual) {
     if (npages == 0 || npages > UINT32_MAX) return NULL;
+    uint64_t limit = gcrt_load_relaxed(&h->memory_limit);
+    if (limit) {
+        uint64_t want = mapped_ready(h) + (npages << GCRT_PAGE_SHIFT);
+        if (want > limit) gcrt__mheap_scavenge(h, want - limit);
+    }
     gcrt__lock(&h->lock);
     gcrt_span_t *t = find_free(h, npages);
     if (!t) {

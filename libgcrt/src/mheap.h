@@ -100,6 +100,10 @@ typedef struct gcrt_mheap {
     uint64_t heap_released;  /* free pages released */
     uint64_t stack_inuse;    /* pages in MANUAL spans */
     uint64_t released_total; /* cumulative bytes released (scavtrace work) */
+    /* GOMEMLIMIT in bytes of memory the runtime maps and has not released
+     * (Sys - HeapReleased), 0 = none: allocation releases free pages first
+     * when it would go over (Go: allocSpan's scavenge). Atomic. */
+    uint64_t memory_limit;
 } gcrt_mheap_t;
 
 extern gcrt_mheap_t gcrt__mheap;

@@ -55,7 +55,15 @@ static uint64_t excess(void) {
     uint64_t goal = gcrt__scavenge_goal(inuse, gcrt_load_relaxed(&in_last_heap_inuse),
                                         gcrt_load_relaxed(&in_heap_goal),
                                         gcrt_load_relaxed(&in_last_heap_goal), GCRT_PAGE_SIZE);
-    return retained > goal ? retained - goal : 0;
+    uint64_t over = retained > goal ? retained - goal : 0;
+    /* GOMEMLIMIT: keep retained memory under 95% of the limit (the intent of
+     * Go 1.19's memory-limit goal; see ../shared/spec/go-formats.md sec. 9). */
+    uint64_t limit = gcrt_load_relaxed(&h->memory_limit);
+    if (limit) {
+        uint64_t lgoal = limit / 100 * 95;
+        if (retained > lgoal && retained - lgoal > over) over = retained - lgoal;
+    }
+    return over;
 }
 
 static void *scavenger_main(void *arg) {

@@ -1,0 +1,231 @@
+/* test_gc_pacing.c - the steady state (spec section 8): a live heap L kept
+ * in a ring with garbage churned through it, for GOGC=50/100/200 (each a
+ * child run of this program with the environment). After two settling
+ * cycles, the heap at mark end (gctrace h1) stays near the goal
+ * L + (L + stacks + globals) * GOGC/100 (median within [0.8x, 1.6x], at
+ * most a quarter of the cycles outside) and the marked heap (h2) near L.
+ * No timing. GCRT_PACING_MB scales L (default 32). The other knobs:
+ * test_gc_knobs.c; GOMEMLIMIT: test_gc_memlimit.c. */
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gcrt.h"
+#include "gcrt_sched.h"
+#include "harness.h"
+
+/* ---- running ourselves as a child ------------------------------------------ */
+
+struct run {
+    char *out, *err;
+    size_t nout, nerr;
+    int exited, status, signaled;
+};
+
+static void append(char **buf, size_t *n, const char *p, size_t k) {
+    *buf = realloc(*buf, *n + k + 1);
+    memcpy(*buf + *n, p, k);
+    *n += k;
+    (*buf)[*n] = 0;
+}
+
+/* Runs "<self> <mode>" with env (NULL-terminated "VAR=value" list added to
+ * ours; "VAR=" unsets VAR first). */
+static void run_self(const char *mode, const char *const *env, struct run *r) {
+    memset(r, 0, sizeof *r);
+    append(&r->out, &r->nout, "", 0);
+    append(&r->err, &r->nerr, "", 0);
+    int po[2], pe[2];
+    if (pipe(po) || pipe(pe)) return;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        for (; env && *env; env++) {
+            char name[128];
+            const char *eq = strchr(*env, '=');
+            snprintf(name, sizeof name, "%.*s", (int)(eq - *env), *env);
+            if (eq[1])
+                setenv(name, eq + 1, 1);
+            else
+                unsetenv(name);
+        }
+        char self[4096];
+        ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (k <= 0) _exit(127);
+        self[k] = 0;
+        execl(self, self, mode, (char *)NULL);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+    int open_fds = 2;
+    char buf[65536];
+    while (open_fds > 0) {
+        if (poll(fds, 2, -1) < 0) break;
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+            ssize_t k = read(fds[i].fd, buf, sizeof buf);
+            if (k <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+            } else if (i == 0) {
+                append(&r->out, &r->nout, buf, (size_t)k);
+            } else {
+                append(&r->err, &r->nerr, buf, (size_t)k);
+            }
+        }
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    r->exited = WIFEXITED(st);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r->signaled = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+}
+
+static void free_run(struct run *r) {
+    free(r->out);
+    free(r->err);
+}
+
+/* ---- child workloads ------------------------------------------------------------ */
+
+#define OBJ 1024
+static void **ring;
+static size_t nring;
+static void *volatile sink;
+
+/* Fills the ring with live_mb MiB of OBJ-byte pointer-free objects. */
+static void fill_ring(long live_mb) {
+    nring = (size_t)live_mb * (1 << 20) / OBJ;
+    ring = gcrt_alloc(nring * sizeof(void *));
+    for (size_t i = 0; i < nring; i++) gcrt_store(&ring[i], gcrt_alloc_noscan(OBJ));
+}
+
+/* Replaces ring slots with fresh objects: garbage at constant live size. */
+static void churn(uint64_t bytes) {
+    static unsigned r = 99;
+    for (uint64_t done = 0; done < bytes; done += OBJ) {
+        r = r * 1103515245u + 12345u;
+        gcrt_store(&ring[(r >> 4) % nring], gcrt_alloc_noscan(OBJ));
+    }
+}
+
+static void print_stats(const char *tag) {
+    struct gcrt_memstats ms;
+    gcrt_read_memstats(&ms);
+    printf("%s numgc=%u forced=%u nextgc=%llu heapalloc=%llu sys=%llu released=%llu\n", tag,
+           ms.num_gc, ms.num_forced_gc, (unsigned long long)ms.next_gc,
+           (unsigned long long)ms.heap_alloc, (unsigned long long)ms.sys,
+           (unsigned long long)ms.heap_released);
+    fflush(stdout);
+}
+
+static int child_steady(void) {
+    long mb = th_env_long("GCRT_PACING_MB", 32);
+    gcrt_init();
+    fill_ring(mb);
+    /* Two cycles to settle, then the steady state: the marker goes to
+     * stderr, between the gctrace lines. */
+    churn((uint64_t)mb << 21);
+    if (write(2, "steady\n", 7) != 7) return 1;
+    churn((uint64_t)mb << 25); /* 32 x L of garbage */
+    print_stats("final");
+    return 0;
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void steady(const char *gogc, int percent) {
+    long mb = th_env_long("GCRT_PACING_MB", 32);
+    char env_gogc[32];
+    snprintf(env_gogc, sizeof env_gogc, "GOGC=%s", gogc);
+    const char *env[] = {env_gogc, "GODEBUG=gctrace=1", "GOMEMLIMIT=", NULL};
+    struct run r;
+    run_self("steady", env, &r);
+    EXPECT_EQ(r.status, 0);
+    /* Heap-triggered cycles after the ring is full: the last few of them
+     * are the steady state. */
+    /* Go's goal counts globals and stacks too (spec 8.5): with
+     * sanitizers the globals are megabytes. */
+    double want = (double)mb * (1 + percent / 100.0);
+    int n = 0, bad = 0;
+    unsigned long h0, h1, h2, goal, stk, glob;
+    double r1[4096], r2[4096]; /* h1 / want and h2 / L per steady cycle */
+    char *steady_mark = strstr(r.err, "steady\n");
+    REQUIRE_TRUE(steady_mark != NULL);
+    for (char *s = steady_mark; s && *s;) {
+        char *e = strchr(s, '\n');
+        if (e) *e = 0;
+        const char *mbp = strstr(s, " MB, ");
+        if (strncmp(s, "gc ", 3) == 0 && !strstr(s, "(forced)") && mbp) {
+            const char *q = mbp;
+            while (q > s && q[-1] != ' ') q--;
+            if (sscanf(q, "%lu->%lu->%lu MB, %lu MB goal, %lu MB stacks, %lu MB globals", &h0, &h1,
+                       &h2, &goal, &stk, &glob) == 6 &&
+                h2 >= (unsigned long)mb * 9 / 10) {
+                /* ring full: live is L */
+                want = mb + (double)(mb + stk + glob) * percent / 100.0;
+                if (n < 4096) {
+                    r1[n] = h1 / want;
+                    r2[n] = (double)h2 / mb;
+                }
+                n++;
+                if (h1 < want * 0.8 || h1 > want * 1.6) {
+                    bad++;
+                    fprintf(stderr, "GOGC=%s: out of bounds: %s\n", gogc, s);
+                }
+            }
+        }
+        s = e ? e + 1 : NULL;
+    }
+    if (n > 4096) n = 4096;
+    qsort(r1, (size_t)n, sizeof r1[0], cmp_double);
+    qsort(r2, (size_t)n, sizeof r2[0], cmp_double);
+    double m1 = n ? r1[n / 2] : 0, m2 = n ? r2[n / 2] : 0;
+    fprintf(stderr,
+            "GOGC=%s: %d steady cycles, %d out of bounds; median heap at mark end %.2f x goal "
+            "L*(1+GOGC/100), median marked %.2f x L\n",
+            gogc, n, bad, m1, m2);
+    EXPECT_GE(n, 3);
+    /* An overshooting cycle now and then is reported; the steady state
+     * (the median) must hold. */
+    EXPECT_LE(bad, n / 4 + 1);
+    EXPECT_GE(m1, 0.8);
+    EXPECT_LE(m1, 1.6);
+    EXPECT_GE(m2, 0.9);
+    EXPECT_LE(m2, 1.3);
+    free_run(&r);
+}
+
+static void test_gogc_50(void) {
+    steady("50", 50);
+}
+static void test_gogc_100(void) {
+    steady("100", 100);
+}
+static void test_gogc_200(void) {
+    steady("200", 200);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "steady")) return child_steady();
+    RUN(test_gogc_50);
+    RUN(test_gogc_100);
+    RUN(test_gogc_200);
+    return th_summary();
+}
