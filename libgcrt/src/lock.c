@@ -20,9 +20,12 @@ static GCRT_TLS int nheld;
 
 static void rank_acquire(const gcrt_lock_t *l) {
     if (l->rank == GCRT_RANK_NONE) return;
-    if (nheld > 0 && held[nheld - 1] >= l->rank && held[nheld - 1] != GCRT_RANK_CHAN)
+    /* Deeper than the record (a select over many channels): the last
+     * recorded rank stands for the rest. */
+    int top = nheld < RANK_DEPTH ? nheld : RANK_DEPTH;
+    if (top > 0 && held[top - 1] >= l->rank && held[top - 1] != GCRT_RANK_CHAN)
         gcrt__throwf("lock ordering problem: taking rank %d while holding rank %d", l->rank,
-                     held[nheld - 1]);
+                     held[top - 1]);
     if (nheld < RANK_DEPTH) held[nheld] = l->rank;
     nheld++;
 }

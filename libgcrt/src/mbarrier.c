@@ -16,7 +16,7 @@
 
 /* Threads that are not attached have no P: their shades go to a shared
  * buffer under a lock. */
-static gcrt_lock_t orphan_lock = GCRT_LOCK_INIT(GCRT_RANK_LEAF);
+static gcrt_lock_t orphan_lock = GCRT_LOCK_INIT(GCRT_RANK_ROOTS);
 static gcrt_gcwork_t orphan_gcw;
 
 void gcrt_write_barrier(const void *old, const void *val) {

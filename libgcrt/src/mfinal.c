@@ -46,7 +46,7 @@ static gcrt_special_t *all_specials, *free_specials;
 static uint64_t nspecials;
 
 /* The finalizer queue: a ring of records in runtime memory (a root). */
-static gcrt_lock_t finq_lock = GCRT_LOCK_INIT(GCRT_RANK_LEAF);
+static gcrt_lock_t finq_lock = GCRT_LOCK_INIT(GCRT_RANK_FINQ);
 static struct finrec *finq;
 static size_t finq_cap, finq_head, finq_len;
 static gcrt_g_t *fing;

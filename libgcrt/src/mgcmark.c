@@ -187,7 +187,7 @@ int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget) {
 
 /* ---- registered roots (gcrt_add_roots) ------------------------------------ */
 
-static gcrt_lock_t roots_lock = GCRT_LOCK_INIT(GCRT_RANK_LEAF);
+static gcrt_lock_t roots_lock = GCRT_LOCK_INIT(GCRT_RANK_ROOTS);
 static struct root_range { uintptr_t lo, hi; } * user_roots;
 static size_t nuser_roots, cap_user_roots;
 
