@@ -307,6 +307,10 @@ uint64_t gcrt__gc_scan_roots(gcrt_gcwork_t *w, const gcrt_roots_t *r) {
         gcrt__gc_scan_range(w, user_roots[i].lo, user_roots[i].hi);
     gcrt__unlock(&roots_lock);
     gcrt__fin_scan_roots(w);
+    /* Every attached thread's TLS blocks. */
+    for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink)
+        if (gcrt_load_acquire(&m->tid) != 0)
+            for (int i = 0; i < m->ntls; i++) gcrt__gc_scan_range(w, m->tls_lo[i], m->tls_hi[i]);
     uint64_t globals = w->scan_work - before;
     uint64_t stacks = scan_own_stack(w);
     before = w->scan_work;

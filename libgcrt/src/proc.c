@@ -2,6 +2,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,28 @@ static void thread_stack_bounds(gcrt_m_t *m) {
     }
 }
 
+/* dl_iterate_phdr reports, for the calling thread, where each module's TLS
+ * block is (dlpi_tls_data; NULL until a dynamically loaded module's block
+ * is first used) and its PT_TLS segment gives the size. */
+static int tls_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    gcrt_m_t *m = arg;
+    (void)size;
+    if (!info->dlpi_tls_data || m->ntls == GCRT_M_TLS_RANGES) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_TLS) continue;
+        m->tls_lo[m->ntls] = (uintptr_t)info->dlpi_tls_data;
+        m->tls_hi[m->ntls] = (uintptr_t)info->dlpi_tls_data + info->dlpi_phdr[i].p_memsz;
+        m->ntls++;
+        break;
+    }
+    return 0;
+}
+
+static void thread_tls_ranges(gcrt_m_t *m) {
+    m->ntls = 0;
+    dl_iterate_phdr(tls_cb, m);
+}
+
 int gcrt_thread_attach(void) {
     gcrt_m_t *m = gcrt__tls_m;
     if (m) {
@@ -144,6 +167,7 @@ int gcrt_thread_attach(void) {
     m->tid = gcrt__os_gettid();
     m->thread = pthread_self();
     thread_stack_bounds(m);
+    thread_tls_ranges(m);
     gcrt__p_acquire(m);
     gcrt__tls_m = m;
     /* A stop-the-world that began while we attached waits for us too: the

@@ -44,6 +44,11 @@ typedef struct gcrt_m {
     struct gcrt_m *alllink;       /* all Ms (never removed) */
     struct gcrt_m *freelink;      /* detached Ms waiting for reuse */
     void *sched;                  /* the scheduler's per-M part */
+    /* The thread's TLS blocks (__thread variables) of the executable and of
+     * the libraries loaded when it attached: roots. */
+#define GCRT_M_TLS_RANGES 16
+    uintptr_t tls_lo[GCRT_M_TLS_RANGES], tls_hi[GCRT_M_TLS_RANGES];
+    int ntls;
 } gcrt_m_t;
 
 /* The calling thread's M, or NULL if it is not attached. */

@@ -196,6 +196,46 @@ static void test_parked_goroutine(void) {
     EXPECT_EQ(ok, 1);
 }
 
+/* __thread variables are roots: the main thread's and another attached
+ * thread's. */
+static __thread void *tls_slot;
+static atomic_int tls_phase;
+static uintptr_t tls_other_masked;
+
+static __attribute__((noinline)) uintptr_t stash_tls(void) {
+    tls_slot = gcrt_alloc(512);
+    return (uintptr_t)tls_slot ^ MASK;
+}
+
+static void *tls_thread(void *arg) {
+    (void)arg;
+    gcrt_thread_attach();
+    tls_other_masked = stash_tls();
+    atomic_store(&tls_phase, 1);
+    while (atomic_load(&tls_phase) != 2) gcrt_gosched();
+    int ok = tls_slot != NULL && gcrt_find_object(tls_slot, NULL, NULL);
+    gcrt_thread_detach();
+    return (void *)(intptr_t)ok;
+}
+
+static void test_tls_roots(void) {
+    uintptr_t mine = stash_tls();
+    pthread_t t;
+    pthread_create(&t, NULL, tls_thread, NULL);
+    while (atomic_load(&tls_phase) != 1) gcrt_gosched();
+    for (int i = 0; i < 3; i++) full_gc();
+    EXPECT_TRUE(alive(mine));
+    EXPECT_TRUE(alive(tls_other_masked));
+    atomic_store(&tls_phase, 2);
+    void *ok;
+    pthread_join(t, &ok);
+    EXPECT_EQ((intptr_t)ok, 1);
+    /* Cleared, the object goes. */
+    tls_slot = NULL;
+    full_gc();
+    EXPECT_FALSE(alive(mine));
+}
+
 static void test_reuse_after_gc(void) {
     /* Freed memory is handed out again, zeroed. */
     struct gcrt_memstats a, b;
@@ -224,6 +264,7 @@ int main(void) {
     RUN(test_registered_roots);
     RUN(test_other_thread_stack);
     RUN(test_parked_goroutine);
+    RUN(test_tls_roots);
     RUN(test_reuse_after_gc);
     return th_summary();
 }
