@@ -65,6 +65,15 @@ void gcrt__newm(gcrt_psched_t *pp, int spinning) {
 /* Stops the current M until startm hands it a P. */
 void gcrt__stopm(gcrt_msched_t *ms) {
     GCRT_ASSERT(ms->pp == NULL);
+    if (ms->spinning) {
+        /* Lost its P while spinning (GOMAXPROCS shrank): stop counting it,
+         * and since wakep skipped waking anyone for work queued meanwhile,
+         * look once more. */
+        ms->spinning = 0;
+        gcrt_xadd(&gcrt__sched.nmspinning, -1);
+        gcrt__fence();
+        if (gcrt_load_relaxed(&gcrt__sched.runqsize) > 0) gcrt__wakep();
+    }
     gcrt__lock(&gcrt__sched.lock);
     gcrt_store_relaxed(&ms->parkword, 0);
     ms->idlelink = gcrt__sched.midle;

@@ -122,6 +122,14 @@ static void *sysmon(void *arg) {
         }
         if (!(gcrt_load_acquire(&gcrt__stw_word) & 1)) {
             int did = retake(now);
+            /* Work in the global queue while a P is idle and nobody looks
+             * for work: a missed wakeup; start an M (cheap insurance). */
+            if (gcrt_load_relaxed(&gcrt__sched.runqsize) > 0 &&
+                gcrt_load_relaxed(&gcrt__sched.npidle) > 0 &&
+                gcrt_load_relaxed(&gcrt__sched.nmspinning) == 0) {
+                gcrt__wakep();
+                did++;
+            }
             if (gcrt__timers_next() <= now && gcrt_load_relaxed(&gcrt__sched.npidle) > 0) {
                 gcrt__startm(NULL, 0);
                 did++;
@@ -141,7 +149,8 @@ static void *sysmon(void *arg) {
         /* Nothing runs and no timer is armed: sleep until woken. */
         int32_t busy =
             gcrt_load_relaxed(&gcrt__sched.nprocs) - gcrt_load_relaxed(&gcrt__sched.npidle);
-        if (busy <= 0 && next == INT64_MAX) sleep = -1;
+        if (busy <= 0 && next == INT64_MAX && gcrt_load_relaxed(&gcrt__sched.runqsize) == 0)
+            sleep = -1;
         if (sleep < 0 && gcrt_load_relaxed(&gcrt__sched.ngfree) > 1024) sleep = TRIM_PERIOD_NS;
         uint32_t w = gcrt_load_acquire(&sysmon_word);
         if (sleep < 0) {
@@ -151,7 +160,8 @@ static void *sysmon(void *arg) {
             /* recheck after publishing the flag: a kick may have missed it */
             busy = gcrt_load_relaxed(&gcrt__sched.nprocs) - gcrt_load_relaxed(&gcrt__sched.npidle);
             if (busy <= 0 && gcrt__timers_next() == INT64_MAX &&
-                gcrt_load_relaxed(&gcrt__sched.ngfree) <= 1024)
+                gcrt_load_relaxed(&gcrt__sched.ngfree) <= 1024 &&
+                gcrt_load_relaxed(&gcrt__sched.runqsize) == 0)
                 gcrt__futex_wait(&sysmon_word, w, -1);
             gcrt_store_relaxed(&sysmon_sleeping, 0);
             idle = 0;
