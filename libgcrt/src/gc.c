@@ -310,6 +310,7 @@ static void finish_cycle(void) {
     };
     int64_t elapsed = cyc.t_end - gcrt__runtime_init_time;
     tc.gc_cpu_fraction = elapsed > 0 ? (double)st.gc_cpu_ns / ((double)elapsed * procs()) : 0;
+    if (tc.gc_cpu_fraction > 1) tc.gc_cpu_fraction = 1;
     gcrt__unlock(&stats_lock);
 
     gcrt__start_the_world();
@@ -511,6 +512,7 @@ static void fill_memstats(struct gcrt_memstats *ms) {
     int64_t elapsed = gcrt__nanotime() - gcrt__runtime_init_time;
     double total_cpu = (double)elapsed * procs();
     ms->gc_cpu_fraction = total_cpu > 0 ? (double)st.gc_cpu_ns / total_cpu : 0;
+    if (ms->gc_cpu_fraction > 1) ms->gc_cpu_fraction = 1;
     gcrt__unlock(&stats_lock);
     struct gcrt_pacer_mem m;
     pacer_mem(&m);
@@ -533,7 +535,7 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     gcrt__lock(&pacer_lock);
     int64_t work = gcrt__pacer_assist_work(&pacer, -c->assist_credit, &credit);
     gcrt__unlock(&pacer_lock);
-    int64_t t0 = gcrt__nanotime();
+    int64_t t0 = gcrt__nanotime(), cpu0 = gcrt__thread_cputime();
     /* No stop inside: mark termination must not find a half-scanned object
      * in this P's hands. */
     gcrt__nostop_enter();
@@ -556,7 +558,8 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     }
     c->assist_credit += done >= work ? credit : (credit * done) / (work > 0 ? work : 1);
     if (c->assist_credit < 0) c->assist_credit = 0; /* forgiven */
-    gcrt_xadd_relaxed(&cyc.assist_ns, gcrt__nanotime() - t0);
+    /* CPU time, not wall time: the waiting above is not GC work. */
+    gcrt_xadd_relaxed(&cyc.assist_ns, gcrt__thread_cputime() - cpu0);
 }
 
 /* ---- start-up ------------------------------------------------------------------ */

@@ -76,5 +76,7 @@ void gcrt__clear_barrier(void *dst, size_t n) {
 
 /* Flushes the orphan buffer at mark termination (world stopped). */
 void gcrt__wb_flush_orphans(void) {
+    gcrt__lock(&orphan_lock);
     gcrt__gcwork_flush(&orphan_gcw);
+    gcrt__unlock(&orphan_lock);
 }

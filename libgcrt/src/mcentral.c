@@ -221,8 +221,13 @@ void gcrt__mcentral_add_large(gcrt_span_t *s) {
     gcrt_mcentral_t *c = &gcrt__mcentral[s->spanclass];
     gcrt__lock(&c->lock);
     c->nspans++;
-    /* A fresh object: swept in whatever generation it is registered. */
+    /* A fresh object: swept in whatever generation it is registered, and
+     * allocated only from now on (until here a conservative shade saw a
+     * free slot and left it alone). Its colour is the allocator's hook's. */
     gcrt_store_relaxed(&s->sweepgen, heap_sg());
+    gcrt_store_relaxed(&s->gcmark_bits[0], (uint64_t)0);
+    s->alloc_count = 1;
+    gcrt_store_release(&s->freeindex, (uint16_t)1);
     push(c, s, GCRT_LIST_FULL, gcrt__swept_set(heap_sg()));
     gcrt__unlock(&c->lock);
 }

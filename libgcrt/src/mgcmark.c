@@ -139,7 +139,13 @@ GCRT_NO_SANITIZE void gcrt__gc_shade(gcrt_gcwork_t *w, uintptr_t p) {
     if (__atomic_fetch_or(word, bit, __ATOMIC_RELAXED) & bit) return;
     gcrt_xadd_relaxed(&w->bytes_marked, (uint64_t)s->elemsize);
     if (s->spanclass & 1) return; /* noscan: black at once */
-    uintptr_t base = s->base + idx * s->elemsize;
+    uintptr_t base = s->base + idx * s->elemsize, len = s->elemsize;
+    /* The span may have been freed (and its struct reused) since we read
+     * its state: queue only ranges inside the committed heap, which is
+     * always readable. */
+    if (base - h->arena_start >= gcrt_load_relaxed(&h->arena_used) - h->arena_start ||
+        len > gcrt_load_relaxed(&h->arena_used) - base || len == 0)
+        return;
     if (s->elemsize <= OBLET) {
         push(w, base, s->elemsize);
     } else {

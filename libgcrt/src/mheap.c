@@ -268,11 +268,8 @@ gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanc
     } else {
         gcrt_bump(&h->heap_inuse, bytes);
         gcrt__span_init_objects(s, spanclass);
-        if ((spanclass >> 1) == 0) { /* a large object: its one slot is taken */
-            s->freeindex = 1;
-            s->alloc_count = 1;
-            s->alloc_cache = 0;
-        }
+        if ((spanclass >> 1) == 0) /* a large object: its slot is taken at registration */
+            s->alloc_cache = 0;    /* (gcrt__mcentral_add_large) */
     }
     for (uintptr_t i = 0; i < npages; i++) gcrt_store_relaxed(&h->spans[first + i], s);
     /* Publish the state last: lock-free lookups check it. */

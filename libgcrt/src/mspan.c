@@ -28,18 +28,18 @@ gcrt_span_t *gcrt__span_struct_alloc(gcrt_mheap_t *h) {
     }
     gcrt_span_t *s = span_free;
     span_free = s->next;
-    /* Keep the bitmaps a recycled struct already owns. */
-    uint64_t *ab = s->alloc_bits, *fb = s->freed_bits, *mb = s->gcmark_bits;
-    uintptr_t *pcs = s->alloc_pcs;
-    uint32_t pcs_cap = s->alloc_pcs_cap;
-    uint32_t nw = s->nbits_words;
-    memset(s, 0, sizeof *s);
-    s->alloc_bits = ab;
-    s->freed_bits = fb;
-    s->gcmark_bits = mb;
-    s->alloc_pcs = pcs;
-    s->alloc_pcs_cap = pcs_cap;
-    s->nbits_words = nw;
+    /* Reset it in one struct copy that keeps the bitmaps (and the pcs
+     * array) it already owns: a marker that still looks at this struct
+     * through a stale pointer never sees a NULL bitmap. */
+    gcrt_span_t z;
+    memset(&z, 0, sizeof z);
+    z.alloc_bits = s->alloc_bits;
+    z.freed_bits = s->freed_bits;
+    z.gcmark_bits = s->gcmark_bits;
+    z.alloc_pcs = s->alloc_pcs;
+    z.alloc_pcs_cap = s->alloc_pcs_cap;
+    z.nbits_words = s->nbits_words;
+    *s = z;
     gcrt_bump(&gcrt__meta.mspan_inuse, sizeof *s);
     return s;
 }

@@ -7,6 +7,7 @@
 
 #include "gcrt.h"
 #include "gcrt_sched.h"
+#include "gcrt_sync.h"
 #include "harness.h"
 
 struct obj {
@@ -24,6 +25,23 @@ static struct obj *volatile resurrected;
 static __attribute__((noinline)) void wipe_stack(void) {
     volatile char buf[16384];
     memset((char *)buf, 0, sizeof buf);
+}
+
+/* Runs fn on a goroutine that then exits: whatever fn left in registers
+ * and stack slots dies with it (a dead goroutine's stack is no root), so
+ * the test's own frames hold no stale copy of the objects. */
+static void (*volatile g_fn)(void);
+static gcrt_wg_t g_wg;
+static void g_tramp(void *arg) {
+    (void)arg;
+    g_fn();
+    gcrt_wg_done(&g_wg);
+}
+static void on_goroutine(void (*fn)(void)) {
+    g_fn = fn;
+    gcrt_wg_add(&g_wg, 1);
+    gcrt_go(g_tramp, NULL);
+    gcrt_wg_wait(&g_wg);
 }
 
 static void gc_until(atomic_int *counter, int want) {
@@ -98,7 +116,7 @@ static __attribute__((noinline)) void make_resurrecting(void) {
 
 static void test_resurrection(void) {
     atomic_store(&ran_a, 0);
-    make_resurrecting();
+    on_goroutine(make_resurrecting);
     gc_until(&ran_a, 1);
     REQUIRE_TRUE(resurrected != NULL);
     for (int i = 0; i < 5; i++) {
@@ -122,7 +140,7 @@ static __attribute__((noinline)) void make_chain(void) {
 static void test_dependent_order(void) {
     atomic_store(&ran_a, 0);
     atomic_store(&ran_b, 0);
-    make_chain();
+    on_goroutine(make_chain);
     gc_until(&ran_a, 1);
     EXPECT_EQ(atomic_load(&ran_a), 1);
     EXPECT_EQ(atomic_load(&ran_b), 0); /* B is kept alive by A until A's ran */
@@ -140,7 +158,7 @@ static __attribute__((noinline)) void make_cycle(void) {
 
 static void test_cycle_not_collected(void) {
     atomic_store(&ran_b, 0);
-    make_cycle();
+    on_goroutine(make_cycle);
     for (int i = 0; i < 6; i++) {
         wipe_stack();
         gcrt_gc();
