@@ -425,6 +425,24 @@ void gcrt__gc_maybe_start(void) {
     gcrt__unlock(&start_lock);
 }
 
+/* Go's forcegc: a cycle when none ran for 2 minutes (GOGC >= 0). Called
+ * by the scavenger thread (not attached: it holds no heap pointers). */
+void gcrt__gc_periodic_check(void) {
+    int64_t last;
+    gcrt__lock(&stats_lock);
+    last = (int64_t)st.last_gc_unix;
+    gcrt__unlock(&stats_lock);
+    if (last == 0) last = gcrt__walltime() - (gcrt__nanotime() - gcrt__runtime_init_time);
+    if (gcrt__walltime() - last < (int64_t)120 * 1000 * 1000 * 1000) return;
+    if (pacer.gc_percent < 0 || gcrt_load_relaxed(&gcrt__gcphase) != GCRT_GC_OFF) return;
+    if (!gcrt__trylock(&start_lock)) return;
+    if (gcrt_load_relaxed(&gcrt__gcphase) == GCRT_GC_OFF) {
+        if (gcrt__debug.gctrace > 0) gcrt__os_write(2, "GC forced\n", 10);
+        gc_start_locked(0);
+    }
+    gcrt__unlock(&start_lock);
+}
+
 /* Refreshes the trigger (the memory-limit goal moves with non-heap memory);
  * called from allocation slow paths now and then. */
 void gcrt__gc_update_trigger(void) {

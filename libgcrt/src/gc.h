@@ -115,6 +115,8 @@ void gcrt__bgsweep_wake(void);
 /* Starts a cycle if heap_live reached the trigger (allocator slow path, no
  * runtime lock held). */
 void gcrt__gc_maybe_start(void);
+/* A cycle if none ran for 2 minutes (Go's forcegc); scavenger thread. */
+void gcrt__gc_periodic_check(void);
 /* Refreshes the trigger from the pacer (allocator slow path). */
 void gcrt__gc_update_trigger(void);
 /* Mark termination, run by the mark worker that found no work left. */

@@ -19,7 +19,9 @@
 #include "malloc.h"
 #include "mcache.h"
 #include "mcentral.h"
+#include "godebug.h"
 #include "os.h"
+#include "scavenge.h"
 
 struct gcrt_sweep_stats gcrt__sweep_stats;
 static int32_t sweepers_active;
@@ -87,6 +89,13 @@ uintptr_t gcrt__sweep_one(void) {
             gcrt__mcentral_sweep_one(&gcrt__mcentral[(start + k) % GCRT_NUM_CACHE_CLASSES]);
         if (n) {
             gcrt__fin_wake_check();
+            /* Go prints the scavenger's line when a cycle's sweep is done. */
+            static uint32_t traced_sg;
+            uint32_t sg = gcrt_load_acquire(&gcrt__mheap.sweepgen);
+            if (gcrt__debug.scavtrace > 0 && sg != traced_sg && sg > 2 && gcrt__sweep_done()) {
+                traced_sg = sg;
+                gcrt__scavtrace_print("");
+            }
             return n;
         }
     }

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "gc.h"
 #include "godebug.h"
 #include "mheap.h"
 #include "os.h"
@@ -70,6 +71,7 @@ static void *scavenger_main(void *arg) {
     (void)arg;
     for (;;) {
         uint32_t w = gcrt_load_acquire(&wake_word);
+        if (gcrt__mheap.arena_start) gcrt__gc_periodic_check();
         uint64_t over = excess();
         if (over == 0) {
             gcrt__futex_wait(&wake_word, w, SCAV_IDLE_NS);
