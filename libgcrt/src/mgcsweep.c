@@ -82,6 +82,16 @@ void gcrt__sweep_count_large_free(gcrt_span_t *s) {
     gcrt_xadd_relaxed(&gcrt__sweep_stats.large_free_count, 1);
 }
 
+/* Go prints the scavenger's line (scavtrace=1) when a cycle's sweep is
+ * done: once per sweep generation, by whoever sees it done first. */
+static void scavtrace_after_sweep(void) {
+    static uint32_t traced_sg;
+    if (gcrt__debug.scavtrace <= 0) return;
+    uint32_t sg = gcrt_load_acquire(&gcrt__mheap.sweepgen), old = gcrt_load_relaxed(&traced_sg);
+    if (sg <= 2 || sg == old || !gcrt__sweep_done()) return;
+    if (gcrt_cas(&traced_sg, &old, sg)) gcrt__scavtrace_print("");
+}
+
 uintptr_t gcrt__sweep_one(void) {
     uint32_t start = gcrt_xadd_relaxed(&next_central, 1);
     for (uint32_t k = 0; k < GCRT_NUM_CACHE_CLASSES; k++) {
@@ -89,13 +99,6 @@ uintptr_t gcrt__sweep_one(void) {
             gcrt__mcentral_sweep_one(&gcrt__mcentral[(start + k) % GCRT_NUM_CACHE_CLASSES]);
         if (n) {
             gcrt__fin_wake_check();
-            /* Go prints the scavenger's line when a cycle's sweep is done. */
-            static uint32_t traced_sg;
-            uint32_t sg = gcrt_load_acquire(&gcrt__mheap.sweepgen);
-            if (gcrt__debug.scavtrace > 0 && sg != traced_sg && sg > 2 && gcrt__sweep_done()) {
-                traced_sg = sg;
-                gcrt__scavtrace_print("");
-            }
             return n;
         }
     }
@@ -124,6 +127,7 @@ void gcrt__finish_sweep(void) {
     while (gcrt__sweep_one()) {
     }
     while (gcrt_load_acquire(&sweepers_active) != 0) gcrt__os_yield();
+    scavtrace_after_sweep();
 }
 
 /* ---- the background sweeper ------------------------------------------------ */
@@ -142,6 +146,7 @@ static void *bgsweep_main(void *arg) {
             if (++n % 16 == 0) gcrt__os_yield();
         }
         gcrt__fin_wake_check();
+        scavtrace_after_sweep();
         gcrt__futex_wait(&bgsweep_word, w, -1);
     }
     return NULL;
