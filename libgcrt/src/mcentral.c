@@ -72,9 +72,13 @@ static void place_swept(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg) {
 static gcrt_span_t *sweep_locked(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg, int want_free) {
     gcrt_store_relaxed(&s->sweepgen, sg - 1);
     gcrt__sweep_active_add(1);
+    /* No stop while the span is claimed: whoever finishes the sweep with
+     * the world stopped waits for every claimed span. */
+    gcrt__nostop_enter();
     gcrt__unlock(&c->lock);
     int live = gcrt__sweep_span(s);
     gcrt__lock(&c->lock);
+    gcrt__nostop_exit();
     gcrt_store_release(&s->sweepgen, sg);
     if (!live) { /* a dead large object, or a small span with no objects */
         if ((s->spanclass >> 1) == 0) gcrt__sweep_count_large_free(s);
