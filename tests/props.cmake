@@ -33,7 +33,7 @@ set(GCRT_TEST_ENV_test_scavenger "GOGC=off")
 set(GCRT_TEST_LABELS_test_gc tsan)
 # GC stress graph: every cycle re-marked stop-the-world (gccheckmark).
 set(GCRT_TEST_ENV_test_gc_graph "GODEBUG=gccheckmark=1")
-set(GCRT_TEST_TIMEOUT_test_gc_graph 300)
+set(GCRT_TEST_TIMEOUT_test_gc_graph 120)
 set(GCRT_TEST_LABELS_test_finalizer tsan)
 # Scheduler: the concurrent tests run under TSan too (goroutine switches are
 # TSan fibers). test_sched_stack forks death tests, so it stays out.
