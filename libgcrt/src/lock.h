@@ -10,21 +10,21 @@
 /* Ranks, lowest first: take locks in this order. */
 enum gcrt_lock_rank {
     GCRT_RANK_NONE = 0,
-    GCRT_RANK_SCHED,     /* scheduler: global run queue, idle Ps and Ms */
-    GCRT_RANK_ALLP,      /* the list of all Ps and Ms (attach/detach) */
-    GCRT_RANK_CHAN,      /* one channel (select takes several in address order) */
-    GCRT_RANK_SEMA,      /* semaphore tree roots */
-    GCRT_RANK_TIMERS,    /* a P's timer heap */
-    GCRT_RANK_ROOTS,     /* registered roots, the barrier's shared buffer */
-    GCRT_RANK_MCENTRAL,  /* one mcentral */
-    GCRT_RANK_SPAN,      /* finalizer specials */
-    GCRT_RANK_FINQ,      /* the finalizer queue */
-    GCRT_RANK_MHEAP,     /* the page heap */
-    GCRT_RANK_FIXALLOC,  /* metadata allocators (spans, mcaches) */
-    GCRT_RANK_STATS,     /* global counters */
-    GCRT_RANK_LEAF,      /* locks that take no other, except by shading */
-    GCRT_RANK_GCWORK,    /* GC global work lists: the write barrier may take it
-                            under any lock, so it comes last */
+    GCRT_RANK_SCHED,    /* scheduler: global run queue, idle Ps and Ms */
+    GCRT_RANK_ALLP,     /* the list of all Ps and Ms (attach/detach) */
+    GCRT_RANK_CHAN,     /* one channel (select takes several in address order) */
+    GCRT_RANK_SEMA,     /* semaphore tree roots */
+    GCRT_RANK_TIMERS,   /* a P's timer heap */
+    GCRT_RANK_ROOTS,    /* registered roots, the barrier's shared buffer */
+    GCRT_RANK_MCENTRAL, /* one mcentral */
+    GCRT_RANK_SPAN,     /* finalizer specials */
+    GCRT_RANK_FINQ,     /* the finalizer queue */
+    GCRT_RANK_MHEAP,    /* the page heap */
+    GCRT_RANK_FIXALLOC, /* metadata allocators (spans, mcaches) */
+    GCRT_RANK_STATS,    /* global counters */
+    GCRT_RANK_LEAF,     /* locks that take no other, except by shading */
+    GCRT_RANK_GCWORK,   /* GC global work lists: the write barrier may take it
+                           under any lock, so it comes last */
 };
 
 typedef struct gcrt_lock {
