@@ -110,6 +110,7 @@ static struct {
 /* Cycle counters: completed bumps when a cycle's mark termination is done;
  * gcrt_gc waits on it. */
 static uint32_t completed;
+static uint32_t cur_mode;    /* cyc.mode for the mark workers; atomic */
 static uint32_t term_claim;  /* 1 while a worker runs mark termination */
 static int32_t busy;         /* workers holding grey objects; atomic */
 static uint32_t worker_word; /* futex: bumped at each phase change */
@@ -318,9 +319,10 @@ static void finish_cycle(void) {
      * cycle's waiters (runtime.GC) go: cycle N's line precedes their
      * return. */
     if (gcrt__debug.gctrace > 0) print_gctrace(&tc);
+    int mode = cyc.mode; /* cyc belongs to the next cycle once waiters go */
     gcrt_store_release(&completed, completed + 1);
     gcrt__futex_wake(&completed, INT32_MAX);
-    if (cyc.mode != 2) gcrt__bgsweep_wake();
+    if (mode != 2) gcrt__bgsweep_wake();
     gcrt__scavenger_wake();
 }
 
@@ -367,6 +369,7 @@ static void gc_start_locked(int forced) {
     memset(&cyc, 0, sizeof cyc);
     cyc.forced = forced;
     cyc.mode = gcrt__debug.gcstoptheworld > 0 ? (gcrt__debug.gcstoptheworld > 1 ? 2 : 1) : 0;
+    gcrt_store_relaxed(&cur_mode, (uint32_t)cyc.mode);
     cyc.heap0 = gcrt_load_relaxed(&gcrt__heap_live);
     gcrt__gc_collect_global_roots(&global_roots);
 
@@ -434,7 +437,10 @@ void gcrt__gc_periodic_check(void) {
     gcrt__unlock(&stats_lock);
     if (last == 0) last = gcrt__walltime() - (gcrt__nanotime() - gcrt__runtime_init_time);
     if (gcrt__walltime() - last < (int64_t)120 * 1000 * 1000 * 1000) return;
-    if (pacer.gc_percent < 0 || gcrt_load_relaxed(&gcrt__gcphase) != GCRT_GC_OFF) return;
+    gcrt__lock(&pacer_lock);
+    int32_t gc_percent = pacer.gc_percent;
+    gcrt__unlock(&pacer_lock);
+    if (gc_percent < 0 || gcrt_load_relaxed(&gcrt__gcphase) != GCRT_GC_OFF) return;
     if (!gcrt__trylock(&start_lock)) return;
     if (gcrt_load_relaxed(&gcrt__gcphase) == GCRT_GC_OFF) {
         if (gcrt__debug.gctrace > 0) gcrt__os_write(2, "GC forced\n", 10);
@@ -631,7 +637,7 @@ static void *mark_worker(void *arg) {
     for (;;) {
         uint32_t word = gcrt_load_acquire(&worker_word);
         if (gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_MARK ||
-            gcrt_load_relaxed(&cyc.mode) != 0) {
+            gcrt_load_relaxed(&cur_mode) != 0) {
             gcrt__futex_wait(&worker_word, word, -1);
             continue;
         }

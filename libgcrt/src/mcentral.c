@@ -28,12 +28,14 @@ static inline uint32_t heap_sg(void) {
     return gcrt_load_acquire(&gcrt__mheap.sweepgen);
 }
 
+/* List heads are written with atomic stores: gcrt__mcentral_sweep_one and
+ * gcrt__sweep_done peek at them without the lock. */
 static void push(gcrt_mcentral_t *c, gcrt_span_t *s, uint8_t which, unsigned set) {
     gcrt_span_t **head = which == GCRT_LIST_PARTIAL ? &c->partial[set] : &c->full[set];
     s->prev = NULL;
     s->next = *head;
     if (*head) (*head)->prev = s;
-    *head = s;
+    gcrt_store_relaxed(head, s);
     s->list = which;
     s->list_set = (uint8_t)set;
 }
@@ -44,7 +46,7 @@ static void unlink_span(gcrt_mcentral_t *c, gcrt_span_t *s) {
     if (s->prev)
         s->prev->next = s->next;
     else
-        *head = s->next;
+        gcrt_store_relaxed(head, s->next);
     if (s->next) s->next->prev = s->prev;
     s->next = s->prev = NULL;
     s->list = GCRT_LIST_NONE;

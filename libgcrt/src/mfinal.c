@@ -118,6 +118,9 @@ static GCRT_NOINLINE void wipe_below(void) {
 
 static void fing_main(void *arg) {
     (void)arg;
+    gcrt__lock(&finq_lock);
+    fing = gcrt__getg();
+    gcrt__unlock(&finq_lock);
     for (;;) {
         gcrt__lock(&finq_lock);
         if (finq_len == 0) {
@@ -143,7 +146,7 @@ static void fing_main(void *arg) {
 void gcrt__fin_wake_check(void) {
     if (!gcrt_load_relaxed(&fin_wake_needed)) return;
     gcrt__lock(&finq_lock);
-    int wake = fing_sleeping && gcrt_load_relaxed(&fin_wake_needed);
+    int wake = fing && fing_sleeping && gcrt_load_relaxed(&fin_wake_needed);
     if (wake) fing_sleeping = 0;
     gcrt_store_relaxed(&fin_wake_needed, 0u);
     gcrt__unlock(&finq_lock);
@@ -152,15 +155,8 @@ void gcrt__fin_wake_check(void) {
 
 static pthread_once_t fing_once = PTHREAD_ONCE_INIT;
 static void fing_start(void) {
-    int64_t id = gcrt_go(fing_main, NULL);
-    if (id < 0) gcrt__throw("cannot start the finalizer goroutine");
-    /* Find its G (the newest) to wake it later and mark it a system one. */
-    for (gcrt_g_t *g = gcrt_load_acquire(&gcrt__allg); g; g = g->alllink)
-        if (g->goid == id) {
-            g->system = 1;
-            fing = g;
-            break;
-        }
+    /* A system goroutine: not counted, listed only on request (Go's fing). */
+    if (gcrt__go_system(fing_main, NULL) < 0) gcrt__throw("cannot start the finalizer goroutine");
 }
 
 /* ---- the public call --------------------------------------------------- */

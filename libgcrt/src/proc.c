@@ -81,7 +81,7 @@ gcrt_p_t *gcrt__p_acquire(gcrt_m_t *m) {
     }
     p->link = NULL;
     p->m = m;
-    p->status = GCRT_P_RUNNING;
+    gcrt_store_release(&p->status, (uint32_t)GCRT_P_RUNNING);
     gcrt__unlock(&gcrt__allp_lock);
     m->p = p;
     m->mcache = p->mcache;
@@ -97,7 +97,7 @@ void gcrt__p_release(gcrt_m_t *m) {
     m->mcache = NULL;
     gcrt__lock(&gcrt__allp_lock);
     p->m = NULL;
-    p->status = GCRT_P_IDLE;
+    gcrt_store_release(&p->status, (uint32_t)GCRT_P_IDLE);
     p->link = idle_ps;
     idle_ps = p;
     gcrt__unlock(&gcrt__allp_lock);
@@ -164,7 +164,7 @@ int gcrt_thread_attach(void) {
     m->freelink = NULL;
     m->foreign = 1;
     m->attach_depth = 1;
-    m->tid = gcrt__os_gettid();
+    gcrt_store_release(&m->tid, gcrt__os_gettid());
     m->thread = pthread_self();
     thread_stack_bounds(m);
     thread_tls_ranges(m);

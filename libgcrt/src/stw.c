@@ -113,6 +113,9 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
         /* In a runtime lock or an allocator region: it stops itself when it
          * leaves (gcrt__nostop_exit). */
         gcrt__tls_stop_pending = 1;
+    } else if (ms && (w & 1) && gcrt_load_acquire(&ms->stwstate) != GCRT_MS_RUN) {
+        /* Already stopped (a safepoint, or blocked): a resent signal must
+         * not touch the saved state the stopper is reading. */
     } else if (ms && (w & 1) && ms->locks == 0) {
         ms->stop_uctx = uctx;
         /* The interrupted sp; gcrt__stw_for_each_stack adds the red zone. */
