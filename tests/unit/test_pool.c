@@ -12,7 +12,9 @@ static void *make_obj(void) {
 }
 
 static void test_get_put_new(void) {
-    gcrt_pool_t empty = {0};
+    /* A pool is registered with the runtime on first use (Go: never copy a
+     * Pool): it must outlive the program, not live on the stack. */
+    static gcrt_pool_t empty;
     EXPECT_PTR_EQ(gcrt_pool_get(&empty), NULL); /* no New: nil */
     gcrt_pool_put(&empty, NULL);                /* ignored */
     EXPECT_PTR_EQ(gcrt_pool_get(&empty), NULL);
