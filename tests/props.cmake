@@ -14,9 +14,7 @@ set(GCRT_TEST_LIBS_test_proto gcrt_proto ZLIB::ZLIB)
 # (TH_GOROUTINES=0): TSan's view of goroutine switches is the scheduler's to
 # make exact; run them with TH_GOROUTINES=1 to include goroutines.
 foreach(t test_chan test_select test_sync test_pool)
-  if(NOT t STREQUAL "test_pool") # see below
-    set(GCRT_TEST_LABELS_${t} tsan)
-  endif()
+  set(GCRT_TEST_LABELS_${t} tsan)
   set(GCRT_TEST_ENV_${t} "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0")
   if(GCRT_TSAN)
     set(GCRT_TEST_ENV_${t} "${GCRT_TEST_ENV_${t}};TH_GOROUTINES=0")
@@ -44,6 +42,3 @@ foreach(t test_sched_park test_sched_go test_sched_time test_sched_stw test_sche
           test_sched_stress)
   set(GCRT_TEST_LABELS_${t} tsan)
 endforeach()
-# test_pool is not in the TSan suite: TSan reports a SEGV in its own shadow
-# memory when pool cleanup stores through gcrt_store (open; normal and ASan
-# suites run it).
