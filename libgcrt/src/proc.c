@@ -164,10 +164,12 @@ int gcrt_thread_attach(void) {
     m->freelink = NULL;
     m->foreign = 1;
     m->attach_depth = 1;
-    gcrt_store_release(&m->tid, gcrt__os_gettid());
     m->thread = pthread_self();
     thread_stack_bounds(m);
     thread_tls_ranges(m);
+    /* tid last: stoppers and the GC's root scan read the fields above once
+     * they see it (release/acquire). */
+    gcrt_store_release(&m->tid, gcrt__os_gettid());
     gcrt__p_acquire(m);
     gcrt__tls_m = m;
     /* A stop-the-world that began while we attached waits for us too: the

@@ -72,6 +72,9 @@ GCRT_NOINLINE void gcrt__safepoint_slow(void) {
     if (!ms) return;
     uint32_t w = gcrt_load_acquire(&gcrt__stw_word);
     if (!(w & 1)) return;
+    /* Blocked (and maybe claimed by the stopper, which may be reading the
+     * state saved when it blocked): it already counts as stopped. */
+    if (gcrt_load_acquire(&ms->stwstate) != GCRT_MS_RUN) return;
     __builtin_unwind_init(); /* callee-saved registers into this frame */
     uintptr_t here;
     ms->stop_sp = (uintptr_t)&here & ~(uintptr_t)15;
