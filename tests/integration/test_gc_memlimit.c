@@ -13,41 +13,11 @@
 
 #include "gcrt.h"
 #include "gcrt_sched.h"
+#include "common/gc_workload.h"
 #include "common/run_self.h"
 #include "harness.h"
 
 /* ---- child workloads ------------------------------------------------------------ */
-
-#define OBJ 1024
-static void **ring;
-static size_t nring;
-static void *volatile sink;
-
-/* Fills the ring with live_mb MiB of OBJ-byte pointer-free objects. */
-static void fill_ring(long live_mb) {
-    nring = (size_t)live_mb * (1 << 20) / OBJ;
-    ring = gcrt_alloc(nring * sizeof(void *));
-    for (size_t i = 0; i < nring; i++) gcrt_store(&ring[i], gcrt_alloc_noscan(OBJ));
-}
-
-/* Replaces ring slots with fresh objects: garbage at constant live size. */
-static void churn(uint64_t bytes) {
-    static unsigned r = 99;
-    for (uint64_t done = 0; done < bytes; done += OBJ) {
-        r = r * 1103515245u + 12345u;
-        gcrt_store(&ring[(r >> 4) % nring], gcrt_alloc_noscan(OBJ));
-    }
-}
-
-static void print_stats(const char *tag) {
-    struct gcrt_memstats ms;
-    gcrt_read_memstats(&ms);
-    printf("%s numgc=%u forced=%u nextgc=%llu heapalloc=%llu sys=%llu released=%llu\n", tag,
-           ms.num_gc, ms.num_forced_gc, (unsigned long long)ms.next_gc,
-           (unsigned long long)ms.heap_alloc, (unsigned long long)ms.sys,
-           (unsigned long long)ms.heap_released);
-    fflush(stdout);
-}
 
 static int child_memlimit(void) {
     gcrt_init();
