@@ -168,8 +168,8 @@ int gcrt_thread_attach(void) {
     thread_stack_bounds(m);
     thread_tls_ranges(m);
     /* tid last: stoppers and the GC's root scan read the fields above once
-     * they see it (release/acquire). */
-    gcrt_store_release(&m->tid, gcrt__os_gettid());
+     * they see it (release/acquire), and never in the middle of a stop. */
+    gcrt__stw_publish_tid(&m->tid, gcrt__os_gettid());
     gcrt__p_acquire(m);
     gcrt__tls_m = m;
     /* A stop-the-world that began while we attached waits for us too: the

@@ -141,6 +141,12 @@ void gcrt__stw_pending_check(void);
  * to stop (ns). Not reentrant: one stopper at a time. */
 int64_t gcrt__stop_the_world(const char *reason);
 void gcrt__start_the_world(void);
+/* Publishes an attaching thread's tid between stops:
+ * a stopper either sees it before its first round and waits for the
+ * thread, or the thread appears after the world starts again. Without it
+ * a thread could appear after the stopper's last round and run (and have
+ * its stack scanned) while the world is thought stopped. */
+void gcrt__stw_publish_tid(int *tid, int value);
 /* While the world is stopped: calls f for every stack range the GC must
  * scan conservatively, with saved registers (or NULL): each stopped M's
  * current stack from its stop sp, and each parked or runnable goroutine's

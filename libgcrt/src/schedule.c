@@ -304,13 +304,16 @@ GCRT_NORETURN void gcrt__mstart_loop(gcrt_msched_t *ms) {
             ms->unlockarg = NULL;
             g->m = NULL;
             gcrt_store_release(&g->status, GCRT_G_WAITING);
-            switched_out(ms);
+            /* unlockf first: it releases the lock the G parked holding (a
+             * channel's), which nobody may wait for across a stop. */
+            ms->locks--;
             if (f && !f(g, a)) {
                 uint32_t w = GCRT_G_WAITING;
                 if (!gcrt_cas(&g->status, &w, GCRT_G_RUNNABLE))
                     gcrt__throw("runtime: unlockf returned 0 but the G was readied");
                 goto run; /* g0 keeps its P across a park */
             }
+            if (GCRT_UNLIKELY(gcrt_load_relaxed(&gcrt__stw_word) & 1)) gcrt__safepoint_slow();
             break;
         }
         case GCRT_ACT_GOSCHED:

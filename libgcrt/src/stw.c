@@ -68,10 +68,17 @@ static void stopped_wait(gcrt_msched_t *ms) {
 }
 
 GCRT_NOINLINE void gcrt__safepoint_slow(void) {
-    gcrt_msched_t *ms = gcrt__getms();
-    if (!ms) return;
+    if (!gcrt__tls_m) return;
     uint32_t w = gcrt_load_acquire(&gcrt__stw_word);
     if (!(w & 1)) return;
+    /* Never stop holding a runtime lock (e.g. a channel lock a parked G's
+     * unlockf has not released yet): threads waiting for the lock cannot
+     * stop either. It stops when it leaves the region (lock.h). */
+    if (gcrt__tls_nostop > 0) {
+        gcrt__tls_stop_pending = 1;
+        return;
+    }
+    gcrt_msched_t *ms = gcrt__getms();
     /* Blocked (and maybe claimed by the stopper, which may be reading the
      * state saved when it blocked): it already counts as stopped. */
     if (gcrt_load_acquire(&ms->stwstate) != GCRT_MS_RUN) return;
@@ -232,6 +239,12 @@ int64_t gcrt__stop_the_world(const char *reason) {
     stw_total_ns += dt;
     if (dt > stw_max_ns) stw_max_ns = dt;
     return dt;
+}
+
+void gcrt__stw_publish_tid(int *tid, int value) {
+    gcrt__lock(&stw_lock);
+    gcrt_store_release(tid, value);
+    gcrt__unlock(&stw_lock);
 }
 
 void gcrt__start_the_world(void) {
