@@ -243,6 +243,8 @@ static void print_gctrace(const struct gcrt_gctrace_cycle *tc) {
  * pace the next cycle, record statistics. Restarts the world. */
 static void finish_cycle(void) {
     cyc.t_markterm = cyc.t_markterm ? cyc.t_markterm : gcrt__nanotime();
+    uint64_t heap_scan =
+        __atomic_exchange_n(&gcrt__gc_heap_scan_work, (uint64_t)0, __ATOMIC_RELAXED);
     gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM);
     if (gcrt__debug.gccheckmark > 0) gcrt__gc_checkmark(&global_roots);
     set_marking(0);
@@ -268,6 +270,11 @@ static void finish_cycle(void) {
     pacer.idle_mark_time_ns = cyc.cpu_idle;
     pacer.globals_scan = cyc.globals;
     pacer.max_stack_scan = cyc.stacks;
+    /* This cycle's scan work: what the next cycle's runway and assist
+     * ratio are estimated from. */
+    pacer.heap_scan_work = (int64_t)heap_scan;
+    pacer.stack_scan_work = (int64_t)cyc.stacks;
+    pacer.globals_scan_work = (int64_t)cyc.globals;
     uint64_t goal_in_force = gcrt__pacer_heap_goal(&pacer, &m);
     gcrt__pacer_finish_cycle(&pacer, now, procs(), marked, cyc.mode == 2, &m);
     pacer.last_heap_goal = goal_in_force;
@@ -394,6 +401,11 @@ static void gc_start_locked(int forced) {
     mark_tiny_blocks(&w);
     cyc.globals = global_roots.bytes + gcrt__gc_registered_root_bytes();
     cyc.stacks = gcrt__gc_scan_roots(&w, &global_roots);
+    gcrt_store_relaxed(&gcrt__gc_heap_scan_work, (uint64_t)0);
+    gcrt__lock(&pacer_lock);
+    pacer.stack_scan_work = (int64_t)cyc.stacks;
+    pacer.globals_scan_work = (int64_t)cyc.globals;
+    gcrt__unlock(&pacer_lock);
     gcrt__gc_workers_cpu_mark();
     if (cyc.mode != 0) {
         /* Stop-the-world modes: mark everything now. */
@@ -447,6 +459,12 @@ void gcrt__gc_periodic_check(void) {
         gc_start_locked(0);
     }
     gcrt__unlock(&start_lock);
+}
+
+void gcrt__gc_pacer_state(struct gcrt_pacer *out) {
+    gcrt__lock(&pacer_lock);
+    *out = pacer;
+    gcrt__unlock(&pacer_lock);
 }
 
 /* Refreshes the trigger (the memory-limit goal moves with non-heap memory);
@@ -556,7 +574,14 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     c->assist_credit -= bytes;
     if (c->assist_credit >= 0) return;
     int64_t credit;
+    struct gcrt_pacer_mem m;
+    pacer_mem(&m);
     gcrt__lock(&pacer_lock);
+    /* Revise the assist ratio with the work done and the heap grown so far
+     * (Go revises as heapLive and heapScanWork move). */
+    pacer.heap_live = gcrt_load_relaxed(&gcrt__heap_live);
+    pacer.heap_scan_work = (int64_t)gcrt_load_relaxed(&gcrt__gc_heap_scan_work);
+    gcrt__pacer_revise(&pacer, &m);
     int64_t work = gcrt__pacer_assist_work(&pacer, -c->assist_credit, &credit);
     gcrt__unlock(&pacer_lock);
     int64_t t0 = gcrt__nanotime(), cpu0 = gcrt__thread_cputime();

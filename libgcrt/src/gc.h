@@ -59,6 +59,12 @@ void gcrt__gc_scan_range(gcrt_gcwork_t *w, uintptr_t lo, uintptr_t hi);
  * are none (or budget bytes of scan work are done, budget < 0 = no limit).
  * Returns scan work done. */
 int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget);
+/* Heap scan work (bytes) of every drain of the current cycle, for the
+ * pacer (Go: gcController.heapScanWork); atomic. */
+extern uint64_t gcrt__gc_heap_scan_work;
+/* A copy of the pacer's state (for tests and debugging). */
+struct gcrt_pacer;
+void gcrt__gc_pacer_state(struct gcrt_pacer *out);
 
 /* Root ranges of the loaded executable and libraries (data, bss), found
  * with dl_iterate_phdr outside the stop-the-world (the loader's lock could

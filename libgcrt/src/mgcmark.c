@@ -180,6 +180,8 @@ static void balance(gcrt_gcwork_t *w) {
     put_full(h);
 }
 
+uint64_t gcrt__gc_heap_scan_work;
+
 int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget) {
     uint64_t start = w->scan_work;
     uintptr_t addr, len;
@@ -187,8 +189,14 @@ int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget) {
         if (gcrt_load_relaxed(&nfull) == 0) balance(w);
         gcrt__gc_scan_range(w, addr, addr + len);
         if (budget >= 0 && (int64_t)(w->scan_work - start) >= budget) break;
+        /* A bounded drain (an assist, in a no-stop region) gives way to a
+         * stop-the-world between objects (at most one oblet late), like
+         * Go's gcDrainN on preemption: the stop must not wait for it. */
+        if (budget >= 0 && gcrt__stop_pending()) break;
     }
-    return (int64_t)(w->scan_work - start);
+    int64_t done = (int64_t)(w->scan_work - start);
+    gcrt_xadd_relaxed(&gcrt__gc_heap_scan_work, (uint64_t)done);
+    return done;
 }
 
 /* ---- registered roots (gcrt_add_roots) ------------------------------------ */

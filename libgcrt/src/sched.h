@@ -132,6 +132,11 @@ extern gcrt_g_t *gcrt__allg;
  * the caller stays on its M and may keep using its P's mcache. (Yielding
  * to sysmon's preemption request is gcrt_checkpoint, gcrt_sched.h.) */
 void gcrt__safepoint(void);
+/* Odd while a stop-the-world is on (stw.c). */
+extern uint32_t gcrt__stw_word;
+static inline int gcrt__stop_pending(void) {
+    return (int)(__atomic_load_n(&gcrt__stw_word, __ATOMIC_RELAXED) & 1);
+}
 /* Stops for a pending stop-the-world if the scheduler allows it here
  * (called when a thread leaves a no-stop region, lock.h). */
 void gcrt__stw_pending_check(void);

@@ -190,7 +190,6 @@ int64_t gcrt__timers_next(void);      /* earliest when, or INT64_MAX */
 void gcrt__timers_wake_sleeper(void); /* a timer became due earlier */
 
 /* stw.c */
-extern uint32_t gcrt__stw_word; /* odd while a stop-the-world is on */
 void gcrt__safepoint_slow(void);
 void gcrt__stw_signal_init(void);
 /* BLOCK <-> RUN transitions (for blocking calls and idle Ms). */

@@ -18,6 +18,8 @@
 #include "common/gc_workload.h"
 #include "common/run_self.h"
 #include "harness.h"
+#include "gc.h"
+#include "pacer.h"
 
 /* ---- child workloads ------------------------------------------------------------ */
 
@@ -31,6 +33,15 @@ static int child_steady(void) {
     if (write(2, "steady\n", 7) != 7) return 1;
     churn((uint64_t)mb << 25); /* 32 x L of garbage */
     print_stats("final");
+    /* What the pacer learned from the last cycle (Go's heapScanWork etc.):
+     * without the scan work the cons/mark estimate overflows and the
+     * runway is empty (trigger pinned at 95% of the way to the goal). */
+    static struct gcrt_pacer p;
+    gcrt__gc_pacer_state(&p);
+    printf("pacer last_heap_scan=%llu ring=%llu cons_mark=%g runway=%llu overflow=%d\n",
+           (unsigned long long)p.last_heap_scan, (unsigned long long)(nring * sizeof(void *)),
+           p.cons_mark, (unsigned long long)p.runway, (int)p.cons_mark_ctl.input_overflow);
+    fflush(stdout);
     return 0;
 }
 
@@ -100,6 +111,21 @@ static void steady(const char *gogc, int percent) {
     EXPECT_LE(m1, 1.6);
     EXPECT_GE(m2, 0.9);
     EXPECT_LE(m2, 1.3);
+    /* The pacer saw the last cycle's scan work: the ring's pointer array
+     * (the only scannable object) is scanned every cycle, so the cons/mark
+     * estimate had a real input (its sign and size are the controller's
+     * business: Go's can go negative too). */
+    const char *ps = strstr(r.out, "pacer ");
+    REQUIRE_TRUE(ps != NULL);
+    unsigned long long scan = 0, ring_bytes = 0, runway = 0;
+    double cons_mark = 0;
+    int overflow = 1;
+    REQUIRE_EQ(sscanf(ps,
+                      "pacer last_heap_scan=%llu ring=%llu cons_mark=%lf runway=%llu overflow=%d",
+                      &scan, &ring_bytes, &cons_mark, &runway, &overflow),
+               5);
+    EXPECT_GE(scan, ring_bytes);
+    EXPECT_EQ(overflow, 0);
     free_run(&r);
 }
 
