@@ -80,7 +80,14 @@ static gcrt_lock_t start_lock = GCRT_LOCK_INIT(GCRT_RANK_NONE);
 static gcrt_lock_t stats_lock = GCRT_LOCK_INIT(GCRT_RANK_STATS);
 static gcrt_lock_t pacer_lock = GCRT_LOCK_INIT(GCRT_RANK_LEAF);
 
-static struct gcrt_pacer pacer;             /* pacer_lock */
+static struct gcrt_pacer pacer; /* pacer_lock */
+/* Go's GC CPU limiter (mgclimit.go): a bucket that fills with GC CPU time
+ * (assists, 25% while marking, the stop-the-world pauses x procs) and
+ * drains with mutator time; while it is full, assists are skipped, so a
+ * GC that cannot keep up (a memory limit below the live heap) takes at
+ * most about half the CPU instead of all of it. */
+static struct gcrt_cpu_limiter limiter;     /* pacer_lock */
+static uint32_t limiter_on;                 /* limiter.enabled, for the lock-free check */
 static uint64_t trigger_bytes = UINT64_MAX; /* heap_live that starts a cycle; atomic */
 static uint64_t cyc_goal = UINT64_MAX;      /* heap goal of the running cycle; atomic */
 
@@ -152,6 +159,43 @@ static void update_trigger_locked(void) {
     gcrt_store_relaxed(
         &trigger_bytes,
         pacer.gc_percent < 0 && pacer.memory_limit == GCRT_PACER_NO_LIMIT ? UINT64_MAX : t.trigger);
+}
+
+static void limiter_publish_locked(void) {
+    gcrt_store_relaxed(&limiter_on, (uint32_t)limiter.enabled);
+}
+
+/* Around each of the two stops: flush the window, then count the pause as
+ * GC time on every P (Go: start/finishGCTransition). */
+static void limiter_transition_start(bool enable_gc) {
+    gcrt__lock(&pacer_lock);
+    gcrt__cpu_limiter_start_gc_transition(&limiter, enable_gc, gcrt__nanotime());
+    limiter_publish_locked();
+    gcrt__unlock(&pacer_lock);
+}
+static void limiter_transition_finish(void) {
+    gcrt__lock(&pacer_lock);
+    gcrt__cpu_limiter_finish_gc_transition(&limiter, gcrt__nanotime());
+    limiter_publish_locked();
+    gcrt__unlock(&pacer_lock);
+}
+
+/* The periodic update (Go: sysmon and the end of each assist call it). */
+static void limiter_maybe_update(int64_t assist_ns) {
+    int64_t now = gcrt__nanotime();
+    if (!gcrt__trylock(&pacer_lock)) return; /* someone else is at it */
+    if (assist_ns) gcrt__cpu_limiter_add_assist_time(&limiter, assist_ns);
+    if (!limiter.transitioning && gcrt__cpu_limiter_need_update(&limiter, now)) {
+        gcrt__cpu_limiter_update(&limiter, now, 0, 0);
+        limiter_publish_locked();
+    }
+    gcrt__unlock(&pacer_lock);
+}
+
+void gcrt__gc_limiter_state(struct gcrt_cpu_limiter *out) {
+    gcrt__lock(&pacer_lock);
+    *out = limiter;
+    gcrt__unlock(&pacer_lock);
 }
 
 /* World stopped, end of a cycle: every cache must give its spans back
@@ -245,6 +289,7 @@ static void finish_cycle(void) {
     cyc.t_markterm = cyc.t_markterm ? cyc.t_markterm : gcrt__nanotime();
     uint64_t heap_scan =
         __atomic_exchange_n(&gcrt__gc_heap_scan_work, (uint64_t)0, __ATOMIC_RELAXED);
+    limiter_transition_start(false);
     gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM);
     if (gcrt__debug.gccheckmark > 0) gcrt__gc_checkmark(&global_roots);
     set_marking(0);
@@ -254,9 +299,11 @@ static void finish_cycle(void) {
     uint64_t marked = sum_marked_and_reset();
     gcrt_store_relaxed(&gcrt__heap_live, marked + reserved);
 
-    /* Every span becomes unswept at once. */
+    /* Every span becomes unswept at once. The phase first: the background
+     * sweeper is not stopped with the world, and a sweeper that sees the
+     * new sweepgen must see the mark over. */
+    gcrt_store_release(&gcrt__gcphase, (uint32_t)GCRT_GC_OFF);
     gcrt_store_release(&gcrt__mheap.sweepgen, gcrt__mheap.sweepgen + 2);
-    gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_OFF);
     if (cyc.mode == 2) gcrt__finish_sweep();
 
     int64_t now = gcrt__nanotime();
@@ -320,6 +367,11 @@ static void finish_cycle(void) {
     tc.gc_cpu_fraction = elapsed > 0 ? (double)st.gc_cpu_ns / ((double)elapsed * procs()) : 0;
     if (tc.gc_cpu_fraction > 1) tc.gc_cpu_fraction = 1;
     gcrt__unlock(&stats_lock);
+    gcrt__lock(&pacer_lock);
+    limiter.numgc = st.num_gc; /* read without stats_lock: only cycles write it */
+    gcrt__unlock(&pacer_lock);
+    /* Before the world restarts (Go too): a new cycle may start at once. */
+    limiter_transition_finish();
 
     gcrt__start_the_world();
     /* Go prints the line after the world restarts and before it lets the
@@ -382,6 +434,7 @@ static void gc_start_locked(int forced) {
 
     cyc.t_start = gcrt__nanotime();
     gcrt__stop_the_world("GC sweep termination");
+    limiter_transition_start(true);
     /* Spans handed back since the sweep above (world stopped: no more). */
     gcrt__finish_sweep();
     gcrt__pool_cleanup();
@@ -415,6 +468,7 @@ static void gc_start_locked(int forced) {
         cyc.marked_extra += w.bytes_marked;
         gcrt__gcwork_dispose(&w);
         cyc.t_markterm = gcrt__nanotime();
+        limiter_transition_finish(); /* the whole cycle is one pause */
         finish_cycle();
         cyc.stw1_ns = 0;
         return;
@@ -425,6 +479,7 @@ static void gc_start_locked(int forced) {
     cyc.t_mark = gcrt__nanotime();
     cyc.stw1_ns = cyc.t_mark - cyc.t_start;
     gcrt__start_the_world();
+    limiter_transition_finish();
     gcrt_xadd(&worker_word, 1);
     gcrt__futex_wake(&worker_word, INT32_MAX);
 }
@@ -443,6 +498,7 @@ void gcrt__gc_maybe_start(void) {
 /* Go's forcegc: a cycle when none ran for 2 minutes (GOGC >= 0). Called
  * by the scavenger thread (not attached: it holds no heap pointers). */
 void gcrt__gc_periodic_check(void) {
+    limiter_maybe_update(0); /* Go's sysmon does it too */
     int64_t last;
     gcrt__lock(&stats_lock);
     last = (int64_t)st.last_gc_unix;
@@ -573,6 +629,12 @@ void gcrt__gc_fill_memstats(struct gcrt_memstats *ms) {
 void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     c->assist_credit -= bytes;
     if (c->assist_credit >= 0) return;
+    if (gcrt_load_relaxed(&limiter_on)) {
+        /* The GC has used too much CPU lately: no assist (Go skips it too,
+         * the debt stays); keep the limiter's clock going meanwhile. */
+        limiter_maybe_update(0);
+        return;
+    }
     int64_t credit;
     struct gcrt_pacer_mem m;
     pacer_mem(&m);
@@ -608,7 +670,9 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     c->assist_credit += done >= work ? credit : (credit * done) / (work > 0 ? work : 1);
     if (c->assist_credit < 0) c->assist_credit = 0; /* forgiven */
     /* CPU time, not wall time: the waiting above is not GC work. */
-    gcrt_xadd_relaxed(&cyc.assist_ns, gcrt__thread_cputime() - cpu0);
+    int64_t cpu = gcrt__thread_cputime() - cpu0;
+    gcrt_xadd_relaxed(&cyc.assist_ns, cpu);
+    limiter_maybe_update(cpu);
 }
 
 /* ---- start-up ------------------------------------------------------------------ */
@@ -620,6 +684,7 @@ void gcrt__gc_init(void) {
     int64_t limit = gcrt__pacer_read_gomemlimit(getenv("GOMEMLIMIT"));
     gcrt__lock(&pacer_lock);
     gcrt__pacer_init(&pacer, gogc, limit);
+    gcrt__cpu_limiter_init(&limiter, gcrt__nanotime(), procs());
     update_limit_locked();
     update_trigger_locked();
     gcrt__unlock(&pacer_lock);

@@ -126,6 +126,16 @@ void gcrt__sweep_some(uintptr_t npages) {
 void gcrt__finish_sweep(void) {
     while (gcrt__sweep_one()) {
     }
+    /* A sweeper (the background one is not stopped with the world) may
+     * have taken the last unswept span of a class just before we looked:
+     * it counts itself in sweepers_active under that class's lock, before
+     * it lets go of the lock. Taking every lock once orders us after it,
+     * so the count below includes it; otherwise it could still be
+     * sweeping, i.e. erasing mark bits, when the next mark begins. */
+    for (unsigned i = 0; i < GCRT_NUM_CACHE_CLASSES; i++) {
+        gcrt__lock(&gcrt__mcentral[i].lock);
+        gcrt__unlock(&gcrt__mcentral[i].lock);
+    }
     while (gcrt_load_acquire(&sweepers_active) != 0) gcrt__os_yield();
     scavtrace_after_sweep();
 }
