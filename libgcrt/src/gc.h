@@ -65,6 +65,9 @@ extern uint64_t gcrt__gc_heap_scan_work;
 /* A copy of the pacer's state (for tests and debugging). */
 struct gcrt_pacer;
 void gcrt__gc_pacer_state(struct gcrt_pacer *out);
+/* A copy of the GC CPU limiter's state (for tests and debugging). */
+struct gcrt_cpu_limiter;
+void gcrt__gc_limiter_state(struct gcrt_cpu_limiter *out);
 
 /* Root ranges of the loaded executable and libraries (data, bss), found
  * with dl_iterate_phdr outside the stop-the-world (the loader's lock could
