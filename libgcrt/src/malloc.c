@@ -73,7 +73,8 @@ uint32_t gcrt__alloc_hooks;
 /* Work the allocator does for the collector on some allocations (Go:
  * gcmarknewobject, prepareForSweep, and the allocation site for gccheckmark
  * reports). Runs only while c->hooks is nonzero (mcache.h). */
-static GCRT_NOINLINE void alloc_hook(gcrt_mcache_t *c, gcrt_span_t *s, uintptr_t p, uintptr_t pc) {
+static GCRT_NOINLINE GCRT_NOPREEMPT void alloc_hook(gcrt_mcache_t *c, gcrt_span_t *s, uintptr_t p,
+                                                    uintptr_t pc) {
     gcrt__nostop_enter();
     uintptr_t idx = s->divmagic ? (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32) : 0;
     uint32_t hooks = gcrt_load_relaxed(&c->hooks);
@@ -195,7 +196,7 @@ static inline void *alloc_tiny(gcrt_mcache_t *c, uintptr_t size, uintptr_t pc) {
 }
 
 /* Everything the fast path leaves out: refill, tiny blocks, the slow path. */
-static GCRT_NOINLINE void *alloc_full(size_t size, unsigned noscan, uintptr_t pc) {
+static GCRT_NOINLINE GCRT_NOPREEMPT void *alloc_full(size_t size, unsigned noscan, uintptr_t pc) {
     gcrt_m_t *m = gcrt__tls_m;
     if (GCRT_UNLIKELY(m == NULL || size - 1 >= GCRT_MAX_SMALL_SIZE || m->mcache == NULL))
         return gcrt__malloc_slow(size, noscan, 0);
@@ -211,8 +212,8 @@ static GCRT_NOINLINE void *alloc_full(size_t size, unsigned noscan, uintptr_t pc
 
 /* The slot p of s is taken; does what may call out: memset, hooks, the
  * profiling sample. */
-static GCRT_NOINLINE void *alloc_finish(gcrt_mcache_t *c, gcrt_span_t *s, uintptr_t p, uintptr_t pc,
-                                        int zero) {
+static GCRT_NOINLINE GCRT_NOPREEMPT void *alloc_finish(gcrt_mcache_t *c, gcrt_span_t *s,
+                                                       uintptr_t p, uintptr_t pc, int zero) {
     if (zero && s->needzero) zero_slot((void *)p, s->elemsize);
     if (GCRT_UNLIKELY(gcrt_load_relaxed(&c->hooks) != 0)) alloc_hook(c, s, p, pc);
     if (GCRT_UNLIKELY((c->next_sample -= s->elemsize) < 0)) profile_countdown_expired(c);
@@ -258,10 +259,10 @@ static inline __attribute__((always_inline)) void *alloc_inline(size_t size, uns
     return (void *)p;
 }
 
-void *gcrt_alloc(size_t size) {
+GCRT_NOPREEMPT void *gcrt_alloc(size_t size) {
     return alloc_inline(size, 0);
 }
-void *gcrt_alloc_noscan(size_t size) {
+GCRT_NOPREEMPT void *gcrt_alloc_noscan(size_t size) {
     return alloc_inline(size, 1);
 }
 
@@ -269,14 +270,14 @@ static GCRT_COLD void *array_len_out_of_range(size_t n, size_t elem) {
     gcrt__throwf("gcrt_alloc_array: len out of range (%zu elements of %zu bytes)", n, elem);
 }
 
-void *gcrt_alloc_array(size_t n, size_t elem_size) {
+GCRT_NOPREEMPT void *gcrt_alloc_array(size_t n, size_t elem_size) {
     size_t bytes;
     if (__builtin_mul_overflow(n, elem_size, &bytes) || bytes > GCRT_MAX_ALLOC)
         return array_len_out_of_range(n, elem_size);
     return alloc_inline(bytes, 0);
 }
 
-void *gcrt_alloc_array_noscan(size_t n, size_t elem_size) {
+GCRT_NOPREEMPT void *gcrt_alloc_array_noscan(size_t n, size_t elem_size) {
     size_t bytes;
     if (__builtin_mul_overflow(n, elem_size, &bytes) || bytes > GCRT_MAX_ALLOC)
         return array_len_out_of_range(n, elem_size);
@@ -307,7 +308,8 @@ static GCRT_COLD void *fail_alloc(int fail, int err, size_t size) {
     }
 }
 
-static void *alloc_large(gcrt_mcache_t *c, size_t size, unsigned noscan, uintptr_t pc) {
+static GCRT_NOPREEMPT void *alloc_large(gcrt_mcache_t *c, size_t size, unsigned noscan,
+                                        uintptr_t pc) {
     uintptr_t npages = (size + GCRT_PAGE_MASK) >> GCRT_PAGE_SHIFT;
     /* Sweep before growing the heap (Go: the large-object path reclaims). */
     if (!gcrt__sweep_done()) gcrt__sweep_some(npages);
@@ -319,8 +321,12 @@ static void *alloc_large(gcrt_mcache_t *c, size_t size, unsigned noscan, uintptr
         if (!s) return NULL;
     }
     uintptr_t bytes = npages << GCRT_PAGE_SHIFT;
+    /* The object is a root of this frame from here on: a stop taken when
+     * the no-stop region below ends (a pending one) must find it, or a
+     * stop-the-world mark would leave it white and free it. */
+    void *p = (void *)s->base;
     /* Zero before the collector can see the object as black. */
-    if (s->needzero) memset((void *)s->base, 0, bytes);
+    if (s->needzero) memset(p, 0, bytes);
     /* Registration (in the current sweep generation) and colour in one
      * no-stop region, so a mark termination sees both or neither. */
     gcrt__nostop_enter();
@@ -333,7 +339,6 @@ static void *alloc_large(gcrt_mcache_t *c, size_t size, unsigned noscan, uintptr
     gcrt__stats_end(&c->stats);
     gcrt_xadd_relaxed(&gcrt__heap_live, bytes);
     if (GCRT_UNLIKELY((c->next_sample -= (int64_t)bytes) < 0)) profile_countdown_expired(c);
-    void *p = (void *)s->base;
     gcrt__malloc_gc_work(c, (int64_t)bytes);
     /* The GC work above may start a cycle: the new object must be in this
      * frame (a root) while it does, not only in the span struct. */
@@ -349,7 +354,7 @@ void gcrt__malloc_gc_work(gcrt_mcache_t *c, int64_t bytes) {
     gcrt__safepoint();
 }
 
-void *gcrt__malloc_slow(size_t size, unsigned noscan, int fail) {
+GCRT_NOPREEMPT void *gcrt__malloc_slow(size_t size, unsigned noscan, int fail) {
     if (size == 0) return &gcrt__zerobase;
     if (size > GCRT_MAX_ALLOC) return fail_alloc(fail, EOVERFLOW, size);
     gcrt_m_t *m = gcrt__tls_m;

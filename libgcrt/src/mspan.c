@@ -137,7 +137,7 @@ void gcrt__span_refill_cache(gcrt_span_t *s, uintptr_t whichbyte) {
     s->alloc_cache = ~bits;
 }
 
-uintptr_t gcrt__span_next_free_index(gcrt_span_t *s) {
+GCRT_NOPREEMPT uintptr_t gcrt__span_next_free_index(gcrt_span_t *s) {
     uintptr_t sfreeindex = s->freeindex, nelems = s->nelems;
     if (sfreeindex == nelems) return nelems;
     uint64_t cache = s->alloc_cache;

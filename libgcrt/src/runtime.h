@@ -15,10 +15,15 @@
 #define GCRT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define GCRT_NOINLINE    __attribute__((noinline))
 #define GCRT_COLD        __attribute__((cold, noinline))
-#define GCRT_NORETURN    __attribute__((noreturn))
-#define GCRT_UNUSED      __attribute__((unused))
-#define GCRT_CACHELINE   64
-#define GCRT_ALIGNED(n)  __attribute__((aligned(n)))
+/* Code the stop signal must not interrupt (stw.c): between taking a slot
+ * and returning it, the allocator holds a new object the collector cannot
+ * see (Go: mallocgc is not preemptible). The linker brackets the section
+ * with __start_gcrt_nopreempt_text / __stop_gcrt_nopreempt_text. */
+#define GCRT_NOPREEMPT  __attribute__((section("gcrt_nopreempt_text")))
+#define GCRT_NORETURN   __attribute__((noreturn))
+#define GCRT_UNUSED     __attribute__((unused))
+#define GCRT_CACHELINE  64
+#define GCRT_ALIGNED(n) __attribute__((aligned(n)))
 /* Initial-exec TLS: one instruction to reach, safe in a library loaded at
  * program start (libgcrt is never meant to be dlopen'ed late). */
 #define GCRT_TLS __thread __attribute__((tls_model("initial-exec")))

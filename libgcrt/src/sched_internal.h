@@ -63,6 +63,7 @@ typedef struct gcrt_msched {
                                 signal is refused (retried); own thread only */
     uintptr_t stop_sp;       /* sp when stopped or when it entered BLOCK */
     void *stop_uctx;         /* ucontext_t * if stopped by the signal */
+    uintptr_t signal_pc;     /* where the last stop signal found it (diagnostics) */
     uintptr_t stop_fp;       /* frame pointer there (stack listings) */
     uintptr_t block_regs[6]; /* callee-saved registers at gcrt_enter_blocking:
                                 the caller may keep pointers there */

@@ -29,7 +29,7 @@
 #define STW_SIGNAL SIGURG
 enum {
     STW_SIGNAL_AFTER_NS = 20 * 1000, /* wait this long before signalling */
-    STW_RESIGNAL_NS = 200 * 1000,    /* then resend this often */
+    STW_RESIGNAL_NS = 50 * 1000,     /* then resend this often */
 };
 
 uint32_t gcrt__stw_word;
@@ -114,11 +114,24 @@ void gcrt_checkpoint(void) {
 
 /* ---- the stop signal ---------------------------------------------------------- */
 
+extern const char __start_gcrt_nopreempt_text[] __attribute__((visibility("hidden")));
+extern const char __stop_gcrt_nopreempt_text[] __attribute__((visibility("hidden")));
+
+/* The interrupted code may not stop here (runtime.h: GCRT_NOPREEMPT). */
+static int unsafe_point(const void *uctx) {
+    uintptr_t pc = (uintptr_t)((const ucontext_t *)uctx)->uc_mcontext.gregs[REG_RIP];
+    return pc - (uintptr_t)__start_gcrt_nopreempt_text <
+           (uintptr_t)(__stop_gcrt_nopreempt_text - __start_gcrt_nopreempt_text);
+}
+
 static void urg_handler(int sig, siginfo_t *info, void *uctx) {
     int saved_errno = errno;
     gcrt_m_t *m = gcrt__tls_m;
     gcrt_msched_t *ms = m ? gcrt_load_acquire((gcrt_msched_t **)&m->sched) : NULL;
     uint32_t w = gcrt_load_acquire(&gcrt__stw_word);
+    if (ms)
+        gcrt_store_relaxed(&ms->signal_pc,
+                           (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RIP]);
     if (ms && (w & 1) && gcrt__tls_nostop > 0) {
         /* In a runtime lock or an allocator region: it stops itself when it
          * leaves (gcrt__nostop_exit). */
@@ -126,6 +139,10 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
     } else if (ms && (w & 1) && gcrt_load_acquire(&ms->stwstate) != GCRT_MS_RUN) {
         /* Already stopped (a safepoint, or blocked): a resent signal must
          * not touch the saved state the stopper is reading. */
+    } else if (ms && (w & 1) && unsafe_point(uctx)) {
+        /* In the allocator between taking a slot and handing it out: the
+         * stopper signals again; an allocating thread also stops at its
+         * next refill (a safepoint). */
     } else if (ms && (w & 1) && ms->locks == 0) {
         ms->stop_uctx = uctx;
         /* The interrupted sp; gcrt__stw_for_each_stack adds the red zone. */
@@ -214,9 +231,11 @@ int64_t gcrt__stop_the_world(const char *reason) {
                 gcrt_msched_t *ms = gcrt__msched_of(m);
                 if (ms != self && gcrt_load_acquire(&m->tid) != 0 && !is_stopped(ms, w))
                     gcrt__printf("runtime: stop-the-world (%s) still waiting after %lld ms for "
-                                 "thread %d (SIGURG blocked? no safepoint?)\n",
+                                 "thread %d (SIGURG blocked? no safepoint? last signal at pc "
+                                 "%p)\n",
                                  reason ? reason : "", (long long)((now - t0) / 1000000),
-                                 gcrt_load_relaxed(&m->tid));
+                                 gcrt_load_relaxed(&m->tid),
+                                 (void *)gcrt_load_relaxed(&ms->signal_pc));
             }
             warn_at = now + 10LL * 1000 * 1000 * 1000;
         }
