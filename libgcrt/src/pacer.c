@@ -29,6 +29,13 @@ static int64_t go_i64(double x) {
     if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0)) return INT64_MIN;
     return (int64_t)x;
 }
+/* Go's int64 + and - wrap around; C's overflow is undefined. */
+static int64_t go_add(int64_t a, int64_t b) {
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+static int64_t go_sub(int64_t a, int64_t b) {
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
 
 /* ---- environment ---------------------------------------------------- */
 
@@ -312,9 +319,9 @@ void gcrt__pacer_revise(struct gcrt_pacer *p, const struct gcrt_pacer_mem *mem) 
         /* The heap is growing: stretch the runway in proportion to the
          * worst-case work so assists stay flat, but at most to
          * goal x (1 + GOGC/100), what the next cycle will use anyway. */
-        int64_t ext =
-            go_i64((double)(goal - (int64_t)p->triggered) / (double)expected * (double)max_work) +
-            (int64_t)p->triggered;
+        int64_t ext = go_add(go_i64((double)go_sub(goal, (int64_t)p->triggered) / (double)expected *
+                                    (double)max_work),
+                             (int64_t)p->triggered);
         expected = max_work;
         int64_t hard = go_i64((1.0 + (double)gc_percent / 100.0) * (double)goal);
         if (ext > hard) ext = hard;
@@ -326,9 +333,9 @@ void gcrt__pacer_revise(struct gcrt_pacer *p, const struct gcrt_pacer_mem *mem) 
         goal = go_i64((double)goal * 1.1);
         expected = max_work;
     }
-    int64_t remaining_work = expected - work;
+    int64_t remaining_work = go_sub(expected, work);
     if (remaining_work < 1000) remaining_work = 1000; /* marking is racy; stay positive */
-    int64_t remaining_heap = goal - live;
+    int64_t remaining_heap = go_sub(goal, live);
     if (remaining_heap <= 0) remaining_heap = 1;
     p->assist_work_per_byte = (double)remaining_work / (double)remaining_heap;
     p->assist_bytes_per_work = (double)remaining_heap / (double)remaining_work;

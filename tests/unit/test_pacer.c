@@ -363,6 +363,23 @@ static void marking(struct gcrt_pacer *p) {
     p->triggered = 150 * MiB;
 }
 
+/* A forced cycle with GOGC=off (goal "infinite") revised mid-mark with
+ * more work than expected: Go's int64 arithmetic wraps there (the hard
+ * goal 1001 x goal is out of range); ours must too, without undefined
+ * behaviour (the UBSan build checks), and give a usable ratio. */
+static void test_revise_gogc_off(void) {
+    struct gcrt_pacer p;
+    after_cycle(&p, -1, GCRT_PACER_NO_LIMIT, 100 * MiB, 0, 0);
+    p.last_heap_scan = 10 * MiB;
+    p.heap_scan = 100 * MiB;
+    p.triggered = 100 * MiB;
+    p.heap_live = 120 * MiB;
+    p.heap_scan_work = 50 * MiB;
+    gcrt__pacer_revise(&p, &no_mem);
+    EXPECT_TRUE(p.assist_work_per_byte >= 0 && p.assist_work_per_byte < 1e30);
+    EXPECT_TRUE(p.assist_bytes_per_work >= 0);
+}
+
 static void test_revise(void) {
     struct gcrt_pacer p;
     marking(&p);
@@ -593,6 +610,7 @@ int main(void) {
     RUN(test_trigger_bounds);
     RUN(test_workers);
     RUN(test_revise);
+    RUN(test_revise_gogc_off);
     RUN(test_end_cycle);
     RUN(test_pi_controller);
     RUN(test_scavenge_limit_goal);
