@@ -312,10 +312,15 @@ void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *
         const void *regs = NULL;
         size_t len = 0;
         if (ms->stop_uctx) {
-            regs = &((ucontext_t *)ms->stop_uctx)->uc_mcontext;
+            ucontext_t *uc = ms->stop_uctx;
+            regs = &uc->uc_mcontext;
             len = sizeof(mcontext_t);
             /* Stopped by the signal anywhere: a leaf function may keep
-             * values in the 128-byte red zone below its stack pointer. */
+             * values in the 128-byte red zone below its stack pointer, and
+             * C compilers move pointers through SSE registers (two adjacent
+             * pointer stores become one 16-byte store). */
+            if (uc->uc_mcontext.fpregs)
+                f(0, 0, uc->uc_mcontext.fpregs->_xmm, sizeof uc->uc_mcontext.fpregs->_xmm, arg);
             sp -= 128;
         } else if (gcrt_load_relaxed(&ms->stwstate) == GCRT_MS_BLOCK_STOPPED) {
             regs = ms->block_regs;
