@@ -42,3 +42,5 @@ foreach(t test_sched_park test_sched_go test_sched_time test_sched_stw test_sche
           test_sched_stress)
   set(GCRT_TEST_LABELS_${t} tsan)
 endforeach()
+# 100,000 goroutines and GOMAXPROCS changes: 30-45 s under TSan on 2 busy cores.
+set(GCRT_TEST_TIMEOUT_test_sched_go 180)

@@ -323,14 +323,25 @@ static void *worker_thread(void *arg) {
 }
 
 /* Bursts of back-to-back collections with pauses in between, in which
- * the heap triggers cycles of its own. */
+ * the heap triggers cycles of its own (longer pauses until one did: on a
+ * loaded machine the bursts can otherwise keep a cycle running all the
+ * time, and a heap trigger never finds the collector idle). */
 static void gc_loop(void *arg) {
+    struct gcrt_memstats ms;
+    gcrt_read_memstats(&ms);
+    uint32_t heap_cycles0 = ms.num_gc - ms.num_forced_gc;
     while (!atomic_load(&stop_gc) && th_env_long("GCRT_GCG_GCLOOP", 1)) {
         for (int i = 0; i < 8 && !atomic_load(&stop_gc); i++) {
             gcrt_gc();
             atomic_fetch_add(&gc_loops, 1);
         }
-        gcrt_sleep(5 * 1000 * 1000);
+        /* Pause; until the heap has triggered a cycle of its own, pause
+         * until it does (at most a second a time). */
+        for (int k = 0; k < 200 && !atomic_load(&stop_gc); k++) {
+            gcrt_sleep(5 * 1000 * 1000);
+            gcrt_read_memstats(&ms);
+            if (ms.num_gc - ms.num_forced_gc != heap_cycles0) break;
+        }
     }
     gcrt_wg_done(&wg);
 }
