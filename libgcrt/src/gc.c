@@ -667,7 +667,11 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
         gcrt__gcwork_flush(&c->gcw);
         gcrt__nostop_exit();
     }
-    c->assist_credit += done >= work ? credit : (credit * done) / (work > 0 ? work : 1);
+    int64_t earned = done >= work
+                         ? credit
+                         : (int64_t)((double)credit * (double)done / (double)(work > 0 ? work : 1));
+    if (__builtin_add_overflow(c->assist_credit, earned, &c->assist_credit))
+        c->assist_credit = INT64_MAX / 2;
     if (c->assist_credit < 0) c->assist_credit = 0; /* forgiven */
     /* CPU time, not wall time: the waiting above is not GC work. */
     int64_t cpu = gcrt__thread_cputime() - cpu0;

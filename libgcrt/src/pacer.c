@@ -354,9 +354,13 @@ int64_t gcrt__pacer_assist_work(const struct gcrt_pacer *p, int64_t debt_bytes,
                                 int64_t *credit_bytes) {
     int64_t work = go_i64(p->assist_work_per_byte * (double)debt_bytes);
     if (work < GCRT_PACER_OVER_ASSIST) {
-        /* Small debts over-assist to pre-pay future allocation. */
+        /* Small debts over-assist to pre-pay future allocation. With an
+         * effectively infinite goal (a forced cycle under GOGC=off) the
+         * credit is out of int64's range: Go's conversion then yields a
+         * negative credit; a large positive one is what is meant. */
         work = GCRT_PACER_OVER_ASSIST;
-        debt_bytes = go_i64(p->assist_bytes_per_work * (double)work);
+        double d = p->assist_bytes_per_work * (double)work;
+        debt_bytes = d < 0x1p61 ? go_i64(d) : (int64_t)1 << 61;
     }
     *credit_bytes = debt_bytes;
     return work;

@@ -144,6 +144,12 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
          * stopper signals again; an allocating thread also stops at its
          * next refill (a safepoint). */
     } else if (ms && (w & 1) && ms->locks == 0) {
+        ucontext_t *uc = uctx;
+        memcpy(ms->sig_regs, &uc->uc_mcontext, sizeof(mcontext_t));
+        if (uc->uc_mcontext.fpregs)
+            memcpy((char *)ms->sig_regs + sizeof(mcontext_t), uc->uc_mcontext.fpregs->_xmm, 256);
+        else
+            memset((char *)ms->sig_regs + sizeof(mcontext_t), 0, 256);
         ms->stop_uctx = uctx;
         /* The interrupted sp; gcrt__stw_for_each_stack adds the red zone. */
         ms->stop_sp = (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP];
@@ -312,15 +318,13 @@ void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *
         const void *regs = NULL;
         size_t len = 0;
         if (ms->stop_uctx) {
-            ucontext_t *uc = ms->stop_uctx;
-            regs = &uc->uc_mcontext;
-            len = sizeof(mcontext_t);
+            /* The general and SSE registers (C compilers move pointers
+             * through SSE ones: two adjacent pointer stores become one
+             * 16-byte store), copied by the signal handler. */
+            regs = ms->sig_regs;
+            len = sizeof ms->sig_regs;
             /* Stopped by the signal anywhere: a leaf function may keep
-             * values in the 128-byte red zone below its stack pointer, and
-             * C compilers move pointers through SSE registers (two adjacent
-             * pointer stores become one 16-byte store). */
-            if (uc->uc_mcontext.fpregs)
-                f(0, 0, uc->uc_mcontext.fpregs->_xmm, sizeof uc->uc_mcontext.fpregs->_xmm, arg);
+             * values in the 128-byte red zone below its stack pointer. */
             sp -= 128;
         } else if (gcrt_load_relaxed(&ms->stwstate) == GCRT_MS_BLOCK_STOPPED) {
             regs = ms->block_regs;

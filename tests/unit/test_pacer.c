@@ -378,6 +378,11 @@ static void test_revise_gogc_off(void) {
     gcrt__pacer_revise(&p, &no_mem);
     EXPECT_TRUE(p.assist_work_per_byte >= 0 && p.assist_work_per_byte < 1e30);
     EXPECT_TRUE(p.assist_bytes_per_work >= 0);
+    /* An assist then earns a large positive credit, not a wrapped one. */
+    int64_t credit = 0;
+    int64_t work = gcrt__pacer_assist_work(&p, 4096, &credit);
+    EXPECT_GT(work, 0);
+    EXPECT_GE(credit, 4096);
 }
 
 static void test_revise(void) {
