@@ -272,6 +272,11 @@ static void goroutine_entry(void *arg) {
     goexit(g);
 }
 
+/* The first frame of a G that has not run yet (see newproc). g0 only. */
+void gcrt__g_first_frame(gcrt_g_t *g) {
+    g->sched_sp = gcrt__ctx_init(g->stack_hi, goroutine_entry, g);
+}
+
 /* ---- dead G cache (Go: gfput / gfget) -------------------------------------- */
 
 enum { GFREE_LOCAL_MAX = 64, GFREE_GLOBAL_STACKS = 1024 };
@@ -352,14 +357,35 @@ uint64_t gcrt__gfree_cached_bytes(void) {
     return b;
 }
 
+/* A dead G, from pp's list, else a batch from the global one (Go: gfget
+ * takes up to 32 at a time, so a P that creates what another P retires
+ * takes sched.lock once per batch, not once per goroutine). */
 static gcrt_g_t *gfget(gcrt_psched_t *pp) {
     gcrt_g_t *g = NULL;
+    if (pp && !pp->gfree &&
+        (gcrt_load_relaxed(&gcrt__sched.ngfree) > 0 || gcrt_load_relaxed(&gfree_nostack))) {
+        gcrt__lock(&gcrt__sched.lock);
+        while (pp->ngfree < GFREE_LOCAL_MAX / 2) {
+            gcrt_g_t *x = global_pop();
+            if (!x && gfree_nostack) {
+                x = gfree_nostack;
+                gcrt_store_relaxed(&gfree_nostack, x->schedlink);
+            }
+            if (!x) break;
+            x->schedlink = pp->gfree;
+            pp->gfree = x;
+            pp->ngfree++;
+            gcrt_store_relaxed(&pp->gfree_bytes, pp->gfree_bytes + gcrt__stack_bytes(x));
+        }
+        gcrt__unlock(&gcrt__sched.lock);
+    }
     if (pp && pp->gfree) {
         g = pp->gfree;
         pp->gfree = g->schedlink;
         pp->ngfree--;
         gcrt_store_relaxed(&pp->gfree_bytes, pp->gfree_bytes - gcrt__stack_bytes(g));
-    } else if (gcrt_load_relaxed(&gcrt__sched.ngfree) > 0 || gcrt_load_relaxed(&gfree_nostack)) {
+    } else if (!pp &&
+               (gcrt_load_relaxed(&gcrt__sched.ngfree) > 0 || gcrt_load_relaxed(&gfree_nostack))) {
         gcrt__lock(&gcrt__sched.lock);
         g = global_pop();
         if (!g && gfree_nostack) {
@@ -377,6 +403,40 @@ static gcrt_g_t *gfget(gcrt_psched_t *pp) {
 
 /* ---- creation ------------------------------------------------------------ */
 
+enum { GOID_BATCH = 16 }; /* Go: _GoidCacheBatch */
+
+static int64_t newgoid(gcrt_psched_t *pp) {
+    if (!pp) return gcrt_xadd(&gcrt__sched.goidgen, 1) + 1;
+    if (pp->goidcache == pp->goidcacheend) {
+        pp->goidcache = gcrt_xadd(&gcrt__sched.goidgen, GOID_BATCH) + 1;
+        pp->goidcacheend = pp->goidcache + GOID_BATCH;
+    }
+    return pp->goidcache++;
+}
+
+/* Live user goroutines: the count kept off any P plus every P's own
+ * (created minus exited there). Read without stopping anything, so a
+ * goroutine created on one P and exited on another may be seen half way;
+ * like Go's gcount, never below 0. */
+int64_t gcrt__ngoroutine(void) {
+    int64_t n = gcrt_load_relaxed(&gcrt__sched.ngoroutine);
+    int32_t nallps = gcrt_load_acquire(&gcrt__sched.nallps);
+    for (int32_t i = 0; i < nallps; i++) n += gcrt_load_relaxed(&gcrt__sched.ps[i]->ngoroutine);
+    return n < 0 ? 0 : n;
+}
+
+/* One more (delta 1) or one fewer (-1) user goroutine, counted on pp. */
+void gcrt__ngoroutine_add(gcrt_psched_t *pp, int64_t delta) {
+    if (pp)
+        gcrt_store_relaxed(&pp->ngoroutine, pp->ngoroutine + delta);
+    else
+        gcrt_xadd(&gcrt__sched.ngoroutine, delta);
+}
+
+/* A dead or new G, ready to run fn(arg). Its stack is not touched here:
+ * sched_sp = 0 means "not started", and gcrt__execute builds the first
+ * frame on the M that runs it (which touches that stack anyway), so the
+ * creator takes no cache or TLB miss on a stack it never uses. */
 static gcrt_g_t *newproc(void (*fn)(void *), void *arg, uintptr_t pc, gcrt_msched_t *ms) {
     gcrt_psched_t *pp = ms ? ms->pp : NULL;
     gcrt_g_t *g = gfget(pp);
@@ -395,7 +455,7 @@ static gcrt_g_t *newproc(void (*fn)(void *), void *arg, uintptr_t pc, gcrt_msche
     g->startpc = (uintptr_t)fn;
     g->gopc = pc;
     g->parentgoid = parent ? parent->goid : 0;
-    g->goid = gcrt_xadd(&gcrt__sched.goidgen, 1) + 1;
+    g->goid = newgoid(pp);
     g->system = 0;
     g->main = 0;
     gcrt_store_relaxed(&g->preempt, 0);
@@ -405,7 +465,7 @@ static gcrt_g_t *newproc(void (*fn)(void *), void *arg, uintptr_t pc, gcrt_msche
     g->waitsince = 0;
     g->m = NULL;
     g->createtime = 0;
-    g->sched_sp = gcrt__ctx_init(g->stack_hi, goroutine_entry, g);
+    g->sched_sp = 0;
     return g;
 }
 
@@ -430,7 +490,7 @@ static int64_t go(void (*fn)(void *), void *arg, uintptr_t pc, int system) {
     if (!g) return -ENOMEM;
     int64_t id = g->goid;
     g->system = (uint8_t)system;
-    if (!system) gcrt_xadd(&gcrt__sched.ngoroutine, 1);
+    if (!system) gcrt__ngoroutine_add(ms ? ms->pp : NULL, 1);
     gcrt_store_release(&g->status, GCRT_G_RUNNABLE);
     runqput_any(ms, g);
     gcrt__wakep();
@@ -549,7 +609,7 @@ int64_t gcrt_goid(void) {
 }
 
 int64_t gcrt_num_goroutine(void) {
-    return gcrt_load_relaxed(&gcrt__sched.ngoroutine);
+    return gcrt__ngoroutine();
 }
 
 gcrt_g_t *gcrt__newproc_main(void (*fn)(void *), gcrt_msched_t *ms) {

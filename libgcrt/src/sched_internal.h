@@ -94,26 +94,34 @@ typedef struct gcrt_psched {
     gcrt_g_t *gfree;
     int32_t ngfree;
     uint64_t gfree_bytes; /* their committed stack bytes (owner; relaxed) */
+    /* Goroutine ids [goidcache, goidcacheend) reserved from sched.goidgen
+     * in batches (Go: p.goidcache), owner only. */
+    int64_t goidcache, goidcacheend;
+    /* User goroutines created minus exited on this P (owner writes, relaxed;
+     * anyone sums them: gcrt__ngoroutine). May be negative. */
+    int64_t ngoroutine;
 } gcrt_psched_t;
 
-/* Global scheduler state (Go: schedt). */
+/* Global scheduler state (Go: schedt). Fields that different cores write
+ * at different rates sit on their own cache lines: the lock and what it
+ * guards, the counters every wakep reads, the dead-G list. */
 typedef struct gcrt_schedt {
     gcrt_lock_t lock; /* GCRT_RANK_SCHED: global runq, pidle, midle, gfree */
     gcrt_g_t *runqhead, *runqtail;
     int32_t runqsize;     /* atomic read without lock */
     gcrt_psched_t *pidle; /* idle Ps */
-    int32_t npidle;       /* atomic */
     gcrt_msched_t *midle; /* idle runtime Ms */
     int32_t nmidle;
-    int32_t nmspinning; /* atomic */
-    int32_t nprocs;     /* Ps in use (GOMAXPROCS); atomic */
-    int32_t nallps;     /* Ps created (>= nprocs) */
+    int32_t nm;                                  /* runtime Ms created */
+    int32_t npidle __attribute__((aligned(64))); /* atomic */
+    int32_t nmspinning;                          /* atomic */
+    int32_t nprocs;                              /* Ps in use (GOMAXPROCS); atomic */
+    int32_t nallps;                              /* Ps created (>= nprocs) */
+    uint32_t started;                            /* scheduler started (Ms, sysmon); atomic */
     gcrt_psched_t *ps[1024];
-    int32_t nm;         /* runtime Ms created */
-    uint32_t started;   /* scheduler started (Ms, sysmon); atomic */
-    int64_t goidgen;    /* atomic */
-    int64_t ngoroutine; /* live user goroutines; atomic */
-    gcrt_g_t *gfree;    /* dead Gs, with stacks; under lock */
+    int64_t goidgen __attribute__((aligned(64))); /* atomic; Ps take batches */
+    int64_t ngoroutine; /* user goroutines created off a P minus exited off one; atomic */
+    gcrt_g_t *gfree __attribute__((aligned(64))); /* dead Gs, with stacks; under lock */
     int32_t ngfree;
 } gcrt_schedt_t;
 
@@ -135,6 +143,9 @@ GCRT_NORETURN void gcrt__mstart_loop(gcrt_msched_t *ms);
 void gcrt__gfput(gcrt_psched_t *pp, gcrt_g_t *g); /* dead G to the cache */
 int gcrt__gfree_trim(int max);                    /* cached stacks beyond the floor to the OS */
 uint64_t gcrt__gfree_cached_bytes(void);          /* committed stack bytes of dead Gs */
+int64_t gcrt__ngoroutine(void);                   /* live user goroutines (a sum over Ps) */
+void gcrt__ngoroutine_add(gcrt_psched_t *pp, int64_t delta); /* pp may be NULL */
+void gcrt__g_first_frame(gcrt_g_t *g);                       /* builds a new G's first frame (g0) */
 gcrt_g_t *gcrt__newproc_main(void (*fn)(void *), gcrt_msched_t *ms);
 void gcrt__switch_out_blocked(gcrt_g_t *g); /* lost its P in a blocking call */
 void gcrt__preempt_self(void);              /* sysmon's request, at a safepoint */

@@ -241,6 +241,7 @@ void gcrt__execute(gcrt_msched_t *ms, gcrt_g_t *g) {
     gcrt_store_relaxed(&g->waitsince, 0);
     gcrt_store_release(&g->status, GCRT_G_RUNNING);
     gcrt_store_release(&ms->curg, g);
+    if (!g->sched_sp) gcrt__g_first_frame(g); /* its first run */
 #if defined(GCRT_TSAN_FIBERS)
     __tsan_switch_to_fiber(g->tsan_fiber, 0);
 #endif
@@ -279,7 +280,7 @@ static void goexit0(gcrt_msched_t *ms, gcrt_g_t *g) {
     gcrt_store_relaxed(&g->preempt, 0);
     gcrt_store_release(&g->status, GCRT_G_DEAD);
     switched_out(ms);
-    if (!g->system) gcrt_xadd(&gcrt__sched.ngoroutine, -1);
+    if (!g->system) gcrt__ngoroutine_add(ms->pp, -1);
 #if defined(GCRT_TSAN_FIBERS)
     /* A fresh fiber for the next life of this G: the old one's shadow
      * stack still holds the frames of the exited function. */
