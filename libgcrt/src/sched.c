@@ -515,7 +515,7 @@ static GCRT_NOINLINE void park_thread(gcrt_g_t *g, int (*unlockf)(gcrt_g_t *, vo
                                       unsigned reason) {
     gcrt_store_relaxed(&g->parkword, 0);
     gcrt_store_relaxed(&g->waitreason, (uint8_t)reason);
-    gcrt_store_relaxed(&g->waitsince, gcrt__nanotime());
+    gcrt_store_relaxed(&g->waitsince, gcrt__nanotime_coarse());
     gcrt_store_release(&g->status, GCRT_G_WAITING);
     if (unlockf && !unlockf(g, arg)) {
         uint32_t w = GCRT_G_WAITING;
@@ -560,7 +560,7 @@ void gcrt__park(int (*unlockf)(gcrt_g_t *g, void *arg), void *arg, unsigned reas
         return;
     }
     gcrt_store_relaxed(&g->waitreason, (uint8_t)reason);
-    gcrt_store_relaxed(&g->waitsince, gcrt__nanotime());
+    gcrt_store_relaxed(&g->waitsince, gcrt__nanotime_coarse());
     ms->unlockf = unlockf;
     ms->unlockarg = arg;
     switch_out(g, GCRT_ACT_PARK);
