@@ -166,7 +166,7 @@ static GCRT_NOINLINE gcrt_g_t *make_g0(gcrt_msched_t *ms) {
     return g0;
 }
 
-GCRT_NOINLINE gcrt_msched_t *gcrt__getms(void) {
+GCRT_NOINLINE gcrt_msched_t *gcrt__getms_slow(void) {
     gcrt_m_t *m = gcrt__getm();
     if (!m) return NULL;
     gcrt_msched_t *ms = gcrt__msched_of(m);

@@ -127,11 +127,36 @@ typedef struct gcrt_schedt {
 
 extern gcrt_schedt_t gcrt__sched;
 
-/* The calling thread's M and its scheduler part. Not inlined: a goroutine
- * can resume on another thread, so the TLS address must not be cached
- * across a switch. */
+/* The calling thread's M and its scheduler part. Never cached: a
+ * goroutine can resume on another thread, so the TLS word is read afresh
+ * after every switch (gcrt__getm is not inlined; gcrt__getm_fresh is an
+ * asm). */
 gcrt_m_t *gcrt__getm(void);
-gcrt_msched_t *gcrt__getms(void);
+gcrt_msched_t *gcrt__getms_slow(void); /* creates ms and its g0 on first use */
+/* gcrt__getm without the call, for the switch paths that ask on every
+ * park and ready: the asm reads the TLS word afresh each time (volatile,
+ * and a memory clobber orders it against calls, so a compiler can neither
+ * reuse an earlier read nor hoist it above a switch). This is the
+ * initial-exec sequence the linker relaxes in an executable. */
+static inline gcrt_m_t *gcrt__getm_fresh(void) {
+#if defined(__x86_64__)
+    gcrt_m_t *m;
+    __asm__ __volatile__("movq gcrt__tls_m@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0"
+                         : "=r"(m)
+                         :
+                         : "memory");
+    return m;
+#else
+    return gcrt__getm();
+#endif
+}
+static inline gcrt_msched_t *gcrt__getms(void) {
+    gcrt_m_t *m = gcrt__getm_fresh();
+    if (GCRT_UNLIKELY(m == NULL)) return NULL;
+    gcrt_msched_t *ms = gcrt_load_acquire((gcrt_msched_t **)&m->sched);
+    if (GCRT_LIKELY(ms != NULL && ms->g0 != NULL)) return ms;
+    return gcrt__getms_slow();
+}
 /* ms of m, created on first use (by its own thread or a stopper). */
 gcrt_msched_t *gcrt__msched_of(gcrt_m_t *m);
 
