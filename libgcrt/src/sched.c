@@ -27,8 +27,12 @@
  *
  * 4. Creation and exit. gcrt_go takes a dead G with its stack from the
  *    P's cache (stack.c keeps stacks reserved at the maximum size, committed
- *    on touch), builds the first frame and puts it in runnext. Exit returns
- *    the G with its stack to the cache.
+ *    on touch; an empty cache refills from the global one in batches),
+ *    gives it an id from the P's batch and puts it in runnext without
+ *    touching its stack: the M that first runs it builds the first frame
+ *    (gcrt__execute), and until then the GC scans only its argument. Exit
+ *    returns the G with its stack to the cache. The goroutine count is
+ *    kept per P, so neither end writes a shared counter.
  *
  * 5. Blocking calls (gcrt_enter_blocking): the P stays with the M in
  *    state SYSCALL; sysmon (sysmon.c) retakes it if the call lasts and
