@@ -31,8 +31,11 @@
  *    gives it an id from the P's batch and puts it in runnext without
  *    touching its stack: the M that first runs it builds the first frame
  *    (gcrt__execute), and until then the GC scans only its argument. Exit
- *    returns the G with its stack to the cache. The goroutine count is
- *    kept per P, so neither end writes a shared counter.
+ *    returns the G with its stack to the cache, except that each P keeps
+ *    the stack of the G that exited last (still in cache and TLB) for the
+ *    next G to start there, which leaves its own, cold, stack in exchange
+ *    (gcrt__stack_swap_spare). The goroutine count is kept per P, so
+ *    neither end writes a shared counter.
  *
  * 5. Blocking calls (gcrt_enter_blocking): the P stays with the M in
  *    state SYSCALL; sysmon (sysmon.c) retakes it if the call lasts and
@@ -353,12 +356,47 @@ int gcrt__gfree_trim(int max) {
     return n;
 }
 
-/* Committed stack bytes held by dead Gs (for StackInuse / StackSys). */
+/* Committed stack bytes held by dead Gs and spare slots (for StackInuse /
+ * StackSys). */
 uint64_t gcrt__gfree_cached_bytes(void) {
     uint64_t b = gcrt_load_relaxed(&gfree_bytes);
     int32_t nallps = gcrt_load_acquire(&gcrt__sched.nallps);
-    for (int32_t i = 0; i < nallps; i++) b += gcrt_load_relaxed(&gcrt__sched.ps[i]->gfree_bytes);
+    for (int32_t i = 0; i < nallps; i++)
+        b += gcrt_load_relaxed(&gcrt__sched.ps[i]->gfree_bytes) +
+             gcrt_load_relaxed(&gcrt__sched.ps[i]->spare_bytes);
     return b;
+}
+
+static inline bool stack_fits(uintptr_t lo, uintptr_t hi) {
+    size_t max = gcrt_load_relaxed(&gcrt__stack_max_bytes);
+    return hi - lo >= max && hi - lo <= 2 * max;
+}
+
+/* A burst of new goroutines waits in the run queues long enough for each
+ * one's stack to leave the cache and the TLB (stacks are pages 1 MiB
+ * apart), so the M that starts it would miss twice on its first frame.
+ * Instead, an exiting G leaves its stack in its P's spare slot and the
+ * next G to start on that P runs on it, giving its own, cold, stack to the
+ * slot; the next exit moves that one on to the dead G. */
+void gcrt__stack_swap_spare(gcrt_psched_t *pp, gcrt_g_t *g) {
+    if (!pp || !g->stk || !stack_fits(g->stack_lo, g->stack_hi)) return;
+    /* A starting G takes only a spare that fits the current maximum; a
+     * dead one takes whatever the slot holds (gfget frees a stack of a
+     * former maximum, or allocates for a G left without one). */
+    if (g->status != GCRT_G_DEAD && !(pp->spare_stk && stack_fits(pp->spare_lo, pp->spare_hi)))
+        return;
+    struct gcrt_stack *stk = g->stk;
+    uintptr_t lo = g->stack_lo, hi = g->stack_hi, sp_min = g->sp_min;
+    uint64_t bytes = gcrt__stack_bytes(g);
+    g->stk = pp->spare_stk;
+    g->stack_lo = pp->spare_lo;
+    g->stack_hi = pp->spare_hi;
+    g->sp_min = pp->spare_sp_min;
+    pp->spare_stk = stk;
+    pp->spare_lo = lo;
+    pp->spare_hi = hi;
+    pp->spare_sp_min = sp_min;
+    gcrt_store_relaxed(&pp->spare_bytes, bytes);
 }
 
 /* A dead G, from pp's list, else a batch from the global one (Go: gfget

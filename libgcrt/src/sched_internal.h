@@ -100,6 +100,13 @@ typedef struct gcrt_psched {
     /* User goroutines created minus exited on this P (owner writes, relaxed;
      * anyone sums them: gcrt__ngoroutine). May be negative. */
     int64_t ngoroutine;
+    /* The stack of the G that exited last on this P (owner only), handed to
+     * the next G that starts here: still in this core's cache and TLB,
+     * where a new G's own stack went cold while it waited in a queue.
+     * spare_bytes: its committed bytes (relaxed; counted as cached). */
+    struct gcrt_stack *spare_stk;
+    uintptr_t spare_lo, spare_hi, spare_sp_min;
+    uint64_t spare_bytes;
 } gcrt_psched_t;
 
 /* Global scheduler state (Go: schedt). Fields that different cores write
@@ -171,6 +178,8 @@ uint64_t gcrt__gfree_cached_bytes(void);          /* committed stack bytes of de
 int64_t gcrt__ngoroutine(void);                   /* live user goroutines (a sum over Ps) */
 void gcrt__ngoroutine_add(gcrt_psched_t *pp, int64_t delta); /* pp may be NULL */
 void gcrt__g_first_frame(gcrt_g_t *g);                       /* builds a new G's first frame (g0) */
+/* Exchanges g's stack with pp's spare (owner; g not started, or dead). */
+void gcrt__stack_swap_spare(gcrt_psched_t *pp, gcrt_g_t *g);
 gcrt_g_t *gcrt__newproc_main(void (*fn)(void *), gcrt_msched_t *ms);
 void gcrt__switch_out_blocked(gcrt_g_t *g); /* lost its P in a blocking call */
 void gcrt__preempt_self(void);              /* sysmon's request, at a safepoint */
