@@ -1,6 +1,6 @@
 /* bench_sched.c - scheduler microbenchmarks, side by side with
  * tests/bench/go/sched/main.go (Go 1.19). Not a ctest test: no timing is
- * asserted. Run tests/bench/run-sched.sh; results in RESULTS.md.
+ * asserted. Run tests/bench/run-sched.sh; results in RESULTS-sched.md.
  *
  *   create+exit     ns per goroutine: main starts N goroutines that only
  *                   call wg.Done, then waits (Go: go func(){wg.Done()}())
