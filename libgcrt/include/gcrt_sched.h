@@ -124,7 +124,8 @@ typedef struct gcrt_goroutine {
     const char *state;       /* Go's header text: the wait reason while
                                 waiting, else "running", "runnable", ... */
     const char *wait_reason; /* "chan receive", ... or "" */
-    int64_t wait_since_ns;   /* gcrt_nanotime() when it blocked, 0 if not */
+    int64_t wait_since_ns;   /* gcrt_nanotime() when it blocked (to the clock
+                                tick, a few ms), 0 if not */
     int64_t parent_id;       /* goroutine that created it, 0 if none */
     uintptr_t create_pc;     /* return address of the gcrt_go call */
     uintptr_t start_pc;      /* the function it runs */

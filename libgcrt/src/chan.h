@@ -96,14 +96,23 @@ static inline void gcrt__elem_copy(void *dst, const void *src, size_t n) {
         gcrt_store(dst, v);
         return;
     }
-    if (n) gcrt__copy_barrier(dst, src, n);
+    if (n < 8) { /* no aligned word, so no pointer: no barrier (see
+                    gcrt__copy_barrier); n = 0 may come with NULLs */
+        if (n) memcpy(dst, src, n);
+        return;
+    }
+    gcrt__copy_barrier(dst, src, n);
 }
 static inline void gcrt__elem_clear(void *p, size_t n) {
     if (n == 8 && ((uintptr_t)p & 7) == 0) {
         gcrt_store(p, NULL);
         return;
     }
-    if (n) gcrt__clear_barrier(p, n);
+    if (n < 8) {
+        if (n) memset(p, 0, n);
+        return;
+    }
+    gcrt__clear_barrier(p, n);
 }
 
 /* Address of buffer slot i. */

@@ -50,6 +50,11 @@ static void stack_pcs(gcrt_goroutine_t *r, gcrt_g_t *g, int self) {
     uint32_t s = gcrt_load_acquire(&g->status);
     if (!g->is_thread && (s == GCRT_G_WAITING || s == GCRT_G_RUNNABLE) && g->stk) {
         uintptr_t sp = g->sched_sp;
+        if (sp == 0) { /* not started yet (no frame built) */
+            r->pc[0] = g->startpc;
+            r->npc = 1;
+            return;
+        }
         if (sp < lo || sp + 56 > hi) return;
         uintptr_t pc = ((uintptr_t *)sp)[6], fp = ((uintptr_t *)sp)[5];
         if (pc == (uintptr_t)gcrt__ctx_start) {
@@ -121,7 +126,7 @@ int64_t gcrt_goroutine_list(gcrt_goroutine_t *buf, size_t cap, unsigned flags) {
 }
 
 void gcrt_sched_read_stats(gcrt_sched_stats_t *st) {
-    st->goroutines = gcrt_load_relaxed(&gcrt__sched.ngoroutine);
+    st->goroutines = gcrt__ngoroutine();
     st->gomaxprocs = gcrt_load_relaxed(&gcrt__sched.nprocs);
     if (!st->gomaxprocs) st->gomaxprocs = gcrt__gomaxprocs;
     st->threads = gcrt_load_relaxed(&gcrt__sched.nm);

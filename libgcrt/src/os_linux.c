@@ -87,6 +87,9 @@ static int64_t ts_ns(clockid_t id) {
 int64_t gcrt__nanotime(void) {
     return ts_ns(CLOCK_MONOTONIC);
 }
+int64_t gcrt__nanotime_coarse(void) {
+    return ts_ns(CLOCK_MONOTONIC_COARSE);
+}
 int64_t gcrt__walltime(void) {
     return ts_ns(CLOCK_REALTIME);
 }

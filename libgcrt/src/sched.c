@@ -27,8 +27,15 @@
  *
  * 4. Creation and exit. gcrt_go takes a dead G with its stack from the
  *    P's cache (stack.c keeps stacks reserved at the maximum size, committed
- *    on touch), builds the first frame and puts it in runnext. Exit returns
- *    the G with its stack to the cache.
+ *    on touch; an empty cache refills from the global one in batches),
+ *    gives it an id from the P's batch and puts it in runnext without
+ *    touching its stack: the M that first runs it builds the first frame
+ *    (gcrt__execute), and until then the GC scans only its argument. Exit
+ *    returns the G with its stack to the cache, except that each P keeps
+ *    the stack of the G that exited last (still in cache and TLB) for the
+ *    next G to start there, which leaves its own, cold, stack in exchange
+ *    (gcrt__stack_swap_spare). The goroutine count is kept per P, so
+ *    neither end writes a shared counter.
  *
  * 5. Blocking calls (gcrt_enter_blocking): the P stays with the M in
  *    state SYSCALL; sysmon (sysmon.c) retakes it if the call lasts and
@@ -166,7 +173,7 @@ static GCRT_NOINLINE gcrt_g_t *make_g0(gcrt_msched_t *ms) {
     return g0;
 }
 
-GCRT_NOINLINE gcrt_msched_t *gcrt__getms(void) {
+GCRT_NOINLINE gcrt_msched_t *gcrt__getms_slow(void) {
     gcrt_m_t *m = gcrt__getm();
     if (!m) return NULL;
     gcrt_msched_t *ms = gcrt__msched_of(m);
@@ -272,6 +279,11 @@ static void goroutine_entry(void *arg) {
     goexit(g);
 }
 
+/* The first frame of a G that has not run yet (see newproc). g0 only. */
+void gcrt__g_first_frame(gcrt_g_t *g) {
+    g->sched_sp = gcrt__ctx_init(g->stack_hi, goroutine_entry, g);
+}
+
 /* ---- dead G cache (Go: gfput / gfget) -------------------------------------- */
 
 enum { GFREE_LOCAL_MAX = 64, GFREE_GLOBAL_STACKS = 1024 };
@@ -344,22 +356,78 @@ int gcrt__gfree_trim(int max) {
     return n;
 }
 
-/* Committed stack bytes held by dead Gs (for StackInuse / StackSys). */
+/* Committed stack bytes held by dead Gs and spare slots (for StackInuse /
+ * StackSys). */
 uint64_t gcrt__gfree_cached_bytes(void) {
     uint64_t b = gcrt_load_relaxed(&gfree_bytes);
     int32_t nallps = gcrt_load_acquire(&gcrt__sched.nallps);
-    for (int32_t i = 0; i < nallps; i++) b += gcrt_load_relaxed(&gcrt__sched.ps[i]->gfree_bytes);
+    for (int32_t i = 0; i < nallps; i++)
+        b += gcrt_load_relaxed(&gcrt__sched.ps[i]->gfree_bytes) +
+             gcrt_load_relaxed(&gcrt__sched.ps[i]->spare_bytes);
     return b;
 }
 
+static inline bool stack_fits(uintptr_t lo, uintptr_t hi) {
+    size_t max = gcrt_load_relaxed(&gcrt__stack_max_bytes);
+    return hi - lo >= max && hi - lo <= 2 * max;
+}
+
+/* A burst of new goroutines waits in the run queues long enough for each
+ * one's stack to leave the cache and the TLB (stacks are pages 1 MiB
+ * apart), so the M that starts it would miss twice on its first frame.
+ * Instead, an exiting G leaves its stack in its P's spare slot and the
+ * next G to start on that P runs on it, giving its own, cold, stack to the
+ * slot; the next exit moves that one on to the dead G. */
+void gcrt__stack_swap_spare(gcrt_psched_t *pp, gcrt_g_t *g) {
+    if (!pp || !g->stk || !stack_fits(g->stack_lo, g->stack_hi)) return;
+    /* A starting G takes only a spare that fits the current maximum; a
+     * dead one takes whatever the slot holds (gfget frees a stack of a
+     * former maximum, or allocates for a G left without one). */
+    if (g->status != GCRT_G_DEAD && !(pp->spare_stk && stack_fits(pp->spare_lo, pp->spare_hi)))
+        return;
+    struct gcrt_stack *stk = g->stk;
+    uintptr_t lo = g->stack_lo, hi = g->stack_hi, sp_min = g->sp_min;
+    uint64_t bytes = gcrt__stack_bytes(g);
+    g->stk = pp->spare_stk;
+    g->stack_lo = pp->spare_lo;
+    g->stack_hi = pp->spare_hi;
+    g->sp_min = pp->spare_sp_min;
+    pp->spare_stk = stk;
+    pp->spare_lo = lo;
+    pp->spare_hi = hi;
+    pp->spare_sp_min = sp_min;
+    gcrt_store_relaxed(&pp->spare_bytes, bytes);
+}
+
+/* A dead G, from pp's list, else a batch from the global one (Go: gfget
+ * takes up to 32 at a time, so a P that creates what another P retires
+ * takes sched.lock once per batch, not once per goroutine). */
 static gcrt_g_t *gfget(gcrt_psched_t *pp) {
     gcrt_g_t *g = NULL;
+    if (pp && !pp->gfree &&
+        (gcrt_load_relaxed(&gcrt__sched.ngfree) > 0 || gcrt_load_relaxed(&gfree_nostack))) {
+        gcrt__lock(&gcrt__sched.lock);
+        while (pp->ngfree < GFREE_LOCAL_MAX / 2) {
+            gcrt_g_t *x = global_pop();
+            if (!x && gfree_nostack) {
+                x = gfree_nostack;
+                gcrt_store_relaxed(&gfree_nostack, x->schedlink);
+            }
+            if (!x) break;
+            x->schedlink = pp->gfree;
+            pp->gfree = x;
+            pp->ngfree++;
+            gcrt_store_relaxed(&pp->gfree_bytes, pp->gfree_bytes + gcrt__stack_bytes(x));
+        }
+        gcrt__unlock(&gcrt__sched.lock);
+    }
     if (pp && pp->gfree) {
         g = pp->gfree;
         pp->gfree = g->schedlink;
         pp->ngfree--;
         gcrt_store_relaxed(&pp->gfree_bytes, pp->gfree_bytes - gcrt__stack_bytes(g));
-    } else if (gcrt_load_relaxed(&gcrt__sched.ngfree) > 0 || gcrt_load_relaxed(&gfree_nostack)) {
+    } else if (!pp &&
+               (gcrt_load_relaxed(&gcrt__sched.ngfree) > 0 || gcrt_load_relaxed(&gfree_nostack))) {
         gcrt__lock(&gcrt__sched.lock);
         g = global_pop();
         if (!g && gfree_nostack) {
@@ -377,6 +445,40 @@ static gcrt_g_t *gfget(gcrt_psched_t *pp) {
 
 /* ---- creation ------------------------------------------------------------ */
 
+enum { GOID_BATCH = 16 }; /* Go: _GoidCacheBatch */
+
+static int64_t newgoid(gcrt_psched_t *pp) {
+    if (!pp) return gcrt_xadd(&gcrt__sched.goidgen, 1) + 1;
+    if (pp->goidcache == pp->goidcacheend) {
+        pp->goidcache = gcrt_xadd(&gcrt__sched.goidgen, GOID_BATCH) + 1;
+        pp->goidcacheend = pp->goidcache + GOID_BATCH;
+    }
+    return pp->goidcache++;
+}
+
+/* Live user goroutines: the count kept off any P plus every P's own
+ * (created minus exited there). Read without stopping anything, so a
+ * goroutine created on one P and exited on another may be seen half way;
+ * like Go's gcount, never below 0. */
+int64_t gcrt__ngoroutine(void) {
+    int64_t n = gcrt_load_relaxed(&gcrt__sched.ngoroutine);
+    int32_t nallps = gcrt_load_acquire(&gcrt__sched.nallps);
+    for (int32_t i = 0; i < nallps; i++) n += gcrt_load_relaxed(&gcrt__sched.ps[i]->ngoroutine);
+    return n < 0 ? 0 : n;
+}
+
+/* One more (delta 1) or one fewer (-1) user goroutine, counted on pp. */
+void gcrt__ngoroutine_add(gcrt_psched_t *pp, int64_t delta) {
+    if (pp)
+        gcrt_store_relaxed(&pp->ngoroutine, pp->ngoroutine + delta);
+    else
+        gcrt_xadd(&gcrt__sched.ngoroutine, delta);
+}
+
+/* A dead or new G, ready to run fn(arg). Its stack is not touched here:
+ * sched_sp = 0 means "not started", and gcrt__execute builds the first
+ * frame on the M that runs it (which touches that stack anyway), so the
+ * creator takes no cache or TLB miss on a stack it never uses. */
 static gcrt_g_t *newproc(void (*fn)(void *), void *arg, uintptr_t pc, gcrt_msched_t *ms) {
     gcrt_psched_t *pp = ms ? ms->pp : NULL;
     gcrt_g_t *g = gfget(pp);
@@ -395,7 +497,7 @@ static gcrt_g_t *newproc(void (*fn)(void *), void *arg, uintptr_t pc, gcrt_msche
     g->startpc = (uintptr_t)fn;
     g->gopc = pc;
     g->parentgoid = parent ? parent->goid : 0;
-    g->goid = gcrt_xadd(&gcrt__sched.goidgen, 1) + 1;
+    g->goid = newgoid(pp);
     g->system = 0;
     g->main = 0;
     gcrt_store_relaxed(&g->preempt, 0);
@@ -405,7 +507,7 @@ static gcrt_g_t *newproc(void (*fn)(void *), void *arg, uintptr_t pc, gcrt_msche
     g->waitsince = 0;
     g->m = NULL;
     g->createtime = 0;
-    g->sched_sp = gcrt__ctx_init(g->stack_hi, goroutine_entry, g);
+    g->sched_sp = 0;
     return g;
 }
 
@@ -430,7 +532,7 @@ static int64_t go(void (*fn)(void *), void *arg, uintptr_t pc, int system) {
     if (!g) return -ENOMEM;
     int64_t id = g->goid;
     g->system = (uint8_t)system;
-    if (!system) gcrt_xadd(&gcrt__sched.ngoroutine, 1);
+    if (!system) gcrt__ngoroutine_add(ms ? ms->pp : NULL, 1);
     gcrt_store_release(&g->status, GCRT_G_RUNNABLE);
     runqput_any(ms, g);
     gcrt__wakep();
@@ -455,7 +557,7 @@ static GCRT_NOINLINE void park_thread(gcrt_g_t *g, int (*unlockf)(gcrt_g_t *, vo
                                       unsigned reason) {
     gcrt_store_relaxed(&g->parkword, 0);
     gcrt_store_relaxed(&g->waitreason, (uint8_t)reason);
-    gcrt_store_relaxed(&g->waitsince, gcrt__nanotime());
+    gcrt_store_relaxed(&g->waitsince, gcrt__nanotime_coarse());
     gcrt_store_release(&g->status, GCRT_G_WAITING);
     if (unlockf && !unlockf(g, arg)) {
         uint32_t w = GCRT_G_WAITING;
@@ -500,7 +602,7 @@ void gcrt__park(int (*unlockf)(gcrt_g_t *g, void *arg), void *arg, unsigned reas
         return;
     }
     gcrt_store_relaxed(&g->waitreason, (uint8_t)reason);
-    gcrt_store_relaxed(&g->waitsince, gcrt__nanotime());
+    gcrt_store_relaxed(&g->waitsince, gcrt__nanotime_coarse());
     ms->unlockf = unlockf;
     ms->unlockarg = arg;
     switch_out(g, GCRT_ACT_PARK);
@@ -549,7 +651,7 @@ int64_t gcrt_goid(void) {
 }
 
 int64_t gcrt_num_goroutine(void) {
-    return gcrt_load_relaxed(&gcrt__sched.ngoroutine);
+    return gcrt__ngoroutine();
 }
 
 gcrt_g_t *gcrt__newproc_main(void (*fn)(void *), gcrt_msched_t *ms) {

@@ -65,7 +65,7 @@ typedef struct gcrt_g {
     uint8_t waitreason; /* enum gcrt_wait_reason, while WAITING */
     uint8_t is_thread;  /* 1: stands for a plain attached thread */
     uint8_t system;     /* 1: runtime-internal goroutine (not in profiles) */
-    int64_t waitsince;  /* nanotime when it last blocked, 0 if running */
+    int64_t waitsince;  /* nanotime (coarse) when it last blocked, 0 if running */
     /* Saved context of a parked/runnable goroutine: its stack pointer; the
      * callee-saved registers are pushed on its own stack below sp, so the
      * GC scans [sched_sp, stack_hi) and sees them. */

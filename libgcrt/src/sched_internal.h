@@ -100,36 +100,76 @@ typedef struct gcrt_psched {
     gcrt_g_t *gfree;
     int32_t ngfree;
     uint64_t gfree_bytes; /* their committed stack bytes (owner; relaxed) */
+    /* Goroutine ids [goidcache, goidcacheend) reserved from sched.goidgen
+     * in batches (Go: p.goidcache), owner only. */
+    int64_t goidcache, goidcacheend;
+    /* User goroutines created minus exited on this P (owner writes, relaxed;
+     * anyone sums them: gcrt__ngoroutine). May be negative. */
+    int64_t ngoroutine;
+    /* The stack of the G that exited last on this P (owner only), handed to
+     * the next G that starts here: still in this core's cache and TLB,
+     * where a new G's own stack went cold while it waited in a queue.
+     * spare_bytes: its committed bytes (relaxed; counted as cached). */
+    struct gcrt_stack *spare_stk;
+    uintptr_t spare_lo, spare_hi, spare_sp_min;
+    uint64_t spare_bytes;
 } gcrt_psched_t;
 
-/* Global scheduler state (Go: schedt). */
+/* Global scheduler state (Go: schedt). Fields that different cores write
+ * at different rates sit on their own cache lines: the lock and what it
+ * guards, the counters every wakep reads, the dead-G list. */
 typedef struct gcrt_schedt {
     gcrt_lock_t lock; /* GCRT_RANK_SCHED: global runq, pidle, midle, gfree */
     gcrt_g_t *runqhead, *runqtail;
     int32_t runqsize;     /* atomic read without lock */
     gcrt_psched_t *pidle; /* idle Ps */
-    int32_t npidle;       /* atomic */
     gcrt_msched_t *midle; /* idle runtime Ms */
     int32_t nmidle;
-    int32_t nmspinning; /* atomic */
-    int32_t nprocs;     /* Ps in use (GOMAXPROCS); atomic */
-    int32_t nallps;     /* Ps created (>= nprocs) */
+    int32_t nm;                                  /* runtime Ms created */
+    int32_t npidle __attribute__((aligned(64))); /* atomic */
+    int32_t nmspinning;                          /* atomic */
+    int32_t nprocs;                              /* Ps in use (GOMAXPROCS); atomic */
+    int32_t nallps;                              /* Ps created (>= nprocs) */
+    uint32_t started;                            /* scheduler started (Ms, sysmon); atomic */
     gcrt_psched_t *ps[1024];
-    int32_t nm;         /* runtime Ms created */
-    uint32_t started;   /* scheduler started (Ms, sysmon); atomic */
-    int64_t goidgen;    /* atomic */
-    int64_t ngoroutine; /* live user goroutines; atomic */
-    gcrt_g_t *gfree;    /* dead Gs, with stacks; under lock */
+    int64_t goidgen __attribute__((aligned(64))); /* atomic; Ps take batches */
+    int64_t ngoroutine; /* user goroutines created off a P minus exited off one; atomic */
+    gcrt_g_t *gfree __attribute__((aligned(64))); /* dead Gs, with stacks; under lock */
     int32_t ngfree;
 } gcrt_schedt_t;
 
 extern gcrt_schedt_t gcrt__sched;
 
-/* The calling thread's M and its scheduler part. Not inlined: a goroutine
- * can resume on another thread, so the TLS address must not be cached
- * across a switch. */
+/* The calling thread's M and its scheduler part. Never cached: a
+ * goroutine can resume on another thread, so the TLS word is read afresh
+ * after every switch (gcrt__getm is not inlined; gcrt__getm_fresh is an
+ * asm). */
 gcrt_m_t *gcrt__getm(void);
-gcrt_msched_t *gcrt__getms(void);
+gcrt_msched_t *gcrt__getms_slow(void); /* creates ms and its g0 on first use */
+/* gcrt__getm without the call, for the switch paths that ask on every
+ * park and ready: the asm reads the TLS word afresh each time (volatile,
+ * and a memory clobber orders it against calls, so a compiler can neither
+ * reuse an earlier read nor hoist it above a switch). This is the
+ * initial-exec sequence the linker relaxes in an executable. */
+static inline gcrt_m_t *gcrt__getm_fresh(void) {
+#if defined(__x86_64__)
+    gcrt_m_t *m;
+    __asm__ __volatile__("movq gcrt__tls_m@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0"
+                         : "=r"(m)
+                         :
+                         : "memory");
+    return m;
+#else
+    return gcrt__getm();
+#endif
+}
+static inline gcrt_msched_t *gcrt__getms(void) {
+    gcrt_m_t *m = gcrt__getm_fresh();
+    if (GCRT_UNLIKELY(m == NULL)) return NULL;
+    gcrt_msched_t *ms = gcrt_load_acquire((gcrt_msched_t **)&m->sched);
+    if (GCRT_LIKELY(ms != NULL && ms->g0 != NULL)) return ms;
+    return gcrt__getms_slow();
+}
 /* ms of m, created on first use (by its own thread or a stopper). */
 gcrt_msched_t *gcrt__msched_of(gcrt_m_t *m);
 
@@ -141,6 +181,11 @@ GCRT_NORETURN void gcrt__mstart_loop(gcrt_msched_t *ms);
 void gcrt__gfput(gcrt_psched_t *pp, gcrt_g_t *g); /* dead G to the cache */
 int gcrt__gfree_trim(int max);                    /* cached stacks beyond the floor to the OS */
 uint64_t gcrt__gfree_cached_bytes(void);          /* committed stack bytes of dead Gs */
+int64_t gcrt__ngoroutine(void);                   /* live user goroutines (a sum over Ps) */
+void gcrt__ngoroutine_add(gcrt_psched_t *pp, int64_t delta); /* pp may be NULL */
+void gcrt__g_first_frame(gcrt_g_t *g);                       /* builds a new G's first frame (g0) */
+/* Exchanges g's stack with pp's spare (owner; g not started, or dead). */
+void gcrt__stack_swap_spare(gcrt_psched_t *pp, gcrt_g_t *g);
 gcrt_g_t *gcrt__newproc_main(void (*fn)(void *), gcrt_msched_t *ms);
 void gcrt__switch_out_blocked(gcrt_g_t *g); /* lost its P in a blocking call */
 void gcrt__preempt_self(void);              /* sysmon's request, at a safepoint */

@@ -241,6 +241,10 @@ void gcrt__execute(gcrt_msched_t *ms, gcrt_g_t *g) {
     gcrt_store_relaxed(&g->waitsince, 0);
     gcrt_store_release(&g->status, GCRT_G_RUNNING);
     gcrt_store_release(&ms->curg, g);
+    if (!g->sched_sp) { /* its first run: on a warm stack if the P has one */
+        gcrt__stack_swap_spare(ms->pp, g);
+        gcrt__g_first_frame(g);
+    }
 #if defined(GCRT_TSAN_FIBERS)
     __tsan_switch_to_fiber(g->tsan_fiber, 0);
 #endif
@@ -279,13 +283,14 @@ static void goexit0(gcrt_msched_t *ms, gcrt_g_t *g) {
     gcrt_store_relaxed(&g->preempt, 0);
     gcrt_store_release(&g->status, GCRT_G_DEAD);
     switched_out(ms);
-    if (!g->system) gcrt_xadd(&gcrt__sched.ngoroutine, -1);
+    if (!g->system) gcrt__ngoroutine_add(ms->pp, -1);
 #if defined(GCRT_TSAN_FIBERS)
     /* A fresh fiber for the next life of this G: the old one's shadow
      * stack still holds the frames of the exited function. */
     __tsan_destroy_fiber(g->tsan_fiber);
     g->tsan_fiber = NULL;
 #endif
+    gcrt__stack_swap_spare(ms->pp, g); /* its warm stack for the next new G */
     gcrt__gfput(ms->pp, g);
 }
 

@@ -297,7 +297,8 @@ void gcrt__stw_stats(int64_t *count, int64_t *last, int64_t *max, int64_t *total
 
 /* Calls f for every stack range to scan conservatively, with the saved
  * registers that go with it (or NULL): the stopped Ms' current stacks, and
- * every parked or runnable goroutine's [sched_sp, stack_hi). Only while
+ * every parked or runnable goroutine's [sched_sp, stack_hi) (the argument
+ * of one that has not started). Only while
  * the world is stopped. */
 void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *regs,
                                         size_t regs_len, void *arg),
@@ -335,6 +336,10 @@ void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *
     for (gcrt_g_t *g = gcrt_load_acquire(&gcrt__allg); g; g = g->alllink) {
         uint32_t s = gcrt_load_acquire(&g->status);
         if (g->is_thread || !g->stk) continue;
-        if (s == GCRT_G_WAITING || s == GCRT_G_RUNNABLE) f(g->sched_sp, g->stack_hi, NULL, 0, arg);
+        if (s != GCRT_G_WAITING && s != GCRT_G_RUNNABLE) continue;
+        if (g->sched_sp)
+            f(g->sched_sp, g->stack_hi, NULL, 0, arg);
+        else /* not started: its argument is all it holds (sched.c newproc) */
+            f((uintptr_t)&g->arg, (uintptr_t)(&g->arg + 1), NULL, 0, arg);
     }
 }

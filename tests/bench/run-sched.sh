@@ -6,7 +6,7 @@
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
-build=${1:-$src/build}
+build=$(cd "${1:-$src/build}" && pwd)
 n=${2:-1000000}
 cmake --build "$build" --target gcrt_static >/dev/null
 cc -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -I"$src/libgcrt/include" -iquote "$src/libgcrt/src" \

@@ -193,6 +193,54 @@ static void test_alloc_in_goroutines(void) {
     latch_wait(&latch);
 }
 
+/* Collections while a goroutine that has not started yet is queued: it
+ * has no frame yet (sched.c newproc), and its argument, to which the
+ * creator keeps no reference, must survive. A spinning goroutine holds the
+ * only P, so the new one stays queued across both collections. */
+enum { ARG_WORDS = 8 };
+static int hog_stop, arg_ok;
+static void hog(void *arg) {
+    while (!__atomic_load_n(&hog_stop, __ATOMIC_ACQUIRE)) __builtin_ia32_pause(); /* no yield */
+}
+static void check_arg(void *arg) {
+    long *p = arg;
+    int ok = 1;
+    for (int i = 0; i < ARG_WORDS; i++) ok &= p[i] == 0x5a5a0000L + i;
+    arg_ok = ok;
+    latch_done(&latch);
+}
+static GCRT_NOINLINE void start_with_arg(void) {
+    long *p = gcrt_alloc(ARG_WORDS * sizeof(long));
+    for (int i = 0; i < ARG_WORDS; i++) p[i] = 0x5a5a0000L + i;
+    gcrt_go(check_arg, p);
+}
+static GCRT_NOINLINE void wipe_stack(void) {
+    volatile char buf[8192];
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = 0;
+}
+static void test_arg_is_root(void) {
+    int old = gcrt_gomaxprocs(1);
+    hog_stop = 0;
+    arg_ok = 0;
+    latch_init(&latch, 1);
+    gcrt_go(hog, NULL);
+    usleep(10000); /* the hog holds the P */
+    start_with_arg();
+    wipe_stack();
+    for (int round = 0; round < 2; round++) {
+        gcrt_gc();
+        /* Reuse whatever the collection freed of that size. */
+        for (int i = 0; i < 10000; i++) {
+            long *q = gcrt_alloc(ARG_WORDS * sizeof(long));
+            for (int k = 0; k < ARG_WORDS; k++) q[k] = -1;
+        }
+    }
+    __atomic_store_n(&hog_stop, 1, __ATOMIC_RELEASE);
+    latch_wait(&latch);
+    EXPECT_EQ(arg_ok, 1);
+    gcrt_gomaxprocs(old);
+}
+
 static void test_gomaxprocs(void) {
     int old = gcrt_gomaxprocs(0);
     EXPECT_GT(old, 0);
@@ -220,6 +268,7 @@ int main(void) {
     RUN(test_pingpong_thread_goroutine);
     RUN(test_creation_records);
     RUN(test_alloc_in_goroutines);
+    RUN(test_arg_is_root);
     RUN(test_gomaxprocs);
     RUN(test_num_goroutine);
     return th_summary();
