@@ -626,6 +626,25 @@ void gcrt__gc_fill_memstats(struct gcrt_memstats *ms) {
 
 /* ---- assists (the allocator's slow path, during marking) ------------------- */
 
+/* An assist's share of the mark. No stop inside: mark termination must
+ * not find a half-scanned object in this P's hands. It counts in busy like
+ * a worker (Go: assists take a place in work.nwait): a worker that finds
+ * the global list empty while an assist holds grey objects must not
+ * conclude the mark is over, or every mark termination finds the assist's
+ * work, restarts, and at last drains it with the world stopped. */
+static int64_t assist_drain(gcrt_mcache_t *c, int64_t work) {
+    int64_t done = 0;
+    gcrt__nostop_enter();
+    gcrt_xadd(&busy, 1);
+    if (__atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) == GCRT_GC_MARK) {
+        done = gcrt__gc_drain(&c->gcw, work);
+        gcrt__gcwork_flush(&c->gcw);
+    }
+    gcrt_xadd(&busy, -1);
+    gcrt__nostop_exit();
+    return done;
+}
+
 void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     c->assist_credit -= bytes;
     if (c->assist_credit >= 0) return;
@@ -647,12 +666,7 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     int64_t work = gcrt__pacer_assist_work(&pacer, -c->assist_credit, &credit);
     gcrt__unlock(&pacer_lock);
     int64_t t0 = gcrt__nanotime(), cpu0 = gcrt__thread_cputime();
-    /* No stop inside: mark termination must not find a half-scanned object
-     * in this P's hands. */
-    gcrt__nostop_enter();
-    int64_t done = gcrt__gc_drain(&c->gcw, work);
-    gcrt__gcwork_flush(&c->gcw);
-    gcrt__nostop_exit();
+    int64_t done = assist_drain(c, work);
     /* No grey objects to take: the rest of the work is in the background
      * workers' hands. Past the heap goal the allocation waits for them a
      * little (Go parks the assist until they have earned it credit), at
@@ -662,10 +676,7 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
            gcrt_load_relaxed(&gcrt__heap_live) > gcrt_load_relaxed(&cyc_goal) &&
            gcrt__nanotime() - t0 < ASSIST_WAIT_NS) {
         gcrt__os_sleep_ns(20 * 1000);
-        gcrt__nostop_enter();
-        done += gcrt__gc_drain(&c->gcw, work - done);
-        gcrt__gcwork_flush(&c->gcw);
-        gcrt__nostop_exit();
+        done += assist_drain(c, work - done);
     }
     int64_t earned = done >= work
                          ? credit
