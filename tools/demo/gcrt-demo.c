@@ -1,5 +1,5 @@
 /* gcrt-demo - the quick-start program: allocates like a small service on
- * two threads, frees part of it, returns memory to the OS, and prints
+ * two threads, drops most of it for the collector, returns memory to the OS, and prints
  * runtime.MemStats the way Go's heap profile (debug=1) prints them.
  *
  *   gcrt-demo [rounds]      (default 20)
@@ -30,28 +30,26 @@ static void *worker(void *arg) {
         for (int i = 0; i < 20000; i++) {
             struct node *n = gcrt_alloc(sizeof *n);
             n->len = 8 + rand_r(&seed) % 500;
-            n->payload = gcrt_alloc_noscan(n->len);
+            /* Pointer stores into heap objects go through gcrt_store (the
+             * collector runs concurrently: GOGC=100 by default). */
+            gcrt_store(&n->payload, gcrt_alloc_noscan(n->len));
             memset(n->payload, 'x', n->len);
-            n->next = batch;
+            gcrt_store(&n->next, batch);
             batch = n;
         }
         if (r % 8 == 0) { /* a large buffer now and then */
             char *big = gcrt_alloc_noscan(1 << 20);
-            memset(big, 1, 1 << 20);
-            gcrt_free(big);
+            memset(big, 1, 1 << 20); /* then dropped: garbage */
         }
-        /* keep one object in 16, free the rest (the collector will do this
-         * for us once it lands) */
+        /* keep one object in 16 and drop the rest: the collector frees
+         * them (GOGC=100 by default; GODEBUG=gctrace=1 shows its cycles) */
         int k = 0;
         while (batch) {
             struct node *n = batch;
             batch = n->next;
             if (k++ % 16 == 0) {
-                n->next = keep;
+                gcrt_store(&n->next, keep);
                 keep = n;
-            } else {
-                gcrt_free(n->payload);
-                gcrt_free(n);
             }
         }
     }
