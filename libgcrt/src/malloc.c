@@ -169,15 +169,19 @@ static inline void *alloc_small(gcrt_mcache_t *c, unsigned spc, uintptr_t pc) {
     return (void *)p;
 }
 
+/* Where a tiny object of size bytes goes in the current block: aligned to
+ * 8, 4 or 2 by its size (Go's mallocgc). */
+static inline __attribute__((always_inline)) uintptr_t tiny_aligned_offset(uintptr_t off,
+                                                                           uintptr_t size) {
+    if ((size & 7) == 0) return gcrt_round_up(off, 8);
+    if ((size & 3) == 0) return gcrt_round_up(off, 4);
+    if ((size & 1) == 0) return gcrt_round_up(off, 2);
+    return off;
+}
+
 /* Go's tiny allocator (mallocgc, tiny branch). */
 static inline void *alloc_tiny(gcrt_mcache_t *c, uintptr_t size, uintptr_t pc) {
-    uintptr_t off = c->tiny_offset;
-    if ((size & 7) == 0)
-        off = gcrt_round_up(off, 8);
-    else if ((size & 3) == 0)
-        off = gcrt_round_up(off, 4);
-    else if ((size & 1) == 0)
-        off = gcrt_round_up(off, 2);
+    uintptr_t off = tiny_aligned_offset(c->tiny_offset, size);
     if (off + size <= GCRT_TINY_SIZE && c->tiny) {
         c->tiny_offset = off + size;
         gcrt_store_relaxed(&c->tiny_allocs, c->tiny_allocs + 1);
@@ -230,13 +234,7 @@ static inline __attribute__((always_inline)) void *alloc_inline(size_t size, uns
     gcrt_mcache_t *c = m->mcache;
     if (GCRT_UNLIKELY(c == NULL)) return alloc_full(size, noscan, pc);
     if (noscan && size < GCRT_TINY_SIZE) {
-        uintptr_t off = c->tiny_offset;
-        if ((size & 7) == 0)
-            off = gcrt_round_up(off, 8);
-        else if ((size & 3) == 0)
-            off = gcrt_round_up(off, 4);
-        else if ((size & 1) == 0)
-            off = gcrt_round_up(off, 2);
+        uintptr_t off = tiny_aligned_offset(c->tiny_offset, size);
         if (GCRT_UNLIKELY(off + size > GCRT_TINY_SIZE || c->tiny == 0))
             return alloc_full(size, noscan, pc);
         c->tiny_offset = off + size;
