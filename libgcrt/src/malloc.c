@@ -44,12 +44,13 @@
  *     under a sequence counter, so the fast path counts nothing but the
  *     span's alloc_count. MemStats derives every field with Go's identities.
  *
- *  9. Freeing. Until the collector lands, objects are freed only by
- *     gcrt_free (explicit, like bdwgc's GC_FREE). A free sets a bit in the
- *     span's freed bitmap under the mcentral lock; the bits are folded into
- *     the allocation bitmap when the span is next handed to an mcache (the
- *     same moment Go's sweeper would have swept it). A span with no objects
- *     left goes back to the page heap.
+ *  9. Freeing. The collector's sweep frees unreachable objects (gc.c);
+ *     gcrt_free frees one explicitly (like bdwgc's GC_FREE). A free sets a
+ *     bit in the span's freed bitmap under the mcentral lock; the bits are
+ *     folded into the allocation bitmap when the span is next handed to an
+ *     mcache, or by its sweep. A span with no objects left goes back to the
+ *     page heap. While the collector marks, a free first shades what the
+ *     object points to (free_barrier).
  */
 #include "malloc.h"
 
@@ -384,6 +385,19 @@ void *gcrt_try_alloc(size_t size, unsigned flags) {
     return gcrt__malloc_slow(size, flags & GCRT_NOSCAN, 1);
 }
 
+/* An explicit free overwrites every pointer the object holds: once its slot
+ * is reused, the collector can no longer read them. While marking, that is
+ * a pointer deletion like any other, so it gets the deletion half of the
+ * write barrier: shade what the object points to. Otherwise an object the
+ * mark has queued but not yet scanned could take the only path to others
+ * (whose other references sit in roots already scanned) with it. The caller
+ * stays in a no-stop region from here to the free, so a mark cannot begin
+ * in between. */
+static void free_barrier(gcrt_mcache_t *c, const gcrt_span_t *s, uintptr_t p) {
+    if ((s->spanclass & 1) || !gcrt_load_acquire(&gcrt__gc_marking)) return;
+    gcrt__gc_scan_range(&c->gcw, p, p + s->elemsize);
+}
+
 void gcrt_free(void *ptr) {
     uintptr_t p = (uintptr_t)ptr;
     if (!ptr || ptr == &gcrt__zerobase) return;
@@ -402,7 +416,10 @@ void gcrt_free(void *ptr) {
     if (sizeclass == 0) {
         if (p != s->base) gcrt__throwf("gcrt_free: %p is not the start of an object", ptr);
         uintptr_t bytes = (uintptr_t)s->npages << GCRT_PAGE_SHIFT;
+        gcrt__nostop_enter();
+        free_barrier(c, s, p);
         gcrt__mcentral_free_large(s); /* throws on a double free */
+        gcrt__nostop_exit();
         gcrt__stats_begin(&c->stats);
         gcrt_bump(&c->stats.large_free, bytes);
         gcrt_bump(&c->stats.large_free_count, 1);
@@ -416,7 +433,10 @@ void gcrt_free(void *ptr) {
     if ((p - s->base) % s->elemsize != 0)
         gcrt__throwf("gcrt_free: %p is not the start of an object (object size %zu)", ptr,
                      (size_t)s->elemsize);
+    gcrt__nostop_enter();
+    free_barrier(c, s, p);
     gcrt__mcentral_free_object(&gcrt__mcentral[s->spanclass], s, p);
+    gcrt__nostop_exit();
     gcrt__stats_begin(&c->stats);
     gcrt_bump(&c->stats.small_free_count[sizeclass], 1);
     gcrt__stats_end(&c->stats);
