@@ -418,12 +418,8 @@ void gcrt_free(void *ptr) {
         uintptr_t bytes = (uintptr_t)s->npages << GCRT_PAGE_SHIFT;
         gcrt__nostop_enter();
         free_barrier(c, s, p);
-        gcrt__mcentral_free_large(s); /* throws on a double free */
+        gcrt__mcentral_free_large(s); /* throws on a double free; counts it */
         gcrt__nostop_exit();
-        gcrt__stats_begin(&c->stats);
-        gcrt_bump(&c->stats.large_free, bytes);
-        gcrt_bump(&c->stats.large_free_count, 1);
-        gcrt__stats_end(&c->stats);
         gcrt_xadd_relaxed(&gcrt__heap_live, -(uint64_t)bytes);
         return;
     }
@@ -435,11 +431,8 @@ void gcrt_free(void *ptr) {
                      (size_t)s->elemsize);
     gcrt__nostop_enter();
     free_barrier(c, s, p);
-    gcrt__mcentral_free_object(&gcrt__mcentral[s->spanclass], s, p);
+    gcrt__mcentral_free_object(&gcrt__mcentral[s->spanclass], s, p); /* counts it */
     gcrt__nostop_exit();
-    gcrt__stats_begin(&c->stats);
-    gcrt_bump(&c->stats.small_free_count[sizeclass], 1);
-    gcrt__stats_end(&c->stats);
 }
 
 bool gcrt_find_object(const void *ptr, void **base, size_t *size) {

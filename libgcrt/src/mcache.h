@@ -8,16 +8,15 @@
 #include "gc.h"
 #include "mheap.h"
 
-/* Per-P statistics, written only by the owner inside stats_begin/end so
- * that readers get a consistent copy (Go: heapStatsDelta with a sequence
- * number; odd while an update is in progress). */
+/* Per-P allocation statistics, written only by the owner inside
+ * stats_begin/end so that readers get a consistent copy (Go: heapStatsDelta
+ * with a sequence number; odd while an update is in progress). Frees are
+ * counted by the mcentrals (gcrt_free) and the sweeper. */
 typedef struct gcrt_pstats {
     uint32_t seq;
     uint64_t small_alloc_count[GCRT_NUM_SIZE_CLASSES]; /* objects, at uncache */
-    uint64_t small_free_count[GCRT_NUM_SIZE_CLASSES];  /* explicit frees by this P */
     uint64_t large_alloc, large_alloc_count;           /* bytes, objects */
-    uint64_t large_free, large_free_count;
-    uint64_t tiny_allocs; /* tiny sub-allocations folded in at flush */
+    uint64_t tiny_allocs;                              /* tiny sub-allocations folded in at flush */
 } gcrt_pstats_t;
 
 /* Tiny blocks (16 bytes, noscan, class 2) come from spans of their own,

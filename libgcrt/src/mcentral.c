@@ -6,8 +6,19 @@
  *   full:    not cached, alloc_count == nelems and nfreed == 0
  * Spans on the unswept set may be anything until swept. A span being swept
  * (sweepgen == h - 1) is on no list; only its sweeper touches it. A span
- * whose objects are all freed and that is not cached goes back to the page
- * heap. */
+ * whose objects are all freed (explicitly or by its sweep) and that is not
+ * cached goes on the class's stash, reset as if new, while the stashes
+ * stay under a budget, otherwise back to the page heap.
+ *
+ * The stash (not in Go, whose spans empty only by sweeping) is for explicit
+ * frees: a program that frees what it allocated and allocates again would
+ * otherwise send every span through the page heap and back (heap lock,
+ * span struct, bitmaps, page table), and the scavenger could release the
+ * pages in between, costing page faults on reuse. MemStats counts stashed
+ * spans as HeapIdle (no object in them). The scavenger returns a class's
+ * stash to the page heap once it has gone unused (nothing put on it or
+ * taken from it) for 100-200 ms; gcrt_free_os_memory empties every stash.
+ * The collector never sees stashed spans: they have no allocated slot. */
 #include "mcentral.h"
 
 #include "gc.h"
@@ -52,10 +63,99 @@ static void unlink_span(gcrt_mcentral_t *c, gcrt_span_t *s) {
     s->list = GCRT_LIST_NONE;
 }
 
-/* Gives an empty, uncached span back to the heap (mcentral lock held). */
+static uint64_t stash_bytes; /* all stashes; atomic */
+
+#define STASH_MIN ((uint64_t)4 << 20)
+
+/* Stashes may hold max(4 MiB, 1/8 of the spans in use), and no more than
+ * 1/32 of a memory limit. */
+static uint64_t stash_budget(void) {
+    uint64_t inuse = gcrt_load_relaxed(&gcrt__mheap.heap_inuse),
+             stashed = gcrt_load_relaxed(&stash_bytes);
+    uint64_t b = (inuse > stashed ? inuse - stashed : 0) / 8;
+    if (b < STASH_MIN) b = STASH_MIN;
+    uint64_t limit = gcrt_load_relaxed(&gcrt__mheap.memory_limit);
+    if (limit && b > limit / 32) b = limit / 32;
+    return b;
+}
+
+/* Puts an empty small span (no allocated slot, uncached, on no list) on
+ * c's stash if the budget allows, reset like a new span. */
+static int stash_push(gcrt_mcentral_t *c, gcrt_span_t *s) {
+    uint64_t bytes = (uint64_t)s->npages << GCRT_PAGE_SHIFT;
+    if ((s->spanclass >> 1) == 0 || s->specials ||
+        gcrt_load_relaxed(&stash_bytes) + bytes > stash_budget())
+        return 0;
+    gcrt_xadd_relaxed(&stash_bytes, bytes);
+    for (uint32_t w = 0; w < s->nbits_words; w++) {
+        gcrt_store_relaxed(&s->alloc_bits[w], (uint64_t)0);
+        gcrt_store_relaxed(&s->freed_bits[w], (uint64_t)0);
+        gcrt_store_relaxed(&s->gcmark_bits[w], (uint64_t)0);
+    }
+    s->nfreed = 0;
+    gcrt_store_relaxed(&s->alloc_count, (uint16_t)0);
+    gcrt_store_relaxed(&s->freeindex, (uint16_t)0);
+    s->needzero = 1;
+    gcrt__span_refill_cache(s, 0);
+    s->prev = NULL;
+    s->next = c->stash;
+    gcrt_store_relaxed(&c->stash, s);
+    gcrt_store_relaxed(&c->stash_used, (uint8_t)1);
+    c->nstash++;
+    s->list = GCRT_LIST_STASH;
+    return 1;
+}
+
+static gcrt_span_t *stash_pop(gcrt_mcentral_t *c, uint32_t sg) {
+    gcrt_span_t *s = c->stash;
+    if (!s) return NULL;
+    gcrt_store_relaxed(&c->stash, s->next);
+    c->nstash--;
+    gcrt_store_relaxed(&c->stash_used, (uint8_t)1);
+    s->next = NULL;
+    s->list = GCRT_LIST_NONE;
+    gcrt_xadd_relaxed(&stash_bytes, -((uint64_t)s->npages << GCRT_PAGE_SHIFT));
+    /* Its mark bits were cleared when stashed; a shade that raced with
+     * that may have set one since, on a free slot: clear again (no slot is
+     * allocated, so nothing can be marked legitimately). */
+    for (uint32_t w = 0; w < s->nbits_words; w++)
+        gcrt_store_relaxed(&s->gcmark_bits[w], (uint64_t)0);
+    gcrt_store_relaxed(&s->sweepgen, sg);
+    return s;
+}
+
+/* An empty, uncached span leaves the class's lists (mcentral lock held):
+ * to the stash, or back to the heap. */
 static void release_empty(gcrt_mcentral_t *c, gcrt_span_t *s) {
+    if (stash_push(c, s)) return;
     c->nspans--;
     gcrt__mheap_free(&gcrt__mheap, s);
+}
+
+uint64_t gcrt__mcentral_stash_bytes(void) {
+    return gcrt_load_relaxed(&stash_bytes);
+}
+
+void gcrt__mcentral_flush_stash(int all) {
+    for (unsigned i = 0; i < GCRT_NUM_CACHE_CLASSES; i++) {
+        gcrt_mcentral_t *c = &gcrt__mcentral[i];
+        if (!gcrt_load_relaxed(&c->stash) && !gcrt_load_relaxed(&c->stash_used)) continue;
+        gcrt__lock(&c->lock);
+        if (all || !c->stash_used) {
+            gcrt_span_t *s;
+            while ((s = c->stash) != NULL) {
+                gcrt_store_relaxed(&c->stash, s->next);
+                c->nstash--;
+                s->next = NULL;
+                s->list = GCRT_LIST_NONE;
+                gcrt_xadd_relaxed(&stash_bytes, -((uint64_t)s->npages << GCRT_PAGE_SHIFT));
+                c->nspans--;
+                gcrt__mheap_free(&gcrt__mheap, s);
+            }
+        }
+        gcrt_store_relaxed(&c->stash_used, (uint8_t)0);
+        gcrt__unlock(&c->lock);
+    }
 }
 
 /* Puts a swept span (off the lists) where its counts say, or frees it. */
@@ -142,11 +242,13 @@ gcrt_span_t *gcrt__mcentral_cache_span(gcrt_mcentral_t *c) {
             unlink_span(c, t);
             s = sweep_locked(c, t, sg, 1);
         }
+        /* 3. An emptied span kept for reuse. */
+        if (!s) s = stash_pop(c, sg);
         break;
     }
     if (!s) {
         gcrt__unlock(&c->lock);
-        /* 3. A new span from the page heap. */
+        /* 4. A new span from the page heap. */
         unsigned sc = c->spanclass >> 1;
         s = gcrt__mheap_alloc(&gcrt__mheap, gcrt__class_to_npages[sc], c->spanclass, 0);
         if (!s) return NULL;
@@ -207,8 +309,10 @@ void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p)
         gcrt__unlock(&c->lock);
         gcrt__throwf("gcrt_free: %p is not an allocated object (double free?)", (void *)p);
     }
-    __atomic_fetch_or(&s->freed_bits[idx / 64], (uint64_t)1 << (idx % 64), __ATOMIC_RELAXED);
+    /* One writer (lock held); lock-free readers load it relaxed. */
+    gcrt_bump(&s->freed_bits[idx / 64], (uint64_t)1 << (idx % 64));
     s->nfreed++;
+    gcrt_bump(&c->nfree, 1);
     gcrt__fin_remove(s, p - s->base);
     gcrt_xadd_relaxed(&gcrt__heap_live, -(uint64_t)s->elemsize);
     if (s->list == GCRT_LIST_FULL) {
@@ -248,6 +352,8 @@ void gcrt__mcentral_free_large(gcrt_span_t *s) {
         gcrt__throwf("gcrt_free: %p is not an allocated object (double free?)", (void *)s->base);
     }
     gcrt__fin_remove(s, 0);
+    gcrt_bump(&c->nfree, 1);
+    gcrt_bump(&c->large_free, (uint64_t)s->npages << GCRT_PAGE_SHIFT);
     unlink_span(c, s);
     release_empty(c, s);
     gcrt__unlock(&c->lock);

@@ -17,7 +17,14 @@ typedef struct gcrt_mcentral {
     uint8_t tiny;            /* 1: the tiny-block mcentral (index GCRT_TINY_SPC) */
     gcrt_span_t *partial[2]; /* spans with free slots (or pending frees), not cached */
     gcrt_span_t *full[2];    /* spans with no free slot, not cached */
+    gcrt_span_t *stash;      /* emptied spans kept for reuse (mcentral.c) */
+    uint32_t nstash;         /* spans on stash */
+    uint8_t stash_used;      /* stash touched since the last aging */
     uint64_t nspans;         /* spans of this class (cached or not) */
+    /* Explicit frees (gcrt_free) counted here, under the lock the free
+     * takes anyway (MemStats adds them; gcrt_bump, read relaxed). */
+    uint64_t nfree;      /* objects */
+    uint64_t large_free; /* bytes (span classes 0 and 1) */
     char pad[GCRT_CACHELINE];
 } gcrt_mcentral_t;
 
@@ -43,6 +50,12 @@ void gcrt__mcentral_add_large(gcrt_span_t *s);
 void gcrt__mcentral_free_large(gcrt_span_t *s);
 /* Sweeps one unswept span of c, if any. Returns its pages, or 0. */
 uintptr_t gcrt__mcentral_sweep_one(gcrt_mcentral_t *c);
+/* Gives emptied spans kept for reuse back to the page heap: all of them
+ * (all=1), or those of classes whose stash went untouched since the
+ * previous call. */
+void gcrt__mcentral_flush_stash(int all);
+/* Bytes in stashed spans (INUSE to the page heap; MemStats: HeapIdle). */
+uint64_t gcrt__mcentral_stash_bytes(void);
 /* The mcentral a span belongs to. */
 static inline gcrt_mcentral_t *gcrt__mcentral_of(const gcrt_span_t *s) {
     extern gcrt_mcentral_t gcrt__mcentral[];

@@ -12,6 +12,7 @@
 #include "gc.h"
 #include "malloc.h"
 #include "mcache.h"
+#include "mcentral.h"
 #include "mheap.h"
 #include "memstats.h"
 
@@ -28,12 +29,9 @@ static void read_pstats(gcrt_mcache_t *c, gcrt_pstats_t *out, uint64_t *tiny) {
         }
         for (unsigned i = 0; i < GCRT_NUM_SIZE_CLASSES; i++) {
             out->small_alloc_count[i] = gcrt_load_acquire(&c->stats.small_alloc_count[i]);
-            out->small_free_count[i] = gcrt_load_acquire(&c->stats.small_free_count[i]);
         }
         out->large_alloc = gcrt_load_acquire(&c->stats.large_alloc);
         out->large_alloc_count = gcrt_load_acquire(&c->stats.large_alloc_count);
-        out->large_free = gcrt_load_acquire(&c->stats.large_free);
-        out->large_free_count = gcrt_load_acquire(&c->stats.large_free_count);
         out->tiny_allocs = gcrt_load_acquire(&c->stats.tiny_allocs);
         /* Allocations in spans the P still caches. */
         for (unsigned spc = 0; spc < GCRT_NUM_CACHE_CLASSES; spc++) {
@@ -55,17 +53,24 @@ void gcrt__read_heap_counts(struct gcrt_heap_counts *hc) {
         gcrt_pstats_t st;
         uint64_t tiny;
         read_pstats(c, &st, &tiny);
-        for (unsigned i = 0; i < GCRT_NUM_SIZE_CLASSES; i++) {
+        for (unsigned i = 0; i < GCRT_NUM_SIZE_CLASSES; i++)
             hc->small_alloc_count[i] += st.small_alloc_count[i];
-            hc->small_free_count[i] += st.small_free_count[i];
-        }
         hc->large_alloc += st.large_alloc;
         hc->large_alloc_count += st.large_alloc_count;
-        hc->large_free += st.large_free;
-        hc->large_free_count += st.large_free_count;
         hc->tiny_allocs += st.tiny_allocs + tiny;
     }
     gcrt__unlock(&gcrt__allmcache_lock);
+    /* What gcrt_free freed (mcentral.h). */
+    for (unsigned spc = 0; spc < GCRT_NUM_CACHE_CLASSES; spc++) {
+        const gcrt_mcentral_t *mc = &gcrt__mcentral[spc];
+        uint64_t n = gcrt_load_relaxed(&mc->nfree);
+        if ((spc >> 1) == 0) {
+            hc->large_free += gcrt_load_relaxed(&mc->large_free);
+            hc->large_free_count += n;
+        } else {
+            hc->small_free_count[gcrt__spc_sizeclass(spc)] += n;
+        }
+    }
     /* What the collector's sweeping freed. */
     for (unsigned i = 0; i < GCRT_NUM_SIZE_CLASSES; i++)
         hc->small_free_count[i] += gcrt_load_relaxed(&gcrt__sweep_stats.small_free_count[i]);
@@ -93,6 +98,11 @@ void gcrt_read_memstats(struct gcrt_memstats *ms) {
     uint64_t inuse = h->heap_inuse, hfree = h->heap_free, released = h->heap_released;
     uint64_t stack_inuse = h->stack_inuse;
     gcrt__unlock(&h->lock);
+    /* Stashed spans (mcentral.c) hold no object: idle, as Go defines it. */
+    uint64_t stashed = gcrt__mcentral_stash_bytes();
+    if (stashed > inuse) stashed = inuse;
+    inuse -= stashed;
+    hfree += stashed;
 
     ms->alloc = ms->heap_alloc = total_alloc - freed;
     ms->total_alloc = total_alloc;

@@ -26,6 +26,7 @@ enum gcrt_span_list {
     GCRT_LIST_PARTIAL, /* mcentral: has free slots */
     GCRT_LIST_FULL,    /* mcentral: no free slots */
     GCRT_LIST_CACHED,  /* owned by one mcache; on no list */
+    GCRT_LIST_STASH,   /* mcentral: no objects, kept for reuse (mcentral.c) */
 };
 
 typedef struct gcrt_span {

@@ -5,8 +5,9 @@
  * wakes when the page heap has free memory, compares retained memory
  * (HeapSys - HeapReleased) with the goal of gcrt__scavenge_goal, and
  * releases 64 KiB at a time, sleeping between chunks so that it uses about
- * 1% of one CPU (Go's scavengePercent). gcrt_free_os_memory releases
- * everything at once. */
+ * 1% of one CPU (Go's scavengePercent). Every 100 ms it also returns the
+ * mcentral stashes that went unused to the page heap. gcrt_free_os_memory
+ * empties the stashes and releases everything at once. */
 #include "scavenge.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 
 #include "gc.h"
 #include "godebug.h"
+#include "mcentral.h"
 #include "mheap.h"
 #include "os.h"
 
@@ -69,9 +71,17 @@ static uint64_t excess(void) {
 
 static void *scavenger_main(void *arg) {
     (void)arg;
+    int64_t last_age = 0;
     for (;;) {
         uint32_t w = gcrt_load_acquire(&wake_word);
         if (gcrt__mheap.arena_start) gcrt__gc_periodic_check();
+        /* Emptied spans a class has not reused for a while go back to the
+         * page heap, where they can be released (mcentral.c). */
+        int64_t now = gcrt__nanotime();
+        if (now - last_age >= SCAV_IDLE_NS) {
+            last_age = now;
+            if (gcrt__mheap.arena_start) gcrt__mcentral_flush_stash(0);
+        }
         uint64_t over = excess();
         if (over == 0) {
             gcrt__futex_wait(&wake_word, w, SCAV_IDLE_NS);
@@ -119,6 +129,7 @@ void gcrt__scavtrace_print(const char *suffix) {
 
 void gcrt_free_os_memory(void) {
     if (gcrt__mheap.arena_start == 0) return;
+    gcrt__mcentral_flush_stash(1);
     gcrt__mheap_scavenge(&gcrt__mheap, gcrt__mheap.arena_end - gcrt__mheap.arena_start);
     if (gcrt__debug.scavtrace > 0) gcrt__scavtrace_print(" (forced)");
 }

@@ -5,12 +5,14 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/child.h"
 #include "common/memstats_check.h"
 #include "gcrt.h"
 #include "harness.h"
 #include "malloc.h"
+#include "mcentral.h"
 #include "mheap.h"
 #include "sizeclasses.h"
 
@@ -298,8 +300,11 @@ static void test_memstats_exact(void) {
 }
 
 static void test_free_returns_pages(void) {
-    /* Freeing every object of many spans gives their pages back to the heap:
-     * HeapInuse falls and HeapIdle rises. */
+    /* Freeing every object of many spans gives their pages back: HeapInuse
+     * falls and HeapIdle rises (emptied spans kept on the mcentral stashes
+     * count as idle, like the page heap's free pages). No collection may
+     * sweep older garbage in between: GOGC=off for the test. */
+    int percent = gcrt_set_gc_percent(-1);
     struct gcrt_memstats a, b, c;
     gcrt_thread_detach();
     gcrt_thread_attach();
@@ -317,6 +322,89 @@ static void test_free_returns_pages(void) {
     EXPECT_UGE(c.heap_idle - b.heap_idle, b.heap_inuse - c.heap_inuse);
     EXPECT_UGE(b.heap_inuse - c.heap_inuse, N * 256 - 2 * 8192);
     check_memstats_invariants(&c);
+    gcrt_set_gc_percent(percent);
+}
+
+static int in_pages(void *p, uintptr_t *pages, int n) {
+    for (int i = 0; i < n; i++)
+        if (((uintptr_t)p & ~(uintptr_t)8191) == pages[i]) return 1;
+    return 0;
+}
+
+static void test_stash_reuses_emptied_spans(void) {
+    /* Spans emptied by gcrt_free stay with their class (bounded), are
+     * reused without the page heap, come back zeroed, and go back to the
+     * heap when unused for a while or on gcrt_free_os_memory. */
+    enum { N = 1024 }; /* 8 spans of 64-byte objects */
+    static void *ps[N];
+    static uintptr_t pages[N];
+    int percent = gcrt_set_gc_percent(-1); /* only explicit frees empty spans */
+    gcrt_free_os_memory();
+    EXPECT_UEQ(gcrt__mcentral_stash_bytes(), 0);
+    gcrt_thread_detach();
+    gcrt_thread_attach();
+    int npages = 0;
+    for (int i = 0; i < N; i++) {
+        ps[i] = gcrt_alloc_noscan(64);
+        memset(ps[i], 0xAB, 64);
+        uintptr_t pg = (uintptr_t)ps[i] & ~(uintptr_t)8191;
+        if (!in_pages(ps[i], pages, npages)) pages[npages++] = pg;
+    }
+    struct gcrt_memstats a, b;
+    gcrt_read_memstats(&a);
+    for (int i = 0; i < N; i++) gcrt_free(ps[i]);
+    gcrt_thread_detach(); /* hands the cached span back too */
+    gcrt_thread_attach();
+    gcrt_read_memstats(&b);
+    uint64_t stashed = gcrt__mcentral_stash_bytes();
+    EXPECT_UGE(stashed, (uint64_t)(npages - 1) * 8192);
+    /* Idle now (the first page may also hold older objects). */
+    EXPECT_UGE(a.heap_inuse - b.heap_inuse, (uint64_t)(npages - 1) * 8192);
+    EXPECT_ULE(a.heap_inuse - b.heap_inuse, (uint64_t)npages * 8192);
+    EXPECT_UEQ(b.heap_released, a.heap_released);
+    check_memstats_invariants(&b);
+    /* Reuse: the same pages, zeroed. */
+    long outside = 0, dirty = 0;
+    for (int i = 0; i < N; i++) {
+        ps[i] = gcrt_alloc_noscan(64);
+        outside += !in_pages(ps[i], pages, npages);
+        for (int k = 0; k < 64; k++) dirty += ((unsigned char *)ps[i])[k] != 0;
+    }
+    EXPECT_EQ(outside, 0);
+    EXPECT_EQ(dirty, 0);
+    for (int i = 0; i < N; i++) gcrt_free(ps[i]);
+    gcrt_thread_detach();
+    gcrt_thread_attach();
+    /* Bounded: freeing 64 MiB leaves at most max(4 MiB, in-use spans / 8). */
+    enum { M = 1 << 20 };
+    void **big = gcrt_alloc_array(M, sizeof(void *)); /* scanned: holds the pointers */
+    for (int i = 0; i < M; i++) big[i] = gcrt_alloc_noscan(64);
+    struct gcrt_memstats peak;
+    gcrt_read_memstats(&peak);
+    for (int i = 0; i < M; i++) gcrt_free(big[i]);
+    gcrt_free(big);
+    gcrt_thread_detach();
+    gcrt_thread_attach();
+    /* (Under a sanitizer the loop is slow enough for the scavenger to age
+     * part of the stash meanwhile: only the bound is exact.) */
+    EXPECT_UGE(gcrt__mcentral_stash_bytes(), 8192);
+    EXPECT_ULE(gcrt__mcentral_stash_bytes(), peak.heap_inuse / 8 + 8192);
+    /* Unused stashes go back to the page heap (the scavenger ages them
+     * every 100 ms; allow plenty of time on a loaded machine). */
+    for (int i = 0; i < 500 && gcrt__mcentral_stash_bytes() != 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    EXPECT_UEQ(gcrt__mcentral_stash_bytes(), 0);
+    /* And gcrt_free_os_memory empties them at once. */
+    for (int i = 0; i < N; i++) ps[i] = gcrt_alloc_noscan(64);
+    for (int i = 0; i < N; i++) gcrt_free(ps[i]);
+    gcrt_thread_detach();
+    gcrt_thread_attach();
+    EXPECT_UGE(gcrt__mcentral_stash_bytes(), 8192);
+    gcrt_free_os_memory();
+    EXPECT_UEQ(gcrt__mcentral_stash_bytes(), 0);
+    gcrt_set_gc_percent(percent);
 }
 
 static void test_array(void) {
@@ -350,6 +438,7 @@ int main(void) {
     RUN(test_fatal_errors);
     RUN(test_memstats_exact);
     RUN(test_free_returns_pages);
+    RUN(test_stash_reuses_emptied_spans);
     RUN(test_array);
     RUN(test_attach_nesting);
     return th_summary();
