@@ -53,7 +53,10 @@ typedef struct gcrt_chan gcrt_chan_t;
  * Never returns NULL. elem_size >= 65536 stops with "fatal error: makechan:
  * invalid channel element type"; elem_size * cap over GCRT_MAX_ALLOC panics
  * with "makechan: size out of range"; running out of memory is the
- * allocator's fatal error, as for gcrt_alloc. */
+ * allocator's fatal error, as for gcrt_alloc. Size: a 128-byte header
+ * unbuffered; a buffered channel adds a ring of cap slots of 8 +
+ * elem_size (rounded up to 8) bytes after a 320-byte header (Go: 96 bytes
+ * + cap * elem_size). */
 GCRT_API gcrt_chan_t *gcrt_chan_make(size_t elem_size, size_t cap);
 
 /* c <- *elem: copies elem_size bytes from elem. Blocks until a receiver

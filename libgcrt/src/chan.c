@@ -5,8 +5,10 @@
  *
  * 1. A channel is one GC-heap object (allocated "scan"): the struct
  *    gcrt_chan (chan.h) and then, for a buffered channel, a ring of
- *    dataqsiz elements of elemsize bytes. Values are copied in and out
- *    with memcpy. One runtime lock (rank CHAN) guards everything.
+ *    dataqsiz slots (a sequence word and an element of elemsize bytes).
+ *    Values are copied in and out with memcpy. One runtime lock (rank
+ *    CHAN) guards the wait queues and closed; buffered values move
+ *    without it while nobody waits (step 6).
  *
  * 2. Blocking. A G that cannot proceed fills in a sudog on its own stack
  *    (what G, which element), appends it to the channel's sendq or recvq
@@ -37,9 +39,23 @@
  *    (gcrt__waitq_dequeue), and the G removes the rest itself when it
  *    wakes, with all channels locked again.
  *
- * 6. Non-blocking operations (try_send, try_recv, select with default)
- *    first check, without the lock, whether they would fail, with the same
- *    single-word reasoning as Go's chansend/chanrecv fast paths.
+ * 6. Buffered fast paths. Go takes the channel lock for every operation:
+ *    two locked instructions per send and two per receive, which on its
+ *    own is most of the cost of a buffered message. Here a send into a
+ *    buffer with room, or a receive from one with values, claims its slot
+ *    with one CAS on sendpos or recvpos (Vyukov's bounded MPMC queue, see
+ *    struct gcrt_chan) and copies the element without the lock; a
+ *    producer and a consumer on two cores write different cache lines.
+ *    Everything else takes the lock: a full or empty buffer (block), a
+ *    blocked peer (hand-off), close, select. The lock holder flags both
+ *    positions, which sends every fast operation to the lock, and waits
+ *    for a slot claimed just before to be written or read (fast paths are
+ *    no-stop regions, so that never waits for a stopped thread). While
+ *    Gs are queued the flags stay up, so the buffer cannot fill behind a
+ *    waiting receiver or drain behind a waiting sender, and waiting
+ *    senders keep their FIFO place. The non-blocking forms report "would
+ *    block" from the fast path's answer with Go's single-word reasoning;
+ *    channels of other kinds check chan_full / chan_empty (Go's).
  *
  * 7. gcrt_chan_after (time.After) is a scheduler timer whose callback does
  *    a non-blocking send into a channel of capacity 1.
@@ -48,6 +64,7 @@
  * channel, close of nil channel. */
 #include "chan.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -149,14 +166,189 @@ void gcrt__waitq_remove(gcrt_waitq_t *q, gcrt_sudog_t *s) {
     }
 }
 
+/* ---- the ring (step 6) ---------------------------------------------------- */
+
+#define RING_FLAG ((uint64_t)1)
+/* Sequence words (see struct gcrt_chan): the slot of position pos is free
+ * for the send at pos, or full for the receive at pos. Doubled so that
+ * "full for pos" and "free for pos + dataqsiz" differ even at capacity 1. */
+#define SEQ_FREE(pos) ((pos)*2)
+#define SEQ_FULL(pos) ((pos)*2 + 1)
+
+/* pos % dataqsiz without a division (a 64-bit divide costs 40-90 cycles,
+ * more than the rest of a fast path): a mask, or Lemire, Kaser and Kurz's
+ * "faster remainder by direct computation" with a 128-bit constant, exact
+ * for every 64-bit pos. */
+static inline uint64_t ring_index(const gcrt_chan_t *c, uint64_t pos) {
+    if (GCRT_LIKELY(c->qmask != 0)) return pos & c->qmask;
+    __uint128_t low = c->qmagic * pos;
+    __uint128_t bottom = ((low & UINT64_MAX) * c->dataqsiz) >> 64;
+    __uint128_t top = (low >> 64) * c->dataqsiz;
+    return (uint64_t)((bottom + top) >> 64);
+}
+
+static inline uint64_t *ring_seq(gcrt_chan_t *c, uint64_t pos) {
+    return (uint64_t *)(c->buf + (size_t)ring_index(c, pos) * c->slotsize);
+}
+static inline void *ring_elem(uint64_t *seq) {
+    return seq + 1;
+}
+
+/* A slot claimed by a fast operation just before the lock holder flagged
+ * the positions is being written or read by a thread that cannot be
+ * stopped meanwhile (fast paths are no-stop regions) and takes no lock:
+ * its sequence word changes within a few instructions, unless the OS
+ * descheduled that thread. */
+static GCRT_NOINLINE void ring_wait(uint64_t *seq, uint64_t want) {
+    for (int i = 0; gcrt_load_acquire(seq) != want; i++) {
+        if (i < 64)
+            gcrt_cpu_relax();
+        else
+            gcrt__os_yield();
+    }
+}
+
+/* Fast send: 1 sent, 0 full (no flag was set), -1 flagged (take the lock).
+ * Vyukov's bounded queue: the slot's sequence word says whether the send
+ * at our position may write it, and one CAS claims the position. */
+static inline int ring_try_send(gcrt_chan_t *c, const void *ep) {
+    int r;
+    gcrt__nostop_enter();
+    uint64_t w = gcrt_load_relaxed(&c->sendpos);
+    for (;;) {
+        if (w & RING_FLAG) {
+            r = -1;
+            break;
+        }
+        uint64_t pos = w >> 1;
+        uint64_t *seq = ring_seq(c, pos);
+        int64_t dif = (int64_t)(gcrt_load_acquire(seq) - SEQ_FREE(pos));
+        if (dif == 0) {
+            if (gcrt_cas(&c->sendpos, &w, w + 2)) {
+                gcrt__elem_copy(ring_elem(seq), ep, c->elemsize);
+                gcrt_store_release(seq, SEQ_FULL(pos));
+                r = 1;
+                break;
+            }
+        } else if (dif < 0) { /* the receive one lap back has not freed it */
+            r = 0;
+            break;
+        } else { /* another sender took pos */
+            w = gcrt_load_relaxed(&c->sendpos);
+        }
+    }
+    gcrt__nostop_exit();
+    return r;
+}
+
+/* Fast receive: 1 received, 0 empty (no flag was set), -1 flagged. */
+static inline int ring_try_recv(gcrt_chan_t *c, void *ep) {
+    int r;
+    gcrt__nostop_enter();
+    uint64_t w = gcrt_load_relaxed(&c->recvpos);
+    for (;;) {
+        if (w & RING_FLAG) {
+            r = -1;
+            break;
+        }
+        uint64_t pos = w >> 1;
+        uint64_t *seq = ring_seq(c, pos);
+        int64_t dif = (int64_t)(gcrt_load_acquire(seq) - SEQ_FULL(pos));
+        if (dif == 0) {
+            if (gcrt_cas(&c->recvpos, &w, w + 2)) {
+                void *qp = ring_elem(seq);
+                if (ep != NULL) gcrt__elem_copy(ep, qp, c->elemsize);
+                gcrt__elem_clear(qp, c->elemsize); /* drop references for the GC */
+                gcrt_store_release(seq, SEQ_FREE(pos + c->dataqsiz));
+                r = 1;
+                break;
+            }
+        } else if (dif < 0) { /* nothing sent at pos yet */
+            r = 0;
+            break;
+        } else {
+            w = gcrt_load_relaxed(&c->recvpos);
+        }
+    }
+    gcrt__nostop_exit();
+    return r;
+}
+
+void gcrt__chan_lock(gcrt_chan_t *c) {
+    gcrt__lock(&c->lock);
+    if (c->slotsize) {
+        __atomic_fetch_or(&c->sendpos, RING_FLAG, __ATOMIC_SEQ_CST);
+        __atomic_fetch_or(&c->recvpos, RING_FLAG, __ATOMIC_SEQ_CST);
+    }
+}
+
+void gcrt__chan_unlock(gcrt_chan_t *c) {
+    if (c->slotsize) {
+        if (!c->closed && c->recvq.first == NULL && c->sendq.first == NULL)
+            __atomic_fetch_and(&c->sendpos, ~RING_FLAG, __ATOMIC_SEQ_CST);
+        if (c->sendq.first == NULL) __atomic_fetch_and(&c->recvpos, ~RING_FLAG, __ATOMIC_SEQ_CST);
+    }
+    gcrt__unlock(&c->lock);
+}
+
+size_t gcrt__chanbuf_count(gcrt_chan_t *c) {
+    if (!c->slotsize) return c->qcount;
+    /* Both flagged: only we move them. Claimed slots count (ring_wait). */
+    return (size_t)((gcrt_load_relaxed(&c->sendpos) >> 1) - (gcrt_load_relaxed(&c->recvpos) >> 1));
+}
+
+void gcrt__chanbuf_take(gcrt_chan_t *c, void *ep) {
+    if (!c->slotsize) {
+        void *qp = c->buf + c->recvx * c->elemsize;
+        if (ep != NULL) gcrt__elem_copy(ep, qp, c->elemsize);
+        gcrt__elem_clear(qp, c->elemsize);
+        if (++c->recvx == c->dataqsiz) c->recvx = 0;
+        gcrt_store_release(&c->qcount, c->qcount - 1);
+        return;
+    }
+    uint64_t w = gcrt_load_relaxed(&c->recvpos), pos = w >> 1;
+    gcrt_store_relaxed(&c->recvpos, w + 2);
+    uint64_t *seq = ring_seq(c, pos);
+    ring_wait(seq, SEQ_FULL(pos));
+    void *qp = ring_elem(seq);
+    if (ep != NULL) gcrt__elem_copy(ep, qp, c->elemsize);
+    gcrt__elem_clear(qp, c->elemsize);
+    gcrt_store_release(seq, SEQ_FREE(pos + c->dataqsiz));
+}
+
+void gcrt__chanbuf_put(gcrt_chan_t *c, const void *ep) {
+    if (!c->slotsize) {
+        gcrt__elem_copy(c->buf + c->sendx * c->elemsize, ep, c->elemsize);
+        if (++c->sendx == c->dataqsiz) c->sendx = 0;
+        gcrt_store_release(&c->qcount, c->qcount + 1);
+        return;
+    }
+    uint64_t w = gcrt_load_relaxed(&c->sendpos), pos = w >> 1;
+    gcrt_store_relaxed(&c->sendpos, w + 2);
+    uint64_t *seq = ring_seq(c, pos);
+    ring_wait(seq, SEQ_FREE(pos));
+    gcrt__elem_copy(ring_elem(seq), ep, c->elemsize);
+    gcrt_store_release(seq, SEQ_FULL(pos));
+}
+
 /* ---- make, len, cap ----------------------------------------------------- */
 
 gcrt_chan_t *gcrt_chan_make(size_t elem_size, size_t cap) {
     if (elem_size >= GCRT_CHAN_MAX_ELEM) gcrt__throw("makechan: invalid channel element type");
-    size_t hdr = gcrt_round_up(sizeof(struct gcrt_chan), 16);
-    size_t bufsz;
-    if (__builtin_mul_overflow(elem_size, cap, &bufsz) || bufsz > GCRT_MAX_ALLOC - hdr)
+    size_t hdr_ring = gcrt_round_up(sizeof(struct gcrt_chan), 16);
+    size_t hdr = gcrt_round_up(offsetof(struct gcrt_chan, pad0), 16);
+    size_t bufsz, ringsz;
+    if (__builtin_mul_overflow(elem_size, cap, &bufsz) || bufsz > GCRT_MAX_ALLOC - hdr_ring)
         gcrt__panic("makechan: size out of range");
+    /* A ring needs a sequence word per slot: chan struct{} of a capacity
+     * whose words would not fit keeps Go's layout (no fast path). */
+    size_t slotsize = sizeof(uint64_t) + gcrt_round_up(elem_size, sizeof(uint64_t));
+    bool ring = cap > 0 && !__builtin_mul_overflow(slotsize, cap, &ringsz) &&
+                ringsz <= GCRT_MAX_ALLOC - hdr_ring;
+    if (ring) {
+        hdr = hdr_ring;
+        bufsz = ringsz;
+    }
     /* Like Go's mallocgc: out of memory (or an unattached thread) stops the
      * program with the allocator's fatal error. */
     unsigned char *mem = gcrt_alloc(hdr + bufsz);
@@ -165,17 +357,31 @@ gcrt_chan_t *gcrt_chan_make(size_t elem_size, size_t cap) {
     c->elemsize = elem_size;
     c->dataqsiz = cap;
     c->buf = mem + hdr;
+    if (ring) {
+        c->slotsize = slotsize;
+        if (cap > 1 && (cap & (cap - 1)) == 0)
+            c->qmask = cap - 1;
+        else
+            c->qmagic = ~(__uint128_t)0 / cap + 1; /* cap 1: 0, and every index 0 */
+        for (size_t i = 0; i < cap; i++) *(uint64_t *)(c->buf + i * slotsize) = SEQ_FREE(i);
+    }
     return c;
 }
 
 size_t gcrt_chan_len(gcrt_chan_t *c) {
-    return c ? gcrt_load_relaxed(&c->qcount) : 0;
+    if (!c) return 0;
+    if (!c->slotsize) return gcrt_load_relaxed(&c->qcount);
+    /* recvpos first: sendpos read later is never behind it. */
+    uint64_t r = gcrt_load_acquire(&c->recvpos) >> 1;
+    uint64_t n = (gcrt_load_acquire(&c->sendpos) >> 1) - r;
+    return n > c->dataqsiz ? c->dataqsiz : (size_t)n;
 }
 size_t gcrt_chan_cap(gcrt_chan_t *c) {
     return c ? c->dataqsiz : 0;
 }
 
-/* full: a send would block. Single-word reads of mutable state (Go: full). */
+/* full: a send would block. Single-word reads of mutable state (Go: full).
+ * Not for rings (their fast paths answer this). */
 static inline bool chan_full(gcrt_chan_t *c) {
     if (c->dataqsiz == 0) return gcrt_load_acquire(&c->recvq.first) == NULL;
     return gcrt_load_acquire(&c->qcount) == c->dataqsiz;
@@ -188,17 +394,11 @@ static inline bool chan_empty(gcrt_chan_t *c) {
 
 static int unlock_chan_commit(gcrt_g_t *g, void *arg) {
     (void)g;
-    gcrt__unlock(&((gcrt_chan_t *)arg)->lock);
+    gcrt__chan_unlock(arg);
     return 1;
 }
 static void unlock_chan(void *arg) {
-    gcrt__unlock(&((gcrt_chan_t *)arg)->lock);
-}
-
-/* Queue links are read without the lock by chan_full/chan_empty, so they
- * are written with release stores where they become visible. */
-static inline void set_count(gcrt_chan_t *c, size_t n) {
-    gcrt_store_release(&c->qcount, n);
+    gcrt__chan_unlock(arg);
 }
 
 /* ---- send --------------------------------------------------------------- */
@@ -222,13 +422,22 @@ static bool chansend(gcrt_chan_t *c, const void *ep, bool block) {
         if (!block) return false;
         gcrt__block_forever(GCRT_WAIT_CHAN_SEND_NIL_CHAN);
     }
-    /* Fast path: not closed and not ready, observed one word at a time
-     * (a closed channel never goes from ready to not ready). */
-    if (!block && gcrt_load_relaxed(&c->closed) == 0 && chan_full(c)) return false;
+    if (c->slotsize) {
+        /* The ring's fast path: one CAS, no lock. */
+        int r = ring_try_send(c, ep);
+        if (r > 0) return true;
+        /* Full, with no flag: not closed when sendpos was read (closed
+         * keeps the flag), full afterwards (Go's reasoning below). */
+        if (r == 0 && !block) return false;
+    } else if (!block && gcrt_load_relaxed(&c->closed) == 0 && chan_full(c)) {
+        /* Not closed and not ready, observed one word at a time (a closed
+         * channel never goes from ready to not ready). */
+        return false;
+    }
 
-    gcrt__lock(&c->lock);
+    gcrt__chan_lock(c);
     if (c->closed) {
-        gcrt__unlock(&c->lock);
+        gcrt__chan_unlock(c);
         gcrt__panic("send on closed channel");
     }
     gcrt_sudog_t *sg = gcrt__waitq_dequeue(&c->recvq);
@@ -236,15 +445,13 @@ static bool chansend(gcrt_chan_t *c, const void *ep, bool block) {
         gcrt__chan_send_to(c, sg, ep, unlock_chan, c);
         return true;
     }
-    if (c->qcount < c->dataqsiz) {
-        gcrt__elem_copy(gcrt__chanbuf(c, c->sendx), ep, c->elemsize);
-        if (++c->sendx == c->dataqsiz) c->sendx = 0;
-        set_count(c, c->qcount + 1);
-        gcrt__unlock(&c->lock);
+    if (gcrt__chanbuf_count(c) < c->dataqsiz) {
+        gcrt__chanbuf_put(c, ep);
+        gcrt__chan_unlock(c);
         return true;
     }
     if (!block) {
-        gcrt__unlock(&c->lock);
+        gcrt__chan_unlock(c);
         return false;
     }
 
@@ -290,13 +497,10 @@ void gcrt__chan_recv_from(gcrt_chan_t *c, gcrt_sudog_t *sg, void *ep, void (*unl
     if (c->dataqsiz == 0) {
         if (ep != NULL) gcrt__elem_copy(ep, sg->elem, c->elemsize);
     } else {
-        /* Full buffer: take the head, the sender's value goes to the tail,
-         * which is the same slot. */
-        void *qp = gcrt__chanbuf(c, c->recvx);
-        if (ep != NULL) gcrt__elem_copy(ep, qp, c->elemsize);
-        gcrt__elem_copy(qp, sg->elem, c->elemsize);
-        if (++c->recvx == c->dataqsiz) c->recvx = 0;
-        c->sendx = c->recvx;
+        /* Full buffer: take the head, the sender's value goes to the tail
+         * (the slot just freed). */
+        gcrt__chanbuf_take(c, ep);
+        gcrt__chanbuf_put(c, sg->elem);
     }
     sg->elem = NULL;
     gcrt_g_t *gp = sg->g;
@@ -314,7 +518,16 @@ static bool chanrecv(gcrt_chan_t *c, void *ep, bool block, bool *received) {
         if (!block) return false;
         gcrt__block_forever(GCRT_WAIT_CHAN_RECEIVE_NIL_CHAN);
     }
-    if (!block && chan_empty(c)) {
+    if (c->slotsize) {
+        int r = ring_try_recv(c, ep);
+        if (r > 0) {
+            *received = true;
+            return true;
+        }
+        /* Empty with no flag, then not closed (as below); closed: the
+         * lock tells the zero value from values still buffered. */
+        if (r == 0 && !block && gcrt_load_acquire(&c->closed) == 0) return false;
+    } else if (!block && chan_empty(c)) {
         /* Not ready; closed is read after empty, both atomically, and a
          * channel is never reopened. */
         if (gcrt_load_acquire(&c->closed) == 0) return false;
@@ -324,10 +537,10 @@ static bool chanrecv(gcrt_chan_t *c, void *ep, bool block, bool *received) {
         }
     }
 
-    gcrt__lock(&c->lock);
+    gcrt__chan_lock(c);
     if (c->closed) {
-        if (c->qcount == 0) {
-            gcrt__unlock(&c->lock);
+        if (gcrt__chanbuf_count(c) == 0) {
+            gcrt__chan_unlock(c);
             if (ep != NULL) gcrt__elem_clear(ep, c->elemsize);
             return true;
         }
@@ -340,18 +553,14 @@ static bool chanrecv(gcrt_chan_t *c, void *ep, bool block, bool *received) {
             return true;
         }
     }
-    if (c->qcount > 0) {
-        void *qp = gcrt__chanbuf(c, c->recvx);
-        if (ep != NULL) gcrt__elem_copy(ep, qp, c->elemsize);
-        gcrt__elem_clear(qp, c->elemsize); /* drop references for the GC */
-        if (++c->recvx == c->dataqsiz) c->recvx = 0;
-        set_count(c, c->qcount - 1);
-        gcrt__unlock(&c->lock);
+    if (gcrt__chanbuf_count(c) > 0) {
+        gcrt__chanbuf_take(c, ep);
+        gcrt__chan_unlock(c);
         *received = true;
         return true;
     }
     if (!block) {
-        gcrt__unlock(&c->lock);
+        gcrt__chan_unlock(c);
         return false;
     }
 
@@ -391,9 +600,9 @@ bool gcrt_chan_try_recv(gcrt_chan_t *c, void *out, bool *ok) {
 
 void gcrt_chan_close(gcrt_chan_t *c) {
     if (c == NULL) gcrt__panic("close of nil channel");
-    gcrt__lock(&c->lock);
+    gcrt__chan_lock(c);
     if (c->closed) {
-        gcrt__unlock(&c->lock);
+        gcrt__chan_unlock(c);
         gcrt__panic("close of closed channel");
     }
     gcrt_store_release(&c->closed, 1);
@@ -419,7 +628,7 @@ void gcrt_chan_close(gcrt_chan_t *c) {
         tail = &sg->next;
     }
     *tail = NULL;
-    gcrt__unlock(&c->lock);
+    gcrt__chan_unlock(c);
 
     while (list != NULL) {
         /* Read the link before readying: the sudog lives on the woken G's

@@ -45,21 +45,56 @@ typedef struct gcrt_waitq {
  * same GC-heap object (allocated "scan", so pointers stored in buffered
  * elements keep their targets alive).
  *
+ * Buffered channels are rings (chan.c, step 6): a send or receive that
+ * neither blocks nor meets a blocked peer claims a slot with one CAS on
+ * sendpos or recvpos and takes no lock. Each slot is a sequence word and
+ * then the element (slotsize bytes); for a slot at ring index i and a
+ * position p with p % dataqsiz == i (Vyukov's bounded queue, with the
+ * words doubled so that capacity 1 works):
+ *   seq == 2p                   free: the send at position p may write it
+ *   seq == 2p + 1               full: the receive at position p may read it
+ *   seq == 2(p + dataqsiz)      read, and free for the send one lap later
+ * sendpos and recvpos hold the position (number of sends / receives
+ * claimed so far) shifted left by one, and in bit 0 a flag that sends all
+ * fast operations of that side to the lock:
+ *   sendpos flag  set while the lock is held, and while closed, recvq or
+ *                 sendq is not empty
+ *   recvpos flag  set while the lock is held, and while sendq is not empty
+ * So a lock holder sees positions that only it can move (chan_lock sets
+ * both flags: a fast CAS with an unflagged expected value then fails); a
+ * slot claimed just before may still be being written or read, and the
+ * lock holder waits for its sequence word (ring_wait).
+ *
  * Invariants (Go's chan.go): at least one of sendq and recvq is empty,
  * except for an unbuffered channel with one G blocked on it both ways in a
- * select. For buffered channels also: qcount > 0 implies recvq is empty;
- * qcount < dataqsiz implies sendq is empty. */
+ * select. For buffered channels also: elements in the buffer imply recvq
+ * is empty; room in the buffer implies sendq is empty. */
 struct gcrt_chan {
-    gcrt_lock_t lock;   /* protects every field below and the sudogs queued here */
+    /* Immutable after make. */
+    size_t dataqsiz;    /* capacity (elements) */
+    size_t elemsize;    /* bytes */
+    size_t slotsize;    /* ring: bytes per slot (seq word + element); 0: no ring */
+    uint64_t qmask;     /* ring: dataqsiz - 1 if a power of two, else 0 */
+    __uint128_t qmagic; /* ring, other capacities: Lemire's fastmod constant */
+    unsigned char *buf; /* the ring, or dataqsiz * elemsize bytes, after the struct */
+    /* The lock and what it protects. */
+    gcrt_lock_t lock;   /* protects every field below but the ring positions,
+                           and the sudogs queued here */
     uint32_t closed;    /* 0 or 1; written under lock, read atomically by fast paths */
-    size_t qcount;      /* elements in buf; written under lock, read atomically */
-    size_t dataqsiz;    /* capacity (elements); immutable */
-    size_t elemsize;    /* bytes; immutable */
-    size_t sendx;       /* next slot to send into */
-    size_t recvx;       /* next slot to receive from */
     gcrt_waitq_t recvq; /* blocked receivers */
     gcrt_waitq_t sendq; /* blocked senders */
-    unsigned char *buf; /* dataqsiz * elemsize bytes, right after the struct */
+    /* Buffered channels without a ring (elements of size 0 whose slots
+     * would not fit, see gcrt_chan_make): Go's counters. */
+    size_t qcount; /* elements in buf; written under lock, read atomically */
+    size_t sendx;  /* next slot to send into */
+    size_t recvx;  /* next slot to receive from */
+    /* Ring positions, each on a cache line of its own: a producer and a
+     * consumer on two cores each keep theirs. Allocated only for rings. */
+    char pad0[64];
+    uint64_t sendpos; /* (sends claimed << 1) | flag; atomic */
+    char pad1[64 - sizeof(uint64_t)];
+    uint64_t recvpos; /* (receives claimed << 1) | flag; atomic */
+    char pad2[64 - sizeof(uint64_t)];
 };
 
 /* Largest element (Go rejects element types of 64 KiB or more). */
@@ -98,7 +133,10 @@ static inline void gcrt__elem_copy(void *dst, const void *src, size_t n) {
     }
     if (n < 8) { /* no aligned word, so no pointer: no barrier (see
                     gcrt__copy_barrier); n = 0 may come with NULLs */
-        if (n) memcpy(dst, src, n);
+        if (n == 4)
+            memcpy(dst, src, 4); /* inline, not a call */
+        else if (n)
+            memcpy(dst, src, n);
         return;
     }
     gcrt__copy_barrier(dst, src, n);
@@ -109,16 +147,28 @@ static inline void gcrt__elem_clear(void *p, size_t n) {
         return;
     }
     if (n < 8) {
-        if (n) memset(p, 0, n);
+        if (n == 4)
+            memset(p, 0, 4);
+        else if (n)
+            memset(p, 0, n);
         return;
     }
     gcrt__clear_barrier(p, n);
 }
 
-/* Address of buffer slot i. */
-static inline void *gcrt__chanbuf(gcrt_chan_t *c, size_t i) {
-    return c->buf + i * c->elemsize;
-}
+/* The channel lock (chan.c). For a ring it also flags both positions,
+ * so that fast operations wait for the lock (see struct gcrt_chan);
+ * gcrt__chan_unlock leaves the flags that the queues and closed call
+ * for. Every lock of a channel in chan.c and select.c goes through these. */
+void gcrt__chan_lock(gcrt_chan_t *c);
+void gcrt__chan_unlock(gcrt_chan_t *c);
+
+/* The buffer, channel lock held (both layouts). */
+size_t gcrt__chanbuf_count(gcrt_chan_t *c); /* elements in it */
+/* Takes the head into ep (NULL: drops it); count > 0. */
+void gcrt__chanbuf_take(gcrt_chan_t *c, void *ep);
+/* Appends *ep; count < dataqsiz. */
+void gcrt__chanbuf_put(gcrt_chan_t *c, const void *ep);
 
 /* Parks forever with the reason (nil channel, empty select). */
 GCRT_NORETURN void gcrt__block_forever(unsigned reason);

@@ -1,4 +1,4 @@
-/* lock.c - futex mutex with a short spin, and lock-rank checking. */
+/* lock.c - futex mutex (Go: lock_futex.go), and lock-rank checking. */
 #include "lock.h"
 
 #include "os.h"
@@ -58,23 +58,58 @@ int gcrt__trylock(gcrt_lock_t *l) {
     return 0;
 }
 
+/* Go's lock_futex.go: a waiter first spins a little, in a few rounds of
+ * 30 PAUSEs (on one CPU spinning is useless: the holder cannot run), then
+ * yields the CPU once, then sleeps on the futex. Looking at the lock word
+ * only between rounds, not after every PAUSE, keeps a spinning waiter from
+ * pulling the cache line away from the holder at every look. An unlock
+ * makes a system call only when someone sleeps (key 2). */
+enum {
+    LOCK_ACTIVE_SPIN = 4,      /* rounds of PAUSEs (Go: active_spin) */
+    LOCK_ACTIVE_SPIN_CNT = 30, /* PAUSEs per round (Go: active_spin_cnt) */
+    LOCK_PASSIVE_SPIN = 1,     /* sched_yield rounds (Go: passive_spin) */
+};
+
+static int lock_spin = -1; /* LOCK_ACTIVE_SPIN, or 0 on one CPU; lazily */
+
+static inline int try_take(gcrt_lock_t *l, uint32_t wait) {
+    while (gcrt_load_relaxed(&l->key) == 0) {
+        uint32_t z = 0;
+        if (gcrt_cas(&l->key, &z, wait)) return 1;
+    }
+    return 0;
+}
+
+static GCRT_NOINLINE void lock_slow(gcrt_lock_t *l) {
+    int spin = gcrt_load_relaxed(&lock_spin);
+    if (GCRT_UNLIKELY(spin < 0)) {
+        spin = gcrt__os_ncpu() > 1 ? LOCK_ACTIVE_SPIN : 0;
+        gcrt_store_relaxed(&lock_spin, spin);
+    }
+    /* The value we store when we take the lock: 1 until we have slept,
+     * then 2, since other sleepers may be left that only our unlock can
+     * wake (Go: wait). */
+    uint32_t wait = 1;
+    for (;;) {
+        for (int i = 0; i < spin; i++) {
+            if (try_take(l, wait)) return;
+            for (int k = 0; k < LOCK_ACTIVE_SPIN_CNT; k++) gcrt_cpu_relax();
+        }
+        for (int i = 0; i < LOCK_PASSIVE_SPIN; i++) {
+            if (try_take(l, wait)) return;
+            gcrt__os_yield();
+        }
+        /* Mark contended (2) and sleep until an unlock wakes us. */
+        if (gcrt_xchg(&l->key, 2) == 0) return;
+        wait = 2;
+        gcrt__futex_wait(&l->key, 2, -1);
+    }
+}
+
 void gcrt__lock(gcrt_lock_t *l) {
     uint32_t z = 0;
     gcrt__nostop_enter();
-    if (GCRT_LIKELY(gcrt_cas(&l->key, &z, 1))) {
-        rank_acquire(l);
-        return;
-    }
-    for (int spin = 0; spin < 100; spin++) {
-        z = 0;
-        if (gcrt_load_relaxed(&l->key) == 0 && gcrt_cas(&l->key, &z, 1)) {
-            rank_acquire(l);
-            return;
-        }
-        gcrt_cpu_relax();
-    }
-    /* Mark contended (2) and sleep until it is our turn. */
-    while (gcrt_xchg(&l->key, 2) != 0) gcrt__futex_wait(&l->key, 2, -1);
+    if (GCRT_UNLIKELY(!gcrt_cas(&l->key, &z, 1))) lock_slow(l);
     rank_acquire(l);
 }
 

@@ -59,7 +59,7 @@ static void sellock(const struct sel *s) {
         gcrt_chan_t *c0 = lock_chan(s, i);
         if (c0 != c) {
             c = c0;
-            gcrt__lock(&c->lock);
+            gcrt__chan_lock(c);
         }
     }
 }
@@ -70,7 +70,7 @@ static void selunlock(void *arg) {
     for (int i = s->norder - 1; i >= 0; i--) {
         gcrt_chan_t *c = lock_chan(s, i);
         if (i > 0 && c == lock_chan(s, i - 1)) continue; /* unlocked at i-1 */
-        gcrt__unlock(&c->lock);
+        gcrt__chan_unlock(c);
     }
 }
 
@@ -82,10 +82,10 @@ static int selparkcommit(gcrt_g_t *g, void *arg) {
     (void)arg;
     gcrt_chan_t *lastc = NULL;
     for (gcrt_sudog_t *sg = g->waiting; sg != NULL; sg = sg->waitlink) {
-        if (sg->c != lastc && lastc != NULL) gcrt__unlock(&lastc->lock);
+        if (sg->c != lastc && lastc != NULL) gcrt__chan_unlock(lastc);
         lastc = sg->c;
     }
-    if (lastc != NULL) gcrt__unlock(&lastc->lock);
+    if (lastc != NULL) gcrt__chan_unlock(lastc);
     return 1;
 }
 
@@ -187,12 +187,8 @@ static int selectgo(struct gcrt_select_case *cases, int n, bool block, uint32_t 
                 gcrt__chan_recv_from(c, sg, cas->elem, selunlock, &s);
                 return casi;
             }
-            if (c->qcount > 0) {
-                void *qp = gcrt__chanbuf(c, c->recvx);
-                if (cas->elem != NULL) gcrt__elem_copy(cas->elem, qp, c->elemsize);
-                gcrt__elem_clear(qp, c->elemsize);
-                if (++c->recvx == c->dataqsiz) c->recvx = 0;
-                gcrt_store_release(&c->qcount, c->qcount - 1);
+            if (gcrt__chanbuf_count(c) > 0) {
+                gcrt__chanbuf_take(c, cas->elem);
                 selunlock(&s);
                 cas->ok = true;
                 return casi;
@@ -212,10 +208,8 @@ static int selectgo(struct gcrt_select_case *cases, int n, bool block, uint32_t 
                 gcrt__chan_send_to(c, sg, cas->elem, selunlock, &s);
                 return casi;
             }
-            if (c->qcount < c->dataqsiz) {
-                gcrt__elem_copy(gcrt__chanbuf(c, c->sendx), cas->elem, c->elemsize);
-                if (++c->sendx == c->dataqsiz) c->sendx = 0;
-                gcrt_store_release(&c->qcount, c->qcount + 1);
+            if (gcrt__chanbuf_count(c) < c->dataqsiz) {
+                gcrt__chanbuf_put(c, cas->elem);
                 selunlock(&s);
                 return casi;
             }

@@ -150,6 +150,20 @@ static void test_big_and_empty_elements(void) {
     EXPECT_FALSE(gcrt_chan_try_send(e, NULL));
     EXPECT_EQ(gcrt_chan_len(e), 2);
     EXPECT_TRUE(gcrt_chan_recv(e, NULL, NULL));
+    /* A chan struct{} too large for a ring's sequence words (2^45 slots of
+     * 8 bytes) keeps Go's counters and costs no buffer. */
+    gcrt_chan_t *h = gcrt_chan_make(0, (size_t)1 << 45);
+    EXPECT_EQ(gcrt_chan_cap(h), (size_t)1 << 45);
+    for (int i = 0; i < 3; i++) EXPECT_TRUE(gcrt_chan_try_send(h, NULL));
+    gcrt_chan_send(h, NULL);
+    EXPECT_EQ(gcrt_chan_len(h), 4);
+    bool ok = false;
+    EXPECT_TRUE(gcrt_chan_try_recv(h, NULL, &ok));
+    EXPECT_TRUE(ok);
+    gcrt_chan_close(h);
+    for (int i = 0; i < 3; i++) EXPECT_TRUE(gcrt_chan_recv(h, NULL, NULL));
+    EXPECT_FALSE(gcrt_chan_recv(h, NULL, NULL));
+    EXPECT_EQ(gcrt_chan_len(h), 0);
     /* The channel is a GC-heap object. */
     EXPECT_TRUE(gcrt_find_object(c, &(void *){0}, &(size_t){0}));
 }
@@ -456,6 +470,97 @@ static void test_mpmc_close(void) {
     }
 }
 
+/* Buffered channels are lock-free rings while nobody waits (chan.c, step
+ * 6). Producers and consumers mix blocking, non-blocking and select
+ * operations at capacities 1, 3 (an index by multiplication) and 64 (by
+ * mask), then the channel is closed with values still buffered: every
+ * value arrives exactly once, each consumer sees each producer's values in
+ * the order sent, and len never exceeds cap. */
+enum { MIX_P = 4, MIX_C = 4 };
+struct mix_arg {
+    gcrt_chan_t *c, *never;
+    int id, n;
+    long sum, count, bad;
+    gcrt_wg_t *wg;
+};
+static void mix_producer(void *p) {
+    struct mix_arg *a = p;
+    for (int i = 0; i < a->n; i++) {
+        long v = (long)a->id << 32 | i;
+        if (i % 3 == 0) {
+            gcrt_chan_send(a->c, &v);
+        } else if (i % 3 == 1) {
+            while (!gcrt_chan_try_send(a->c, &v)) th_yield();
+        } else {
+            struct gcrt_select_case cs[2] = {{a->never, GCRT_SELECT_RECV, NULL, 0},
+                                             {a->c, GCRT_SELECT_SEND, &v, 0}};
+            if (gcrt_select(cs, 2, false) != 1) a->bad++;
+        }
+        if (gcrt_chan_len(a->c) > gcrt_chan_cap(a->c)) a->bad++;
+    }
+    gcrt_wg_done(a->wg);
+}
+static void mix_consumer(void *p) {
+    struct mix_arg *a = p;
+    int last[MIX_P];
+    for (int i = 0; i < MIX_P; i++) last[i] = -1;
+    for (int k = 0;; k++) {
+        long v = -1;
+        bool ok = false;
+        if (k % 3 == 0) {
+            gcrt_chan_recv(a->c, &v, &ok);
+        } else if (k % 3 == 1) {
+            while (!gcrt_chan_try_recv(a->c, &v, &ok)) th_yield();
+        } else {
+            struct gcrt_select_case cs[2] = {{a->never, GCRT_SELECT_RECV, NULL, 0},
+                                             {a->c, GCRT_SELECT_RECV, &v, 0}};
+            if (gcrt_select(cs, 2, false) != 1) a->bad++;
+            ok = cs[1].ok;
+        }
+        if (!ok) break;
+        int id = (int)(v >> 32), i = (int)(v & 0xffffffff);
+        if (id < 0 || id >= MIX_P || i <= last[id]) {
+            a->bad++;
+            continue;
+        }
+        last[id] = i;
+        a->sum += i;
+        a->count++;
+    }
+    gcrt_wg_done(a->wg);
+}
+
+static void test_buffered_ring_mix(void) {
+    int n = (int)th_env_long("TH_RING_MIX", 3000);
+    size_t caps[] = {1, 3, 64};
+    for (int k = 0; k < 3; k++) {
+        gcrt_chan_t *c = gcrt_chan_make(sizeof(long), caps[k]);
+        gcrt_chan_t *never = gcrt_chan_make(0, 0);
+        gcrt_wg_t pw = {0}, cw = {0};
+        struct mix_arg pa[MIX_P], ca[MIX_C];
+        gcrt_wg_add(&pw, MIX_P);
+        gcrt_wg_add(&cw, MIX_C);
+        for (int i = 0; i < MIX_C; i++) {
+            ca[i] = (struct mix_arg){c, never, i, n, 0, 0, 0, &cw};
+            th_spawn(mix_consumer, &ca[i]);
+        }
+        for (int i = 0; i < MIX_P; i++) {
+            pa[i] = (struct mix_arg){c, never, i, n, 0, 0, 0, &pw};
+            th_spawn(mix_producer, &pa[i]);
+        }
+        gcrt_wg_wait(&pw);
+        gcrt_chan_close(c);
+        gcrt_wg_wait(&cw);
+        long sum = 0, count = 0, bad = 0;
+        for (int i = 0; i < MIX_C; i++) sum += ca[i].sum, count += ca[i].count, bad += ca[i].bad;
+        for (int i = 0; i < MIX_P; i++) bad += pa[i].bad;
+        EXPECT_EQ(bad, 0);
+        EXPECT_EQ(count, (long)MIX_P * n);
+        EXPECT_EQ(sum, (long)MIX_P * n * (n - 1) / 2);
+        EXPECT_EQ(gcrt_chan_len(c), 0);
+    }
+}
+
 /* time.After: fires once, after at least ns; works as a select timeout;
  * dropped, unfired timers survive collections. */
 static void after_worker(void *p) {
@@ -536,6 +641,7 @@ static void suite(void) {
     RUN(test_block_forever_reasons);
     RUN(test_ping_pong_pairs);
     RUN(test_ring);
+    RUN(test_buffered_ring_mix);
     RUN(test_mpmc_close);
     RUN(test_after);
     RUN(test_leak_listing);
