@@ -91,7 +91,10 @@ gcrt_p_t *gcrt__p_acquire(gcrt_m_t *m) {
 void gcrt__p_release(gcrt_m_t *m) {
     gcrt_p_t *p = m->p;
     if (!p) return;
-    /* An idle P keeps no spans: other Ps may need their free slots. */
+    /* An idle P keeps no spans: other Ps may need their free slots. No
+     * stop in the middle: a stop-the-world reads the cache (its spans, its
+     * tiny block) and must see it whole. */
+    gcrt__nostop_enter();
     gcrt__mcache_release_all(p->mcache);
     m->p = NULL;
     m->mcache = NULL;
@@ -101,6 +104,7 @@ void gcrt__p_release(gcrt_m_t *m) {
     p->link = idle_ps;
     idle_ps = p;
     gcrt__unlock(&gcrt__allp_lock);
+    gcrt__nostop_exit();
 }
 
 static void thread_stack_bounds(gcrt_m_t *m) {
