@@ -78,6 +78,18 @@ static void list_remove(gcrt_span_t **head, gcrt_span_t *s) {
     s->next = s->prev = NULL;
 }
 
+/* The free list of a run of npages, keeping free_small_nonempty. */
+static void free_list_insert(gcrt_mheap_t *h, gcrt_span_t *s) {
+    list_insert(free_list_for(h, s->npages), s);
+    if (s->npages < 128) h->free_small_nonempty[s->npages / 64] |= (uint64_t)1 << (s->npages % 64);
+}
+
+static void free_list_remove(gcrt_mheap_t *h, gcrt_span_t *s) {
+    uintptr_t n = s->npages;
+    list_remove(free_list_for(h, n), s);
+    if (n < 128 && !h->free_small[n]) h->free_small_nonempty[n / 64] &= ~((uint64_t)1 << (n % 64));
+}
+
 static void set_free_bounds(gcrt_mheap_t *h, gcrt_span_t *s) {
     uintptr_t i = page_index(h, s->base);
     gcrt_store_relaxed(&h->spans[i], s);
@@ -91,7 +103,7 @@ static void insert_free(gcrt_mheap_t *h, gcrt_span_t *s) {
         gcrt_span_t *prev = h->spans[i - 1];
         if (prev && gcrt_load_relaxed(&prev->state) == GCRT_SPAN_FREE && prev->heapfree &&
             prev->base + ((uintptr_t)prev->npages << GCRT_PAGE_SHIFT) == s->base) {
-            list_remove(free_list_for(h, prev->npages), prev);
+            free_list_remove(h, prev);
             s->base = prev->base;
             s->npages += prev->npages;
             gcrt__span_struct_free(h, prev);
@@ -102,7 +114,7 @@ static void insert_free(gcrt_mheap_t *h, gcrt_span_t *s) {
         gcrt_span_t *next = h->spans[page_index(h, end)];
         if (next && gcrt_load_relaxed(&next->state) == GCRT_SPAN_FREE && next->heapfree &&
             next->base == end) {
-            list_remove(free_list_for(h, next->npages), next);
+            free_list_remove(h, next);
             s->npages += next->npages;
             gcrt__span_struct_free(h, next);
         }
@@ -110,16 +122,19 @@ static void insert_free(gcrt_mheap_t *h, gcrt_span_t *s) {
     gcrt_store_relaxed(&s->state, (uint8_t)GCRT_SPAN_FREE);
     s->heapfree = 1;
     set_free_bounds(h, s);
-    list_insert(free_list_for(h, s->npages), s);
+    free_list_insert(h, s);
 }
 
 /* Best fit: the smallest run of at least npages, lowest address on ties. */
 static gcrt_span_t *find_free(gcrt_mheap_t *h, uintptr_t npages) {
-    for (uintptr_t n = npages; n < 128; n++) {
+    for (uintptr_t w = npages / 64; npages < 128 && w < 2; w++) {
+        uint64_t m = h->free_small_nonempty[w];
+        if (w == npages / 64) m &= ~(uint64_t)0 << (npages % 64);
+        if (!m) continue;
         gcrt_span_t *best = NULL;
-        for (gcrt_span_t *s = h->free_small[n]; s; s = s->next)
+        for (gcrt_span_t *s = h->free_small[w * 64 + (uintptr_t)__builtin_ctzll(m)]; s; s = s->next)
             if (!best || s->base < best->base) best = s;
-        if (best) return best;
+        return best;
     }
     gcrt_span_t *best = NULL;
     for (gcrt_span_t *s = h->free_large; s; s = s->next) {
@@ -227,7 +242,7 @@ gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanc
         t = find_free(h, npages);
         GCRT_ASSERT(t);
     }
-    list_remove(free_list_for(h, t->npages), t);
+    free_list_remove(h, t);
     t->heapfree = 0;
     gcrt_span_t *s;
     if (t->npages == npages) {
@@ -246,7 +261,7 @@ gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanc
         t->npages -= (uint32_t)npages;
         t->heapfree = 1;
         set_free_bounds(h, t);
-        list_insert(free_list_for(h, t->npages), t);
+        free_list_insert(h, t);
     }
     uintptr_t first = page_index(h, s->base), bytes = npages << GCRT_PAGE_SHIFT;
     uintptr_t nrel = bits_count_range(h->released, first, npages);
@@ -352,7 +367,7 @@ uintptr_t gcrt__mheap_scavenge(gcrt_mheap_t *h, uintptr_t nbytes) {
             }
         }
         if (!pick) break;
-        list_remove(free_list_for(h, pick->npages), pick);
+        free_list_remove(h, pick);
         pick->heapfree = 0; /* neighbours will not merge with it */
         uintptr_t got = release_run(h, pick, want - done);
         gcrt_bump(&h->heap_free, -(uint64_t)(got << GCRT_PAGE_SHIFT));

@@ -91,6 +91,7 @@ typedef struct gcrt_mheap {
     uint64_t *released;               /* one bit per page: given back to the OS */
     uint64_t *dirty;                  /* one bit per page: ever handed out */
     gcrt_span_t *free_small[128];     /* free runs of exactly n pages, n < 128 */
+    uint64_t free_small_nonempty[2];  /* bit n: free_small[n] is not empty */
     gcrt_span_t *free_large;          /* free runs of >= 128 pages */
     uint64_t grow_bytes;              /* commit granularity */
 
