@@ -2,8 +2,8 @@
  * See malloc.c, steps 5 and 9, and gc.c for sweeping.
  *
  * Invariants (mcentral lock), for spans on a list of the swept set:
- *   partial: not cached, alloc_count - nfreed < nelems
- *   full:    not cached, alloc_count == nelems and nfreed == 0
+ *   partial: not cached, worth_caching (below)
+ *   full:    not cached, not worth caching
  * Spans on the unswept set may be anything until swept. A span being swept
  * (sweepgen == h - 1) is on no list; only its sweeper touches it. A span
  * whose objects are all freed (explicitly or by its sweep) and that is not
@@ -158,11 +158,24 @@ void gcrt__mcentral_flush_stash(int all) {
     }
 }
 
+/* Whether an uncached span has enough free slots to hand to an mcache: any
+ * free slot, as in Go, except that slots freed by gcrt_free (pending, not
+ * yet folded) count only from nelems/8 on. A program that frees objects
+ * one at a time would otherwise send spans back to the caches for one or
+ * two slots each: a refill (two lock round trips and a fold) every
+ * allocation or two. */
+static inline int worth_caching(const gcrt_span_t *s) {
+    uint32_t nfree = (uint32_t)s->nelems - s->alloc_count + s->nfreed;
+    if (s->nfreed == 0) return nfree > 0;
+    uint32_t min = s->nelems / 8u;
+    return nfree >= (min ? min : 1u);
+}
+
 /* Puts a swept span (off the lists) where its counts say, or frees it. */
 static void place_swept(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg) {
     if (s->alloc_count == s->nfreed)
         release_empty(c, s);
-    else if (s->alloc_count - s->nfreed < s->nelems)
+    else if (worth_caching(s))
         push(c, s, GCRT_LIST_PARTIAL, gcrt__swept_set(sg));
     else
         push(c, s, GCRT_LIST_FULL, gcrt__swept_set(sg));
@@ -315,7 +328,7 @@ void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p)
     gcrt_bump(&c->nfree, 1);
     gcrt__fin_remove(s, p - s->base);
     gcrt_xadd_relaxed(&gcrt__heap_live, -(uint64_t)s->elemsize);
-    if (s->list == GCRT_LIST_FULL) {
+    if (s->list == GCRT_LIST_FULL && worth_caching(s)) {
         unsigned set = s->list_set;
         unlink_span(c, s);
         push(c, s, GCRT_LIST_PARTIAL, set);
