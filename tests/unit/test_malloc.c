@@ -407,6 +407,49 @@ static void test_stash_reuses_emptied_spans(void) {
     gcrt_set_gc_percent(percent);
 }
 
+static void test_trickled_frees_not_cached_early(void) {
+    /* A full span with one pending explicit free is not handed back to a
+     * cache for that one slot (a refill per allocation); with an eighth of
+     * it free, it is. 64-byte objects: 128 per span. */
+    int percent = gcrt_set_gc_percent(-1);
+    gcrt_free_os_memory(); /* no stashed spans: new spans come from the heap */
+    gcrt_thread_detach();
+    gcrt_thread_attach();
+    enum { N = 128 * 8 };
+    static char *ps[N];
+    for (int i = 0; i < N; i++) ps[i] = gcrt_alloc_noscan(64);
+    gcrt_thread_detach(); /* every span full and off the cache */
+    gcrt_thread_attach();
+    /* Find a span all of whose 128 slots we own. */
+    uintptr_t base = 0;
+    for (int i = 0; i < N && !base; i++) {
+        uintptr_t b = (uintptr_t)ps[i] & ~(uintptr_t)8191;
+        int n = 0;
+        for (int k = 0; k < N; k++) n += ((uintptr_t)ps[k] & ~(uintptr_t)8191) == b;
+        if (n == 128) base = b;
+    }
+    REQUIRE_TRUE(base != 0);
+    int idx[16], m = 0;
+    for (int k = 0; k < N && m < 16; k++)
+        if (((uintptr_t)ps[k] & ~(uintptr_t)8191) == base) idx[m++] = k;
+    gcrt_free(ps[idx[0]]);
+    char *q = gcrt_alloc_noscan(64);
+    EXPECT_TRUE(((uintptr_t)q & ~(uintptr_t)8191) != base);
+    gcrt_thread_detach(); /* q's span off the cache too */
+    gcrt_thread_attach();
+    for (int j = 1; j < 16; j++) gcrt_free(ps[idx[j]]);
+    char *r = gcrt_alloc_noscan(64);
+    EXPECT_TRUE(((uintptr_t)r & ~(uintptr_t)8191) == base);
+    gcrt_free(q);
+    gcrt_free(r);
+    for (int k = 0; k < N; k++) {
+        int freed = 0;
+        for (int j = 0; j < 16; j++) freed |= k == idx[j];
+        if (!freed) gcrt_free(ps[k]);
+    }
+    gcrt_set_gc_percent(percent);
+}
+
 static void test_array(void) {
     uint32_t *a = gcrt_alloc_array(1000, sizeof(uint32_t));
     EXPECT_EQ(gcrt_usable_size(a), 4096);
@@ -439,6 +482,7 @@ int main(void) {
     RUN(test_memstats_exact);
     RUN(test_free_returns_pages);
     RUN(test_stash_reuses_emptied_spans);
+    RUN(test_trickled_frees_not_cached_early);
     RUN(test_array);
     RUN(test_attach_nesting);
     return th_summary();
