@@ -65,27 +65,31 @@ static void unlink_span(gcrt_mcentral_t *c, gcrt_span_t *s) {
 
 static uint64_t stash_bytes; /* all stashes; atomic */
 
-#define STASH_MIN ((uint64_t)4 << 20)
+#define STASH_MIN       ((uint64_t)4 << 20) /* all classes */
+#define STASH_CLASS_MIN ((uint64_t)1 << 20) /* each class */
 
-/* Stashes may hold max(4 MiB, 1/8 of the spans in use), and no more than
- * 1/32 of a memory limit. */
-static uint64_t stash_budget(void) {
-    uint64_t inuse = gcrt_load_relaxed(&gcrt__mheap.heap_inuse),
-             stashed = gcrt_load_relaxed(&stash_bytes);
-    uint64_t b = (inuse > stashed ? inuse - stashed : 0) / 8;
-    if (b < STASH_MIN) b = STASH_MIN;
+/* Whether c may stash bytes more. Each class may hold 1 MiB (so that one
+ * class's burst of frees does not starve the others), and all together
+ * more, up to max(4 MiB, 1/8 of the spans in use); under a memory limit,
+ * never more than 1/32 of it. Stashes empty themselves within 200 ms when
+ * unused, so the worst case (every class at 1 MiB) is short-lived. */
+static int stash_fits(const gcrt_mcentral_t *c, uint64_t bytes) {
+    uint64_t all = gcrt_load_relaxed(&stash_bytes);
     uint64_t limit = gcrt_load_relaxed(&gcrt__mheap.memory_limit);
-    if (limit && b > limit / 32) b = limit / 32;
-    return b;
+    if (limit && all + bytes > limit / 32) return 0;
+    uint64_t mine = (uint64_t)c->nstash * bytes;
+    if (mine + bytes <= STASH_CLASS_MIN) return 1;
+    uint64_t inuse = gcrt_load_relaxed(&gcrt__mheap.heap_inuse);
+    uint64_t b = (inuse > all ? inuse - all : 0) / 8;
+    if (b < STASH_MIN) b = STASH_MIN;
+    return all + bytes <= b;
 }
 
 /* Puts an empty small span (no allocated slot, uncached, on no list) on
  * c's stash if the budget allows, reset like a new span. */
 static int stash_push(gcrt_mcentral_t *c, gcrt_span_t *s) {
     uint64_t bytes = (uint64_t)s->npages << GCRT_PAGE_SHIFT;
-    if ((s->spanclass >> 1) == 0 || s->specials ||
-        gcrt_load_relaxed(&stash_bytes) + bytes > stash_budget())
-        return 0;
+    if ((s->spanclass >> 1) == 0 || s->specials || !stash_fits(c, bytes)) return 0;
     gcrt_xadd_relaxed(&stash_bytes, bytes);
     for (uint32_t w = 0; w < s->nbits_words; w++) {
         gcrt_store_relaxed(&s->alloc_bits[w], (uint64_t)0);
