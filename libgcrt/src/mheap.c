@@ -125,14 +125,20 @@ static void insert_free(gcrt_mheap_t *h, gcrt_span_t *s) {
     free_list_insert(h, s);
 }
 
-/* Best fit: the smallest run of at least npages, lowest address on ties. */
+/* Best fit: the smallest run of at least npages; on ties, the lowest address
+ * (among the first 16 runs of a small size). */
 static gcrt_span_t *find_free(gcrt_mheap_t *h, uintptr_t npages) {
     for (uintptr_t w = npages / 64; npages < 128 && w < 2; w++) {
         uint64_t m = h->free_small_nonempty[w];
         if (w == npages / 64) m &= ~(uint64_t)0 << (npages % 64);
         if (!m) continue;
+        /* The lowest address among the first few: a fragmented heap can
+         * have thousands of one-page runs, and a full walk per
+         * allocation showed up in profiles. */
         gcrt_span_t *best = NULL;
-        for (gcrt_span_t *s = h->free_small[w * 64 + (uintptr_t)__builtin_ctzll(m)]; s; s = s->next)
+        int k = 0;
+        for (gcrt_span_t *s = h->free_small[w * 64 + (uintptr_t)__builtin_ctzll(m)]; s && k < 16;
+             s = s->next, k++)
             if (!best || s->base < best->base) best = s;
         return best;
     }

@@ -174,7 +174,12 @@ static void check_trace(struct run *r, const char *what) {
     EXPECT_EQ(nlines, final_numgc);
     EXPECT_EQ(expect_n - 1, final_numgc);
     EXPECT_EQ(nforced, final_forced);
-    EXPECT_EQ(final_forced, calls);
+    /* Each gcrt_gc call forces a cycle unless a heap-triggered one started
+     * first, which it then waits for (Go's runtime.GC: gcTriggerCycle
+     * starts nothing if work.cycles moved on; only a cycle it starts sets
+     * userForced). */
+    EXPECT_LE(final_forced, calls);
+    EXPECT_GE(final_forced, 1);
     EXPECT_GT(final_numgc, final_forced); /* heap-triggered cycles too */
     EXPECT_GE(goal_checked, nlines / 2);
     regfree(&re);
