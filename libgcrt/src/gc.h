@@ -103,8 +103,6 @@ extern struct gcrt_sweep_stats gcrt__sweep_stats;
 int gcrt__sweep_span(gcrt_span_t *s);
 /* Counts a dead large object the caller is about to free. */
 void gcrt__sweep_count_large_free(gcrt_span_t *s);
-/* Sweepers at work (claimed spans not placed yet). */
-void gcrt__sweep_active_add(int d);
 /* Sweeps one unswept span anywhere; returns its pages, 0 if none is left. */
 uintptr_t gcrt__sweep_one(void);
 /* Sweeps until npages pages were swept or nothing is left (proportional

@@ -190,7 +190,7 @@ static void place_swept(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg) {
  * want_free, in which case it is left off the lists for the caller. */
 static gcrt_span_t *sweep_locked(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg, int want_free) {
     gcrt_store_relaxed(&s->sweepgen, sg - 1);
-    gcrt__sweep_active_add(1);
+    gcrt_store_relaxed(&c->nsweeping, c->nsweeping + 1);
     /* No stop while the span is claimed: whoever finishes the sweep with
      * the world stopped waits for every claimed span. */
     gcrt__nostop_enter();
@@ -202,7 +202,7 @@ static gcrt_span_t *sweep_locked(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg
     if (!live) { /* a dead large object, or a small span with no objects */
         if ((s->spanclass >> 1) == 0) gcrt__sweep_count_large_free(s);
         release_empty(c, s);
-        gcrt__sweep_active_add(-1);
+        gcrt_store_release(&c->nsweeping, c->nsweeping - 1);
         return NULL;
     }
     gcrt_span_t *ret = NULL;
@@ -210,7 +210,7 @@ static gcrt_span_t *sweep_locked(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg
         ret = s;
     else
         place_swept(c, s, sg);
-    gcrt__sweep_active_add(-1);
+    gcrt_store_release(&c->nsweeping, c->nsweeping - 1);
     return ret;
 }
 

@@ -21,6 +21,7 @@ typedef struct gcrt_mcentral {
     uint32_t nstash;         /* spans on stash */
     uint8_t stash_used;      /* stash touched since the last aging */
     uint64_t nspans;         /* spans of this class (cached or not) */
+    uint32_t nsweeping;      /* spans claimed by a sweeper, not placed yet (lock; read relaxed) */
     /* Explicit frees (gcrt_free) counted here, under the lock the free
      * takes anyway (MemStats adds them; gcrt_bump, read relaxed). */
     uint64_t nfree;      /* objects */

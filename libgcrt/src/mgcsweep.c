@@ -24,12 +24,7 @@
 #include "scavenge.h"
 
 struct gcrt_sweep_stats gcrt__sweep_stats;
-static int32_t sweepers_active;
-static uint32_t next_central; /* round-robin start of gcrt__sweep_one */
-
-void gcrt__sweep_active_add(int d) {
-    gcrt_xadd(&sweepers_active, d);
-}
+static __thread uint32_t next_central; /* round-robin start of gcrt__sweep_one */
 
 /* Bits for slots [0, n) of word w. */
 static inline uint64_t valid_mask(uintptr_t w, uintptr_t n) {
@@ -93,7 +88,7 @@ static void scavtrace_after_sweep(void) {
 }
 
 uintptr_t gcrt__sweep_one(void) {
-    uint32_t start = gcrt_xadd_relaxed(&next_central, 1);
+    uint32_t start = next_central++;
     for (uint32_t k = 0; k < GCRT_NUM_CACHE_CLASSES; k++) {
         uintptr_t n =
             gcrt__mcentral_sweep_one(&gcrt__mcentral[(start + k) % GCRT_NUM_CACHE_CLASSES]);
@@ -109,9 +104,10 @@ bool gcrt__sweep_done(void) {
     uint32_t un = 1 - gcrt__swept_set(gcrt_load_acquire(&gcrt__mheap.sweepgen));
     for (unsigned i = 0; i < GCRT_NUM_CACHE_CLASSES; i++)
         if (gcrt_load_relaxed(&gcrt__mcentral[i].partial[un]) ||
-            gcrt_load_relaxed(&gcrt__mcentral[i].full[un]))
+            gcrt_load_relaxed(&gcrt__mcentral[i].full[un]) ||
+            gcrt_load_acquire(&gcrt__mcentral[i].nsweeping))
             return false;
-    return gcrt_load_acquire(&sweepers_active) == 0;
+    return true;
 }
 
 void gcrt__sweep_some(uintptr_t npages) {
@@ -128,15 +124,20 @@ void gcrt__finish_sweep(void) {
     }
     /* A sweeper (the background one is not stopped with the world) may
      * have taken the last unswept span of a class just before we looked:
-     * it counts itself in sweepers_active under that class's lock, before
-     * it lets go of the lock. Taking every lock once orders us after it,
-     * so the count below includes it; otherwise it could still be
-     * sweeping, i.e. erasing mark bits, when the next mark begins. */
+     * it counts itself in the class's nsweeping under the class's lock,
+     * before it lets go of the lock. Reading the count under each lock
+     * orders us after it; otherwise it could still be sweeping, i.e.
+     * erasing mark bits, when the next mark begins. */
     for (unsigned i = 0; i < GCRT_NUM_CACHE_CLASSES; i++) {
-        gcrt__lock(&gcrt__mcentral[i].lock);
-        gcrt__unlock(&gcrt__mcentral[i].lock);
+        gcrt_mcentral_t *c = &gcrt__mcentral[i];
+        gcrt__lock(&c->lock);
+        while (c->nsweeping) {
+            gcrt__unlock(&c->lock);
+            gcrt__os_yield();
+            gcrt__lock(&c->lock);
+        }
+        gcrt__unlock(&c->lock);
     }
-    while (gcrt_load_acquire(&sweepers_active) != 0) gcrt__os_yield();
     scavtrace_after_sweep();
 }
 
