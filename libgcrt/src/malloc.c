@@ -89,7 +89,7 @@ static GCRT_NOINLINE GCRT_NOPREEMPT void alloc_hook(gcrt_mcache_t *c, gcrt_span_
         if (marking || gcrt_load_relaxed(&s->sweepgen) != gcrt_load_relaxed(&gcrt__mheap.sweepgen))
             __atomic_fetch_or(&s->gcmark_bits[idx / 64], (uint64_t)1 << (idx % 64),
                               __ATOMIC_RELAXED);
-        if (marking) gcrt_xadd_relaxed(&c->gcw.bytes_marked, (uint64_t)s->elemsize);
+        if (marking) gcrt_bump(&c->gcw.bytes_marked, (uint64_t)s->elemsize); /* owner only */
     }
     if (hooks & GCRT_HOOK_PCS) gcrt__span_record_pc(s, idx, pc);
     if (hooks & GCRT_HOOK_FLUSH) gcrt__mcache_prepare_for_sweep(c);

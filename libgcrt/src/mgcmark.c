@@ -137,8 +137,8 @@ GCRT_NO_SANITIZE void gcrt__gc_shade(gcrt_gcwork_t *w, uintptr_t p) {
     uint64_t bit = (uint64_t)1 << (idx % 64), *word = &s->gcmark_bits[idx / 64];
     if (gcrt_load_relaxed(word) & bit) return;
     if (__atomic_fetch_or(word, bit, __ATOMIC_RELAXED) & bit) return;
-    gcrt_xadd_relaxed(&w->bytes_marked, (uint64_t)s->elemsize);
-    if (s->spanclass & 1) return; /* noscan: black at once */
+    gcrt_bump(&w->bytes_marked, (uint64_t)s->elemsize); /* w has one user at a time */
+    if (s->spanclass & 1) return;                       /* noscan: black at once */
     uintptr_t base = s->base + idx * s->elemsize, len = s->elemsize;
     /* The span may have been freed (and its struct reused) since we read
      * its state: queue only ranges inside the committed heap, which is
