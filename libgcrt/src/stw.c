@@ -335,8 +335,11 @@ void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *
     }
     for (gcrt_g_t *g = gcrt_load_acquire(&gcrt__allg); g; g = g->alllink) {
         uint32_t s = gcrt_load_acquire(&g->status);
-        if (g->is_thread || !g->stk) continue;
+        if (g->is_thread) continue;
+        /* Status first: sysmon (not stopped with the world) frees the
+         * stacks of dead Gs meanwhile (gcrt__gfree_trim). */
         if (s != GCRT_G_WAITING && s != GCRT_G_RUNNABLE) continue;
+        if (!g->stk) continue;
         if (g->sched_sp)
             f(g->sched_sp, g->stack_hi, NULL, 0, arg);
         else /* not started: its argument is all it holds (sched.c newproc) */
