@@ -25,6 +25,7 @@
 
 enum {
     FORCE_PREEMPT_NS = 10 * 1000 * 1000,
+    PREEMPT_RESEND_NS = 1000 * 1000, /* signal again if the G still runs */
     RETAKE_NS = 10 * 1000 * 1000,
     MIN_DELAY_NS = 20 * 1000,
     MAX_DELAY_NS = 10 * 1000 * 1000,
@@ -92,6 +93,12 @@ static int retake(int64_t now) {
                 gcrt_store_relaxed(&g->preempt, 1);
                 gcrt_xadd_relaxed(&npreempt, 1);
                 n++;
+                pp->sm_preemptwhen = now;
+                gcrt__preempt_m(ms);
+            } else if (g && !g->is_thread && now - pp->sm_preemptwhen >= PREEMPT_RESEND_NS) {
+                /* Still running: the signal found no safe point (preempt.c). */
+                pp->sm_preemptwhen = now;
+                gcrt__preempt_m(ms);
             }
         }
     }
