@@ -23,6 +23,13 @@
  *   - no runtime lock or no-stop region (gcrt__tls_nostop == 0), no
  *     switch window (ms->locks == 0), not in a blocking call, no stop of
  *     the world under way;
+ *   - the collector is not marking (gcrt_gc_barrier_on clear): the code
+ *     may be inside an inlined gcrt_store, between its flag test and its
+ *     call to gcrt_write_barrier, and a goroutine parked there for a while
+ *     would let mark termination pass without its shading. (A stop by the
+ *     signal at that very instruction has the same effect, but lasts only
+ *     as long as the stop; a preemption can last many milliseconds.) So
+ *     during a mark phase goroutines yield only at safepoints, as before;
  *   - the interrupted sp on the goroutine's stack with PREEMPT_ROOM_BYTES
  *     free below it, and the handler on another stack (the M's signal
  *     stack), so neither its frame nor a nested handler is overwritten;
@@ -51,6 +58,7 @@
 #include <string.h>
 #include <ucontext.h>
 
+#include "gcrt.h"
 #include "godebug.h"
 #include "lock.h"
 #include "sched_internal.h"
@@ -157,6 +165,12 @@ static int unsafe_reason(gcrt_msched_t *ms, gcrt_g_t *g, const ucontext_t *uc) {
     if (ms->locks > 0 || gcrt__tls_nostop > 0 || ms->blockdepth > 0 ||
         (gcrt_load_acquire(&gcrt__stw_word) & 1))
         return GCRT_PREEMPT_RUNTIME;
+    /* While the collector marks, the interrupted code may sit inside an
+     * inlined gcrt_store (gcrt.h) after its flag test and before its call
+     * to gcrt_write_barrier; parked there, it could let mark termination
+     * pass without the shading (gcrt_write_barrier does nothing once
+     * marking is over), and a live object would be freed. */
+    if (gcrt_load_acquire(&gcrt_gc_barrier_on)) return GCRT_PREEMPT_MARKING;
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
