@@ -8,9 +8,13 @@
  *     work or nobody else is looking for work, and in any case after
  *     10 ms (Go's rule);
  *   - preempt: a P that has run the same G (schedtick unchanged) for more
- *     than 10 ms gets the G flagged; the G yields at its next safepoint
- *     (C code cannot be interrupted safely at an arbitrary instruction to
- *     switch goroutines, so there is no asynchronous preemption);
+ *     than 10 ms gets the G flagged, and its M the stop signal with a
+ *     preemption request (preempt.c), again every 1 ms while the G still
+ *     runs there; the handler switches the G out at once if the
+ *     interrupted instruction is async-safe (the main executable's own
+ *     code, no runtime lock, not while the collector marks, ...), and
+ *     otherwise the G yields at its next safepoint (gcrt_checkpoint, a
+ *     channel operation, sleep, yield);
  *   - timers: if the earliest timer is due and a P is idle, start an M;
  *   - every 100 ms, stacks of dead goroutines beyond a cache of 1024 go
  *     back to the OS (gcrt__gfree_trim) once the cache has not changed for
