@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gcrt.h"
 #include "gcrt_sched.h"
 #include "harness.h"
 #include "sched_internal.h"
@@ -77,6 +78,27 @@ static void test_spin_is_preempted(void) {
     int ok = wait_done(2, 20LL * 1000 * 1000 * 1000);
     REQUIRE_TRUE(ok); /* else the spinner holds the only P for good */
     EXPECT_GE(stat_of(GCRT_PREEMPT_DONE) - before, 1);
+    gcrt_gomaxprocs(old);
+}
+
+/* Not while the collector marks: the spinner keeps the P while the write
+ * barrier's flag is up (set by hand here; gcrt_write_barrier itself checks
+ * gcrt__gc_marking, which stays off), and loses it once the flag drops. */
+static void test_not_while_marking(void) {
+    if (!have_async()) return;
+    int old = gcrt_gomaxprocs(1);
+    done_count = 0;
+    flag = spinning = 0;
+    __atomic_store_n(&gcrt_gc_barrier_on, 1, __ATOMIC_RELEASE);
+    int64_t refused = stat_of(GCRT_PREEMPT_MARKING);
+    gcrt_go(spin_on_flag, NULL);
+    while (!spinning) usleep(1000);
+    gcrt_go(set_flag, NULL);
+    usleep(200 * 1000);
+    EXPECT_EQ(flag, 0);
+    EXPECT_GE(stat_of(GCRT_PREEMPT_MARKING) - refused, 1);
+    __atomic_store_n(&gcrt_gc_barrier_on, 0, __ATOMIC_RELEASE);
+    REQUIRE_TRUE(wait_done(2, 20LL * 1000 * 1000 * 1000));
     gcrt_gomaxprocs(old);
 }
 
@@ -396,6 +418,7 @@ static void test_stw_while_preempting(void) {
 int main(void) {
     REQUIRE_EQ(gcrt_init(), 0);
     RUN(test_spin_is_preempted);
+    RUN(test_not_while_marking);
     RUN(test_registers_survive);
     RUN(test_avx_survives);
     RUN(test_errno_survives);
