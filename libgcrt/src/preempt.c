@@ -113,9 +113,11 @@ static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
 
 void gcrt__preempt_init(void) {
 #if defined(GCRT_TSAN_FIBERS) || !defined(__x86_64__)
-    return;
+    const int supported = 0;
 #else
-    if (gcrt__debug.asyncpreemptoff) return;
+    const int supported = 1;
+#endif
+    if (!supported || gcrt__debug.asyncpreemptoff) return;
     uint32_t r[4];
     cpuid(1, 0, r);
     if (r[2] & (1u << 27)) { /* OSXSAVE: XSAVE on, XCR0 set by the kernel */
@@ -128,7 +130,6 @@ void gcrt__preempt_init(void) {
     }
     dl_iterate_phdr(phdr_cb, NULL);
     if (nexe_text > 0) gcrt_store_release(&enabled, 1);
-#endif
 }
 
 int gcrt__async_preempt_enabled(void) {
