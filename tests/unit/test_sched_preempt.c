@@ -255,8 +255,9 @@ __asm__(".text\n"
 void ymm_spin(uint64_t *state, long iters);
 
 static uint64_t ymm_state[NSPINNERS][64];
+static const long ymm_rounds = 120L * 1000 * 1000; /* a shorter loop: more rounds */
 static void ymm_spinner(void *arg) {
-    ymm_spin(ymm_state[(intptr_t)arg], spin_rounds);
+    ymm_spin(ymm_state[(intptr_t)arg], ymm_rounds);
     mark_done();
 }
 
@@ -267,14 +268,17 @@ static void test_avx_survives(void) {
         return;
     }
     uint64_t want[NSPINNERS][64];
+    int64_t t0 = gcrt_nanotime();
     for (int i = 0; i < NSPINNERS; i++) {
         uint64_t x = (uint64_t)i * 0x9e3779b97f4a7c15ull + 7;
         for (int k = 0; k < 64; k++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             want[i][k] = ymm_state[i][k] = x;
         }
-        ymm_spin(want[i], spin_rounds);
+        ymm_spin(want[i], ymm_rounds);
     }
+    fprintf(stderr, "  %d x %ld rounds on a thread: %lld ms\n", NSPINNERS, ymm_rounds,
+            (long long)((gcrt_nanotime() - t0) / 1000000));
     int old = gcrt_gomaxprocs(1);
     done_count = 0;
     int64_t before = stat_of(GCRT_PREEMPT_DONE);
