@@ -16,8 +16,8 @@
  * Async-safe, conservatively (this is C, with no stack maps; every test
  * below must pass, else the request is dropped and the goroutine yields at
  * its next gcrt_checkpoint, channel operation, sleep or yield as before;
- * sysmon sends the signal again every PREEMPT_RESEND_NS while the
- * goroutine keeps running):
+ * sysmon sends the signal again every 1 ms while the goroutine keeps
+ * running, unless its thread sleeps in the kernel):
  *   - a runtime M running a goroutine (not g0, not an attached thread),
  *     still flagged;
  *   - no runtime lock or no-stop region (gcrt__tls_nostop == 0), no
@@ -44,10 +44,15 @@
  *     errno) that a move to another thread in the middle of a call would
  *     break. A loop that spends its time in libc is preempted only in its
  *     own instructions between the calls.
- * A thread-local (__thread) address held in a register is the one thing
- * a preemption can make stale: code that keeps such an address across
- * a point where it may be preempted must run with GODEBUG=asyncpreemptoff=1
- * (errno is kept: gcrt__async_preempt restores it after the move).
+ * A statically linked program (no PT_INTERP: libc is inside the
+ * executable) gets no asynchronous preemption at all.
+ *
+ * What C code must now expect: a goroutine may move to another thread at
+ * any instruction of the program's own code. errno is kept
+ * (gcrt__async_preempt restores it after the move), but a thread-local
+ * (__thread) address kept in a register goes stale, and a pthread mutex
+ * held there stays held while other goroutines may block on it in the
+ * kernel, P and all. Such programs run with GODEBUG=asyncpreemptoff=1.
  *
  * Off under ThreadSanitizer: TSan delivers asynchronous signals later, at
  * a point of its choosing, with a copy of the context, so the rewrite
