@@ -44,3 +44,8 @@ foreach(t test_sched_park test_sched_go test_sched_time test_sched_stw test_sche
 endforeach()
 # 100,000 goroutines and GOMAXPROCS changes: 30-45 s under TSan on 2 busy cores.
 set(GCRT_TEST_TIMEOUT_test_sched_go 180)
+# Asynchronous preemption: spinners that take turns on one P only by
+# preemption (seconds of spinning, longer under ASan). In the TSan run it
+# checks that preemption is off there and skips the rest.
+set(GCRT_TEST_LABELS_test_sched_preempt tsan)
+set(GCRT_TEST_TIMEOUT_test_sched_preempt 180)

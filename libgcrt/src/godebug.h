@@ -7,13 +7,14 @@
 #include <stdint.h>
 
 struct gcrt_debug_vars {
-    int32_t gctrace;        /* 1: one line per GC on stderr */
-    int32_t gcstoptheworld; /* 1, 2: whole collections stop the world */
-    int32_t gccheckmark;    /* 1: verify the concurrent mark */
-    int32_t madvdontneed;   /* 1 (default): MADV_DONTNEED; 0: MADV_FREE */
-    int32_t scavtrace;      /* 1: one scavenger line per GC */
-    int32_t memprofilerate; /* -1 = not set; else MemProfileRate */
-    int32_t invalidptr;     /* 1 (default) */
+    int32_t gctrace;         /* 1: one line per GC on stderr */
+    int32_t gcstoptheworld;  /* 1, 2: whole collections stop the world */
+    int32_t gccheckmark;     /* 1: verify the concurrent mark */
+    int32_t madvdontneed;    /* 1 (default): MADV_DONTNEED; 0: MADV_FREE */
+    int32_t scavtrace;       /* 1: one scavenger line per GC */
+    int32_t memprofilerate;  /* -1 = not set; else MemProfileRate */
+    int32_t invalidptr;      /* 1 (default) */
+    int32_t asyncpreemptoff; /* 1: no asynchronous preemption (preempt.c) */
 };
 
 extern struct gcrt_debug_vars gcrt__debug;

@@ -39,6 +39,7 @@ static void *mstart(void *arg) {
     ms->g0->goid = 0;
     ms->g0->system = 1;
     gcrt__m_signal_stack(ms);
+    pthread_sigmask(SIG_SETMASK, NULL, &ms->sigmask); /* preempt.c compares */
 #if defined(GCRT_TSAN_FIBERS)
     ms->tsan_fiber = __tsan_get_current_fiber();
 #endif

@@ -43,6 +43,11 @@ int64_t gcrt__thread_cputime(void);
 int64_t gcrt__os_thread_cputime_of(unsigned long thread);
 /* Kernel thread id. */
 int gcrt__os_gettid(void);
+/* Sends sig to thread tid of this process (tgkill). Returns 0 or -errno. */
+int gcrt__os_signal_thread(int tid, int sig);
+/* 1 if thread tid of this process is on a CPU or runnable (state R in
+ * /proc/self/task/tid/stat), 0 if it sleeps or is gone, or -1 if unknown. */
+int gcrt__os_thread_running(int tid);
 
 /* write(2) all of buf to fd, retrying on EINTR/short writes. */
 void gcrt__os_write(int fd, const void *buf, size_t n);

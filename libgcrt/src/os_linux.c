@@ -100,6 +100,35 @@ int gcrt__os_gettid(void) {
     return (int)syscall(SYS_gettid);
 }
 
+int gcrt__os_signal_thread(int tid, int sig) {
+    return syscall(SYS_tgkill, getpid(), tid, sig) == 0 ? 0 : -errno;
+}
+
+int gcrt__os_thread_running(int tid) {
+    char path[64], buf[512];
+    /* "/proc/self/task/<tid>/stat" without stdio */
+    char digits[16];
+    int nd = 0;
+    for (unsigned v = (unsigned)tid; nd == 0 || v; v /= 10) digits[nd++] = (char)('0' + v % 10);
+    size_t n = 0;
+    for (const char *s = "/proc/self/task/"; *s;) path[n++] = *s++;
+    while (nd) path[n++] = digits[--nd];
+    for (const char *s = "/stat"; *s;) path[n++] = *s++;
+    path[n] = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? 0 : -1;
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0) return -1;
+    buf[r] = 0;
+    /* "tid (comm) S ...": comm may hold anything, so the last ')' */
+    char *p = NULL;
+    for (char *q = buf; *q; q++)
+        if (*q == ')') p = q;
+    if (!p || p[1] != ' ') return -1;
+    return p[2] == 'R';
+}
+
 int64_t gcrt__os_thread_cputime_of(unsigned long thread) {
     clockid_t id;
     if (pthread_getcpuclockid((pthread_t)thread, &id) != 0) return 0;

@@ -40,9 +40,11 @@
  * 5. Blocking calls (gcrt_enter_blocking): the P stays with the M in
  *    state SYSCALL; sysmon (sysmon.c) retakes it if the call lasts and
  *    there is work; gcrt_exit_blocking takes it back, or another P, or
- *    queues the G and stops the M. Sysmon also flags Gs that run > 10 ms;
- *    they yield at their next gcrt_checkpoint (C code has no prologue
- *    checks and cannot be switched at an arbitrary instruction).
+ *    queues the G and stops the M. Sysmon also flags Gs that run > 10 ms
+ *    and signals their M (preempt.c): at an async-safe instruction the
+ *    handler makes the G call a stub that saves every register and yields
+ *    (asynchronous preemption); elsewhere (libc, the runtime, while the
+ *    collector marks, ...) the G yields at its next gcrt_checkpoint.
  *
  * 6. Stop-the-world (stw.c) stops every M at a safepoint (the schedule
  *    loop, gcrt__safepoint in the allocator's slow path, the end of a

@@ -77,6 +77,10 @@ typedef struct gcrt_msched {
     void *altstack;          /* signal stack (runtime Ms) */
     void *tsan_fiber;        /* g0's TSan fiber */
     void *asan_fake;         /* ASan fake stack saved across a switch */
+    /* Asynchronous preemption (preempt.c). */
+    uint32_t preempt_req; /* 1: sysmon sent the signal to preempt curg; atomic,
+                             the handler takes it (exchange) */
+    sigset_t sigmask;     /* the mask the M runs goroutines with (runtime Ms) */
 } gcrt_msched_t;
 
 /* The scheduler's per-P part (p->sched) of a scheduler P. */
@@ -96,6 +100,7 @@ typedef struct gcrt_psched {
     /* sysmon's last observation (sysmon thread only). */
     uint32_t sm_schedtick, sm_syscalltick;
     int64_t sm_schedwhen, sm_syscallwhen;
+    int64_t sm_preemptwhen; /* last preemption signal */
     /* Dead Gs with stacks, for fast create+exit (owner only). */
     gcrt_g_t *gfree;
     int32_t ngfree;
@@ -246,6 +251,30 @@ void gcrt__stw_signal_init(void);
 /* BLOCK <-> RUN transitions (for blocking calls and idle Ms). */
 void gcrt__ms_block(gcrt_msched_t *ms);
 void gcrt__ms_unblock(gcrt_msched_t *ms);
+
+/* preempt.c: asynchronous preemption. Counters (gcrt__preempt_stats):
+ * signals sysmon sent, preemptions done, and the requests refused, by
+ * reason. */
+enum {
+    GCRT_PREEMPT_SIGNALS = 0,
+    GCRT_PREEMPT_DONE,
+    GCRT_PREEMPT_NOT_GOROUTINE, /* g0, a thread G, not a runtime M */
+    GCRT_PREEMPT_NOT_WANTED,    /* the G yielded meanwhile */
+    GCRT_PREEMPT_RUNTIME,       /* runtime code, lock, no-stop region, switch, stop */
+    GCRT_PREEMPT_MARKING,       /* the collector marks (write barrier on) */
+    GCRT_PREEMPT_STACK,         /* not on the G's stack, or too little room */
+    GCRT_PREEMPT_SIGMASK,       /* signals blocked (e.g. in a signal handler) */
+    GCRT_PREEMPT_NOT_EXE,       /* PC outside the main executable (libc, ...) */
+    GCRT_PREEMPT_NSTATS,
+};
+void gcrt__preempt_init(void);           /* once, before the first M starts */
+int gcrt__async_preempt_enabled(void);   /* 0 under TSan or asyncpreemptoff=1 */
+void gcrt__preempt_m(gcrt_msched_t *ms); /* sysmon: signal ms to preempt curg */
+int gcrt__async_preempt_signal(gcrt_msched_t *ms, void *uctx); /* in the handler */
+void gcrt__preempt_stats(int64_t out[GCRT_PREEMPT_NSTATS]);
+/* preempt_amd64.S: saves all registers, calls gcrt__async_preempt. */
+void gcrt__async_preempt_stub(void);
+void gcrt__async_preempt(void);
 
 /* sysmon.c */
 void gcrt__sysmon_start(void);

@@ -39,6 +39,7 @@ static void sched_init_once(void) {
     gcrt_store_relaxed(&gcrt__sched.nprocs, n);
     gcrt__unlock(&gcrt__sched.lock);
     gcrt__stack_signal_init();
+    gcrt__preempt_init();
     gcrt__stw_signal_init();
     gcrt__sysmon_start();
     gcrt_store_release(&gcrt__sched.started, 1);

@@ -132,6 +132,9 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
     if (ms)
         gcrt_store_relaxed(&ms->signal_pc,
                            (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RIP]);
+    /* sysmon's asynchronous preemption request (preempt.c), handled after
+     * a stop, if both came: then the goroutine resumes into the stub. */
+    int preempt = ms && gcrt_load_relaxed(&ms->preempt_req);
     if (ms && (w & 1) && gcrt__tls_nostop > 0) {
         /* In a runtime lock or an allocator region: it stops itself when it
          * leaves (gcrt__nostop_exit). */
@@ -161,7 +164,7 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
             stopped_wait(ms);
         }
         ms->stop_uctx = NULL;
-    } else if (!(w & 1) || !ms) {
+    } else if (!preempt && (!(w & 1) || !ms)) {
         /* Not ours: the application's SIGURG (e.g. socket OOB data). */
         if ((old_urg.sa_flags & SA_SIGINFO) && old_urg.sa_sigaction)
             old_urg.sa_sigaction(sig, info, uctx);
@@ -169,6 +172,7 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
                  old_urg.sa_handler != SIG_IGN)
             old_urg.sa_handler(sig);
     }
+    if (preempt) gcrt__async_preempt_signal(ms, uctx);
     errno = saved_errno;
 }
 

@@ -8,9 +8,13 @@
  *     work or nobody else is looking for work, and in any case after
  *     10 ms (Go's rule);
  *   - preempt: a P that has run the same G (schedtick unchanged) for more
- *     than 10 ms gets the G flagged; the G yields at its next safepoint
- *     (C code cannot be interrupted safely at an arbitrary instruction to
- *     switch goroutines, so there is no asynchronous preemption);
+ *     than 10 ms gets the G flagged, and its M the stop signal with a
+ *     preemption request (preempt.c), again every 1 ms while the G still
+ *     runs there; the handler switches the G out at once if the
+ *     interrupted instruction is async-safe (the main executable's own
+ *     code, no runtime lock, not while the collector marks, ...), and
+ *     otherwise the G yields at its next safepoint (gcrt_checkpoint, a
+ *     channel operation, sleep, yield);
  *   - timers: if the earliest timer is due and a P is idle, start an M;
  *   - every 100 ms, stacks of dead goroutines beyond a cache of 1024 go
  *     back to the OS (gcrt__gfree_trim) once the cache has not changed for
@@ -25,6 +29,7 @@
 
 enum {
     FORCE_PREEMPT_NS = 10 * 1000 * 1000,
+    PREEMPT_RESEND_NS = 1000 * 1000, /* signal again if the G still runs */
     RETAKE_NS = 10 * 1000 * 1000,
     MIN_DELAY_NS = 20 * 1000,
     MAX_DELAY_NS = 10 * 1000 * 1000,
@@ -92,6 +97,12 @@ static int retake(int64_t now) {
                 gcrt_store_relaxed(&g->preempt, 1);
                 gcrt_xadd_relaxed(&npreempt, 1);
                 n++;
+                pp->sm_preemptwhen = now;
+                gcrt__preempt_m(ms);
+            } else if (g && !g->is_thread && now - pp->sm_preemptwhen >= PREEMPT_RESEND_NS) {
+                /* Still running: the signal found no safe point (preempt.c). */
+                pp->sm_preemptwhen = now;
+                gcrt__preempt_m(ms);
             }
         }
     }
