@@ -49,7 +49,10 @@
  *     stays concurrent), =2 sweeps with the world stopped too;
  *     gccheckmark=1 re-marks every cycle with the world stopped and stops
  *     the program if the concurrent mark missed a reachable object;
- *     gctrace=1 prints Go's line per cycle (gctrace.c). */
+ *     gctrace=1 prints Go's line per cycle (gctrace.c); gcpausetrace=1
+ *     (gcrt's own) prints where each stop-the-world's time went: one line
+ *     per stop with the time of each step, and how the world was stopped
+ *     (rounds of the stopper's loop, signals sent, refused). */
 #include "gc.h"
 
 #include <errno.h>
@@ -122,6 +125,57 @@ static uint32_t term_claim;  /* 1 while a worker runs mark termination */
 static int32_t busy;         /* workers holding grey objects; atomic */
 static uint32_t worker_word; /* futex: bumped at each phase change */
 static gcrt_roots_t global_roots;
+
+/* ---- GODEBUG=gcpausetrace=1: where a stop-the-world's time goes ---------- */
+
+/* Each stop records named timestamps; the line is printed after the world
+ * restarts: "gcpause N stw1 total=..us stop=..us sweep=..us ...", each
+ * figure the time since the previous mark. */
+enum { PT_MAX = 16 };
+struct pausetrace {
+    const char *name[PT_MAX];
+    int64_t t[PT_MAX];
+    int n;
+};
+static struct pausetrace pt_stw1, pt_stw2;
+
+static inline void pt_reset(struct pausetrace *pt, int64_t t0) {
+    if (!gcrt__debug.gcpausetrace) return;
+    pt->n = 1;
+    pt->name[0] = "";
+    pt->t[0] = t0;
+}
+static inline void pt_mark(struct pausetrace *pt, const char *name) {
+    if (!gcrt__debug.gcpausetrace || pt->n == 0 || pt->n >= PT_MAX) return;
+    pt->name[pt->n] = name;
+    pt->t[pt->n++] = gcrt__nanotime();
+}
+static void pt_print(struct pausetrace *pt, const char *what, uint32_t num) {
+    if (!gcrt__debug.gcpausetrace || pt->n < 2) return;
+    char line[512];
+    size_t off = 0;
+    int64_t total = pt->t[pt->n - 1] - pt->t[0];
+    off +=
+        gcrt__fmt(line + off, sizeof line - off, "gcpause %u %s total=%lld.%lluus", (unsigned)num,
+                  what, (long long)(total / 1000), (unsigned long long)(total % 1000 / 100));
+    for (int i = 1; i < pt->n && off < sizeof line; i++) {
+        int64_t d = pt->t[i] - pt->t[i - 1];
+        off += gcrt__fmt(line + off, sizeof line - off, " %s=%lld.%lluus", pt->name[i],
+                         (long long)(d / 1000), (unsigned long long)(d % 1000 / 100));
+    }
+    struct gcrt_stw_detail d;
+    gcrt__stw_last_detail(&d);
+    if (off < sizeof line)
+        off += gcrt__fmt(line + off, sizeof line - off,
+                         " [rounds=%d signals=%d first@%lldus by_signal=%d refused_nostop=%d "
+                         "refused_unsafe=%d]",
+                         d.rounds, d.sent, (long long)(d.first_signal_ns / 1000), d.by_signal,
+                         d.refused_nostop, d.refused_unsafe);
+    if (off >= sizeof line - 1) off = sizeof line - 2;
+    line[off++] = '\n';
+    gcrt__os_write(2, line, off);
+    pt->n = 0;
+}
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -290,12 +344,15 @@ static void finish_cycle(void) {
     uint64_t heap_scan =
         __atomic_exchange_n(&gcrt__gc_heap_scan_work, (uint64_t)0, __ATOMIC_RELAXED);
     limiter_transition_start(false);
+    pt_mark(&pt_stw2, "limiter");
     gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM);
     if (gcrt__debug.gccheckmark > 0) gcrt__gc_checkmark(&global_roots);
     set_marking(0);
     gcrt__gc_workers_cpu_take(&cyc.cpu_background, &cyc.cpu_idle);
+    pt_mark(&pt_stw2, "cpu");
     uint64_t heap1 = gcrt_load_relaxed(&gcrt__heap_live);
     uint64_t reserved = flag_all_mcaches_for_sweep();
+    pt_mark(&pt_stw2, "mcaches");
     uint64_t marked = sum_marked_and_reset();
     gcrt_store_relaxed(&gcrt__heap_live, marked + reserved);
 
@@ -328,8 +385,10 @@ static void finish_cycle(void) {
     uint64_t next_goal = gcrt__pacer_heap_goal(&pacer, &m);
     update_trigger_locked();
     gcrt__unlock(&pacer_lock);
+    pt_mark(&pt_stw2, "pacer");
     gcrt__scavenger_set_goal_inputs(gcrt_load_relaxed(&gcrt__mheap.heap_inuse), next_goal,
                                     goal_in_force);
+    pt_mark(&pt_stw2, "scav");
 
     cyc.t_end = gcrt__nanotime();
     int64_t stw2 = cyc.t_end - cyc.t_markterm;
@@ -372,8 +431,11 @@ static void finish_cycle(void) {
     gcrt__unlock(&pacer_lock);
     /* Before the world restarts (Go too): a new cycle may start at once. */
     limiter_transition_finish();
+    pt_mark(&pt_stw2, "stats");
 
     gcrt__start_the_world();
+    pt_mark(&pt_stw2, "start");
+    pt_print(&pt_stw2, "stw2", tc.num);
     /* Go prints the line after the world restarts and before it lets the
      * cycle's waiters (runtime.GC) go: cycle N's line precedes their
      * return. */
@@ -393,9 +455,12 @@ void gcrt__gc_mark_done(void) {
     /* Workers still draining put their buffers back and stop. */
     while (gcrt_load_acquire(&busy) != 0) gcrt__os_yield();
     cyc.t_markterm = gcrt__nanotime();
+    pt_reset(&pt_stw2, cyc.t_markterm);
     gcrt__stop_the_world("GC mark termination");
+    pt_mark(&pt_stw2, "stop");
     flush_all_gcw();
     gcrt__wb_flush_orphans();
+    pt_mark(&pt_stw2, "flushgcw");
     if (gcrt__gc_global_work() && cyc.restarts < 3) {
         /* The barrier buffers held more work: mark on (Go restarts too). */
         cyc.restarts++;
@@ -403,6 +468,8 @@ void gcrt__gc_mark_done(void) {
         gcrt_store_release(&gcrt__gcphase, (uint32_t)GCRT_GC_MARK);
         gcrt_store_release(&term_claim, 0u);
         gcrt__start_the_world();
+        pt_mark(&pt_stw2, "restart");
+        pt_print(&pt_stw2, "stw2-restart", st.num_gc + 1);
         gcrt_xadd(&worker_word, 1);
         gcrt__futex_wake(&worker_word, INT32_MAX);
         return;
@@ -412,6 +479,7 @@ void gcrt__gc_mark_done(void) {
     gcrt__gc_drain(&w, -1);
     cyc.marked_extra += w.bytes_marked;
     gcrt__gcwork_dispose(&w);
+    pt_mark(&pt_stw2, "drain");
     finish_cycle();
     gcrt_store_release(&term_claim, 0u);
 }
@@ -433,11 +501,16 @@ static void gc_start_locked(int forced) {
     gcrt__gc_collect_global_roots(&global_roots);
 
     cyc.t_start = gcrt__nanotime();
+    pt_reset(&pt_stw1, cyc.t_start);
     gcrt__stop_the_world("GC sweep termination");
+    pt_mark(&pt_stw1, "stop");
     limiter_transition_start(true);
+    pt_mark(&pt_stw1, "limiter");
     /* Spans handed back since the sweep above (world stopped: no more). */
     gcrt__finish_sweep();
+    pt_mark(&pt_stw1, "sweep");
     gcrt__pool_cleanup();
+    pt_mark(&pt_stw1, "pool");
     gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARK);
     set_marking(1);
     struct gcrt_pacer_mem m;
@@ -447,19 +520,24 @@ static void gc_start_locked(int forced) {
     gcrt__pacer_start_cycle(&pacer, cyc.t_start, procs(), false, cyc.mode != 0, &m);
     gcrt_store_relaxed(&cyc_goal, gcrt__pacer_heap_goal(&pacer, &m));
     gcrt__unlock(&pacer_lock);
+    pt_mark(&pt_stw1, "pacer");
     prepare_mcaches_for_mark();
+    pt_mark(&pt_stw1, "mcaches");
 
     gcrt_gcwork_t w;
     gcrt__gcwork_init(&w);
     mark_tiny_blocks(&w);
     cyc.globals = global_roots.bytes + gcrt__gc_registered_root_bytes();
+    pt_mark(&pt_stw1, "tiny");
     cyc.stacks = gcrt__gc_scan_roots(&w, &global_roots);
+    pt_mark(&pt_stw1, "roots");
     gcrt_store_relaxed(&gcrt__gc_heap_scan_work, (uint64_t)0);
     gcrt__lock(&pacer_lock);
     pacer.stack_scan_work = (int64_t)cyc.stacks;
     pacer.globals_scan_work = (int64_t)cyc.globals;
     gcrt__unlock(&pacer_lock);
     gcrt__gc_workers_cpu_mark();
+    pt_mark(&pt_stw1, "cpu");
     if (cyc.mode != 0) {
         /* Stop-the-world modes: mark everything now. */
         cyc.t_mark = gcrt__nanotime();
@@ -478,7 +556,14 @@ static void gc_start_locked(int forced) {
     gcrt__gcwork_dispose(&w);
     cyc.t_mark = gcrt__nanotime();
     cyc.stw1_ns = cyc.t_mark - cyc.t_start;
+    pt_mark(&pt_stw1, "flush");
     gcrt__start_the_world();
+    pt_mark(&pt_stw1, "start");
+    if (gcrt__debug.gcpausetrace)
+        gcrt__printf("gcpause %u roots: globals %llu B in %zu ranges, stacks %llu B\n",
+                     (unsigned)st.num_gc + 1, (unsigned long long)cyc.globals, global_roots.n,
+                     (unsigned long long)cyc.stacks);
+    pt_print(&pt_stw1, "stw1", st.num_gc + 1);
     limiter_transition_finish();
     gcrt_xadd(&worker_word, 1);
     gcrt__futex_wake(&worker_word, INT32_MAX);

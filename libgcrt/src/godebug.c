@@ -22,6 +22,7 @@ static const struct {
     {"scavtrace", offsetof(struct gcrt_debug_vars, scavtrace)},
     {"memprofilerate", offsetof(struct gcrt_debug_vars, memprofilerate)},
     {"invalidptr", offsetof(struct gcrt_debug_vars, invalidptr)},
+    {"gcpausetrace", offsetof(struct gcrt_debug_vars, gcpausetrace)},
 };
 
 /* Go's atoi32: optional '-', digits only, must fit in int32. */
@@ -51,6 +52,7 @@ int gcrt__godebug_parse(struct gcrt_debug_vars *d, const char *s) {
     d->scavtrace = 0;
     d->memprofilerate = -1;
     d->invalidptr = 1;
+    d->gcpausetrace = 0;
     if (!s) return 0;
     int unknown = 0;
     while (*s) {
