@@ -28,8 +28,18 @@
 
 #define STW_SIGNAL SIGURG
 enum {
-    STW_SIGNAL_AFTER_NS = 20 * 1000, /* wait this long before signalling */
-    STW_RESIGNAL_NS = 50 * 1000,     /* then resend this often */
+    /* Wait this long before signalling: an M in the allocator stops at its
+     * next refill, often sooner (Go signals at once). */
+    STW_SIGNAL_AFTER_NS = 5 * 1000,
+    /* Then resend this often: a signal that found its M at an unsafe point
+     * (the allocator's fast path, a few ns long) is refused, and the next
+     * one almost always finds it past it. */
+    STW_RESIGNAL_NS = 10 * 1000,
+    /* Yield the CPU (rather than sleep) this long before sleeping: a futex
+     * sleep and wake-up costs tens of microseconds on a loaded or virtual
+     * machine, and a pure spin keeps the CPU from an M we wait for when
+     * they share it. */
+    STW_YIELD_NS = 50 * 1000,
 };
 
 uint32_t gcrt__stw_word;
@@ -223,6 +233,7 @@ int64_t gcrt__stop_the_world(const char *reason) {
     memset(&stw_detail, 0, sizeof stw_detail);
     int64_t next_signal = t0 + STW_SIGNAL_AFTER_NS;
     int64_t warn_at = t0 + 1000 * 1000 * 1000;
+    int64_t yield_until = t0 + STW_YIELD_NS;
     int clean_rounds = 0;
     for (int spins = 0; clean_rounds < 2; spins++) {
         int64_t now = gcrt__nanotime();
@@ -260,11 +271,14 @@ int64_t gcrt__stop_the_world(const char *reason) {
         }
         clean_rounds = 0;
         stw_detail.rounds++;
-        /* Spin briefly, then sleep until an M reports (or 20 us): the Ms
-         * we wait for may need this CPU to run their signal handler. */
+        /* Spin briefly, then yield, then sleep until an M reports (or 20
+         * us): the Ms we wait for may need this CPU to run their signal
+         * handler. */
         uint32_t seen = gcrt_load_acquire(&stw_progress);
         if (spins < 64)
             gcrt_cpu_relax();
+        else if (now < yield_until)
+            gcrt__os_yield();
         else
             gcrt__futex_wait(&stw_progress, seen, 20000);
     }
