@@ -348,8 +348,6 @@ static void finish_cycle(void) {
     gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM);
     if (gcrt__debug.gccheckmark > 0) gcrt__gc_checkmark(&global_roots);
     set_marking(0);
-    gcrt__gc_workers_cpu_take(&cyc.cpu_background, &cyc.cpu_idle);
-    pt_mark(&pt_stw2, "cpu");
     uint64_t heap1 = gcrt_load_relaxed(&gcrt__heap_live);
     uint64_t reserved = flag_all_mcaches_for_sweep();
     pt_mark(&pt_stw2, "mcaches");
@@ -454,6 +452,9 @@ void gcrt__gc_mark_done(void) {
     __atomic_store_n(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM, __ATOMIC_SEQ_CST);
     /* Workers still draining put their buffers back and stop. */
     while (gcrt_load_acquire(&busy) != 0) gcrt__os_yield();
+    /* The workers' CPU clocks are system calls: read before the stop (the
+     * workers are done; what a restart adds is read at the next try). */
+    gcrt__gc_workers_cpu_take(&cyc.cpu_background, &cyc.cpu_idle);
     cyc.t_markterm = gcrt__nanotime();
     pt_reset(&pt_stw2, cyc.t_markterm);
     gcrt__stop_the_world("GC mark termination");
@@ -492,6 +493,9 @@ void gcrt__gc_mark_done(void) {
 static void gc_start_locked(int forced) {
     gcrt__sched_start(); /* the stop signal and sysmon: once */
     gcrt__gc_workers_start();
+    /* The workers are idle until the mark begins: their CPU clocks (system
+     * calls) are read before the stop. */
+    gcrt__gc_workers_cpu_mark();
     gcrt__finish_sweep();
     memset(&cyc, 0, sizeof cyc);
     cyc.forced = forced;
@@ -536,8 +540,6 @@ static void gc_start_locked(int forced) {
     pacer.stack_scan_work = (int64_t)cyc.stacks;
     pacer.globals_scan_work = (int64_t)cyc.globals;
     gcrt__unlock(&pacer_lock);
-    gcrt__gc_workers_cpu_mark();
-    pt_mark(&pt_stw1, "cpu");
     if (cyc.mode != 0) {
         /* Stop-the-world modes: mark everything now. */
         cyc.t_mark = gcrt__nanotime();
@@ -546,6 +548,7 @@ static void gc_start_locked(int forced) {
         cyc.marked_extra += w.bytes_marked;
         gcrt__gcwork_dispose(&w);
         cyc.t_markterm = gcrt__nanotime();
+        gcrt__gc_workers_cpu_take(&cyc.cpu_background, &cyc.cpu_idle);
         limiter_transition_finish(); /* the whole cycle is one pause */
         finish_cycle();
         cyc.stw1_ns = 0;
