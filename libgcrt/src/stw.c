@@ -28,14 +28,9 @@
 
 #define STW_SIGNAL SIGURG
 enum {
-    /* Wait this long before signalling: an M in the allocator stops at its
-     * next refill, often sooner (Go signals at once). */
-    STW_SIGNAL_AFTER_NS = 5 * 1000,
-    /* Then resend this often: a signal that found its M at an unsafe point
-     * (the allocator's fast path, a few ns long) is refused, and the next
-     * one almost always finds it past it. */
-    STW_RESIGNAL_NS = 10 * 1000,
-    /* Yield the CPU (rather than sleep) this long before sleeping: a futex
+    STW_SIGNAL_AFTER_NS = 20 * 1000, /* wait this long before signalling */
+    STW_RESIGNAL_NS = 50 * 1000,     /* then resend this often */
+    /* Between the spin and the sleep, yield the CPU this long: a futex
      * sleep and wake-up costs tens of microseconds on a loaded or virtual
      * machine, and a pure spin keeps the CPU from an M we wait for when
      * they share it. */
