@@ -343,6 +343,9 @@ static void finish_cycle(void) {
     cyc.t_markterm = cyc.t_markterm ? cyc.t_markterm : gcrt__nanotime();
     uint64_t heap_scan =
         __atomic_exchange_n(&gcrt__gc_heap_scan_work, (uint64_t)0, __ATOMIC_RELAXED);
+    /* The root snapshot was scanned as mark work: not heap scan work. */
+    uint64_t snap_bytes = gcrt__gc_snapshot_bytes();
+    heap_scan = heap_scan > snap_bytes ? heap_scan - snap_bytes : 0;
     limiter_transition_start(false);
     pt_mark(&pt_stw2, "limiter");
     gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM);
@@ -503,7 +506,13 @@ static void gc_start_locked(int forced) {
     gcrt_store_relaxed(&cur_mode, (uint32_t)cyc.mode);
     cyc.heap0 = gcrt_load_relaxed(&gcrt__heap_live);
     gcrt__gc_collect_global_roots(&global_roots);
+    /* Room for this cycle's root snapshot: the globals, registered roots
+     * and TLS, and the stacks with room to grow (mgcmark.c). */
+    static uint64_t last_stacks;
+    gcrt__gc_snapshot_reserve(global_roots.bytes + gcrt__gc_registered_root_bytes() +
+                              2 * last_stacks + (256 << 10));
 
+    gcrt__gc_snapshot_prefetch(&global_roots);
     cyc.t_start = gcrt__nanotime();
     pt_reset(&pt_stw1, cyc.t_start);
     gcrt__stop_the_world("GC sweep termination");
@@ -534,6 +543,7 @@ static void gc_start_locked(int forced) {
     cyc.globals = global_roots.bytes + gcrt__gc_registered_root_bytes();
     pt_mark(&pt_stw1, "tiny");
     cyc.stacks = gcrt__gc_scan_roots(&w, &global_roots);
+    last_stacks = cyc.stacks;
     pt_mark(&pt_stw1, "roots");
     gcrt_store_relaxed(&gcrt__gc_heap_scan_work, (uint64_t)0);
     gcrt__lock(&pacer_lock);
