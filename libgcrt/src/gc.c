@@ -117,9 +117,10 @@ static struct {
     int64_t assist_ns;                /* assist wall time this cycle; atomic */
 } cyc;
 
-/* Cycle counters: completed bumps when a cycle's mark termination is done;
- * gcrt_gc waits on it. */
-static uint32_t completed;
+/* Cycle counters (Go: work.cycles): started bumps when a cycle starts
+ * (start_lock held), completed when its mark termination is done; gcrt_gc
+ * waits on completed. */
+static uint32_t started, completed;
 static uint32_t cur_mode;    /* cyc.mode for the mark workers; atomic */
 static uint32_t term_claim;  /* 1 while a worker runs mark termination */
 static int32_t busy;         /* workers holding grey objects; atomic */
@@ -494,6 +495,7 @@ void gcrt__gc_mark_done(void) {
  * in the stop-the-world modes, to completion right here. Caller holds
  * start_lock and is attached. */
 static void gc_start_locked(int forced) {
+    gcrt_store_release(&started, started + 1);
     gcrt__sched_start(); /* the stop signal and sysmon: once */
     gcrt__gc_workers_start();
     /* The workers are idle until the mark begins: their CPU clocks (system
@@ -643,18 +645,19 @@ static void wait_completed(uint32_t target) {
 
 void gcrt_gc(void) {
     if (!gcrt__tls_m && gcrt_init() != 0) return;
-    /* Go's runtime.GC: wait for the cycle in progress, run a whole new
-     * one, and finish its sweep before returning. */
-    uint32_t n = gcrt_load_acquire(&completed);
-    if (gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_OFF) wait_completed(n + 1);
-    n = gcrt_load_acquire(&completed);
+    /* Go's runtime.GC: wait for the cycle in progress (n, counted when it
+     * started), run a whole new one (n + 1) unless another thread started
+     * it meanwhile, and finish its sweep before returning. Counting by
+     * completions instead lets a cycle that started before the call pass
+     * for the new one (its roots hold what the caller has just dropped). */
+    uint32_t n = gcrt_load_acquire(&started);
+    wait_completed(n);
     for (;;) {
         if (gcrt__trylock(&start_lock)) break;
         gcrt__safepoint();
         gcrt__os_yield();
     }
-    if (gcrt_load_acquire(&completed) == n && gcrt_load_acquire(&gcrt__gcphase) == GCRT_GC_OFF)
-        gc_start_locked(1);
+    if (gcrt_load_acquire(&started) == n) gc_start_locked(1);
     gcrt__unlock(&start_lock);
     wait_completed(n + 1);
     /* Our own cache first (only its owner may flush it), then the rest. */
@@ -677,8 +680,7 @@ int gcrt_set_gc_percent(int percent) {
     update_trigger_locked();
     gcrt__unlock(&pacer_lock);
     /* Go: turning the GC off waits for a cycle in progress to finish. */
-    if (percent < 0 && gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_OFF)
-        wait_completed(gcrt_load_acquire(&completed) + 1);
+    if (percent < 0) wait_completed(gcrt_load_acquire(&started));
     return old;
 }
 
