@@ -18,25 +18,32 @@
  *        pacer's trigger (pacer.c), or the program calls gcrt_gc.
  *     b. Sweep termination (stop-the-world #1): the previous cycle's sweep is
  *        finished first; sync.Pool caches move to their victims; the write
- *        barrier and black allocation turn on; every root is scanned and the
- *        current tiny blocks are shaded. The world restarts.
+ *        barrier and black allocation turn on; every root is copied into
+ *        the root snapshot and queued as mark work (mgcmark.c, "root
+ *        snapshots": the copy is what the stop must do, the scan is done
+ *        by the concurrent mark) and the current tiny blocks are shaded.
+ *        The world restarts.
  *     c. Concurrent mark: background mark threads (mark_worker below,
  *        GOMAXPROCS/4 rounded up) and mark assists in allocating threads
  *        (charged by the pacer) drain the work buffers. Objects allocated
  *        now are black; gcrt_store shades both the overwritten and the
- *        stored pointer (Go's hybrid barrier, mbarrier.c).
+ *        stored pointer (Go's hybrid barrier, mbarrier.c) into the P's
+ *        buffer, which an allocating thread hands over when the workers
+ *        run dry (gcrt__gc_assist). A worker with nothing left waits one
+ *        round for such buffers before it ends the mark.
  *     d. Mark termination (stop-the-world #2): the per-P barrier buffers
- *        are flushed; if that found more work the mark restarts (Go does the
- *        same), else the barrier turns off, every P's cached spans are given
- *        back, the pacer computes the next goal and the heap's sweepgen
- *        moves on, which makes every span unswept at once.
+ *        are flushed; what they held is drained for at most
+ *        MARKTERM_DRAIN_NS, and if work is left the mark restarts (Go
+ *        restarts too); else the barrier turns off, every P's cached spans
+ *        are given back, the pacer computes the next goal and the heap's
+ *        sweepgen moves on, which makes every span unswept at once.
  *     e. Concurrent sweep (mgcsweep.c) by the background sweeper, by
  *        allocation (a span is always swept before reuse) and by the next
  *        cycle's start.
  *
  *  4. Why roots need no barrier. The collector is snapshot-at-the-beginning:
- *     every root (stacks, registers, globals, registered ranges) is scanned
- *     at stop-the-world #1, so everything the program can reach afterwards
+ *     every root (stacks, registers, globals, registered ranges) is read
+ *     (copied) at stop-the-world #1, so everything the program can reach afterwards
  *     was either reachable in that snapshot or allocated since (black).
  *     Objects reachable in the snapshot stay marked because a pointer field
  *     of a heap object can only be overwritten through gcrt_store, which
@@ -115,7 +122,13 @@ static struct {
     int restarts;
     int64_t cpu_background, cpu_idle; /* worker CPU this cycle (finish_cycle) */
     int64_t assist_ns;                /* assist wall time this cycle; atomic */
+    int64_t restart_pause_ns;         /* mark termination stops that restarted the mark */
 } cyc;
+
+/* How long mark termination drains with the world stopped before it
+ * restarts the mark instead (gcrt__gc_mark_done): a large heap's objects
+ * cost a cache miss or three each, so the bound is in time, not bytes. */
+enum { MARKTERM_DRAIN_NS = 10 * 1000 };
 
 /* Cycle counters (Go: work.cycles): started bumps when a cycle starts
  * (start_lock held), completed when its mark termination is done; gcrt_gc
@@ -397,14 +410,15 @@ static void finish_cycle(void) {
     int32_t stwprocs = procs() < gcrt__os_ncpu() ? procs() : gcrt__os_ncpu();
     gcrt__lock(&stats_lock);
     uint32_t k = st.num_gc % 256;
-    st.pause_ns[k] = (uint64_t)(cyc.stw1_ns + stw2);
+    /* Go counts the stops that restarted the mark too (work.pauseNS). */
+    st.pause_ns[k] = (uint64_t)(cyc.stw1_ns + stw2 + cyc.restart_pause_ns);
     st.pause_end[k] = (uint64_t)gcrt__walltime();
     st.last_gc_unix = st.pause_end[k];
     st.pause_total_ns += st.pause_ns[k];
     st.num_gc++;
     if (cyc.forced) st.num_forced_gc++;
-    st.gc_cpu_ns +=
-        (uint64_t)((cyc.stw1_ns + stw2) * stwprocs + pacer.assist_time_ns + cyc.cpu_background);
+    st.gc_cpu_ns += (uint64_t)((cyc.stw1_ns + stw2 + cyc.restart_pause_ns) * stwprocs +
+                               pacer.assist_time_ns + cyc.cpu_background);
     struct gcrt_gctrace_cycle tc = {
         .num = st.num_gc,
         .start_ns = cyc.t_start - gcrt__runtime_init_time,
@@ -466,9 +480,24 @@ void gcrt__gc_mark_done(void) {
     flush_all_gcw();
     gcrt__wb_flush_orphans();
     pt_mark(&pt_stw2, "flushgcw");
+    gcrt_gcwork_t w;
+    gcrt__gcwork_init(&w);
     if (gcrt__gc_global_work() && cyc.restarts < 3) {
-        /* The barrier buffers held more work: mark on (Go restarts too). */
+        /* The barrier buffers held more work: usually a few objects whose
+         * children are marked already. A little is drained right here (a
+         * restart costs two more stops); if more is left, the mark goes
+         * on concurrently (Go restarts too). */
+        int64_t until = gcrt__nanotime() + MARKTERM_DRAIN_NS;
+        while (gcrt__gc_drain_stopped(&w, 512) > 0 && gcrt__nanotime() < until) {
+        }
+        gcrt__gcwork_flush(&w);
+        pt_mark(&pt_stw2, "drain");
+    }
+    if (gcrt__gc_global_work() && cyc.restarts < 3) {
+        cyc.marked_extra += w.bytes_marked;
+        gcrt__gcwork_dispose(&w);
         cyc.restarts++;
+        cyc.restart_pause_ns += gcrt__nanotime() - cyc.t_markterm;
         cyc.t_markterm = 0;
         gcrt_store_release(&gcrt__gcphase, (uint32_t)GCRT_GC_MARK);
         gcrt_store_release(&term_claim, 0u);
@@ -479,8 +508,6 @@ void gcrt__gc_mark_done(void) {
         gcrt__futex_wake(&worker_word, INT32_MAX);
         return;
     }
-    gcrt_gcwork_t w;
-    gcrt__gcwork_init(&w);
     gcrt__gc_drain(&w, -1);
     cyc.marked_extra += w.bytes_marked;
     gcrt__gcwork_dispose(&w);
@@ -746,6 +773,17 @@ static int64_t assist_drain(gcrt_mcache_t *c, int64_t work) {
 }
 
 void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
+    /* Grey objects the write barrier left in this P's buffer are out of the
+     * workers' reach until it is flushed: hand them over when the workers
+     * have nothing left (Go's gcWork balance), or mark termination finds
+     * them with the world stopped and restarts the mark. No stop inside:
+     * a stop-the-world flushes this buffer too. */
+    gcrt_wbuf_t *cur = c->gcw.cur;
+    if (cur && cur->n > 0 && !gcrt__gc_global_work()) {
+        gcrt__nostop_enter();
+        gcrt__gcwork_flush(&c->gcw);
+        gcrt__nostop_exit();
+    }
     c->assist_credit -= bytes;
     if (c->assist_credit >= 0) return;
     if (gcrt_load_relaxed(&limiter_on)) {
@@ -827,6 +865,9 @@ static struct worker {
 } workers[MAX_WORKERS];
 static int nworkers;
 static pthread_once_t workers_once = PTHREAD_ONCE_INIT;
+/* Rounds (a 50 us wait each) a worker with nothing to do waits before it
+ * ends the mark. */
+enum { MARK_IDLE_ROUNDS = 1 };
 
 uint64_t gcrt__gc_workers_take_marked(void) {
     uint64_t n = 0;
@@ -847,16 +888,23 @@ static void *mark_worker(void *arg) {
             continue;
         }
         gcrt_xadd(&busy, 1);
+        int idle_rounds = 0;
         for (;;) {
             if (__atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) != GCRT_GC_MARK) break;
-            if (gcrt__gc_drain(&wk->w, 64 << 10) > 0) continue;
-            /* No work anywhere we can see: try to finish the mark. */
+            if (gcrt__gc_drain(&wk->w, 64 << 10) > 0) {
+                idle_rounds = 0;
+                continue;
+            }
+            /* No work anywhere we can see: try to finish the mark, after a
+             * grace round in which allocating threads hand over what their
+             * write barrier buffers hold (gcrt__gc_assist). */
             gcrt__gcwork_flush(&wk->w);
             gcrt_xadd(&busy, -1);
             uint32_t z = 0;
-            if (gcrt_load_acquire(&busy) == 0 && !gcrt__gc_global_work() &&
-                gcrt_cas(&term_claim, &z, 1u)) {
+            if (idle_rounds++ >= MARK_IDLE_ROUNDS && gcrt_load_acquire(&busy) == 0 &&
+                !gcrt__gc_global_work() && gcrt_cas(&term_claim, &z, 1u)) {
                 gcrt__gc_mark_done();
+                idle_rounds = 0;
                 gcrt_xadd(&busy, 1);
                 continue;
             }

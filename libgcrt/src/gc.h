@@ -60,6 +60,9 @@ void gcrt__gc_scan_range(gcrt_gcwork_t *w, uintptr_t lo, uintptr_t hi);
  * are none (or budget bytes of scan work are done, budget < 0 = no limit).
  * Returns scan work done. */
 int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget);
+/* The same with the world stopped by the caller (a bounded drain does not
+ * give way to the stop). */
+int64_t gcrt__gc_drain_stopped(gcrt_gcwork_t *w, int64_t budget);
 /* Heap scan work (bytes) of every drain of the current cycle, for the
  * pacer (Go: gcController.heapScanWork); atomic. */
 extern uint64_t gcrt__gc_heap_scan_work;

@@ -182,7 +182,7 @@ static void balance(gcrt_gcwork_t *w) {
 
 uint64_t gcrt__gc_heap_scan_work;
 
-int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget) {
+static int64_t drain(gcrt_gcwork_t *w, int64_t budget, int stopped) {
     uint64_t start = w->scan_work;
     uintptr_t addr, len;
     while (pop(w, &addr, &len)) {
@@ -192,11 +192,19 @@ int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget) {
         /* A bounded drain (an assist, in a no-stop region) gives way to a
          * stop-the-world between objects (at most one oblet late), like
          * Go's gcDrainN on preemption: the stop must not wait for it. */
-        if (budget >= 0 && gcrt__stop_pending()) break;
+        if (budget >= 0 && !stopped && gcrt__stop_pending()) break;
     }
     int64_t done = (int64_t)(w->scan_work - start);
     gcrt_xadd_relaxed(&gcrt__gc_heap_scan_work, (uint64_t)done);
     return done;
+}
+
+int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget) {
+    return drain(w, budget, 0);
+}
+
+int64_t gcrt__gc_drain_stopped(gcrt_gcwork_t *w, int64_t budget) {
+    return drain(w, budget, 1);
 }
 
 /* ---- registered roots (gcrt_add_roots) ------------------------------------ */
