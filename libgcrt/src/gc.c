@@ -29,8 +29,7 @@
  *        now are black; gcrt_store shades both the overwritten and the
  *        stored pointer (Go's hybrid barrier, mbarrier.c) into the P's
  *        buffer, which an allocating thread hands over when the workers
- *        run dry (gcrt__gc_assist). A worker with nothing left waits one
- *        round for such buffers before it ends the mark.
+ *        run dry (gcrt__gc_assist).
  *     d. Mark termination (stop-the-world #2): the per-P barrier buffers
  *        are flushed; what they held is drained for at most
  *        MARKTERM_DRAIN_NS, and if work is left the mark restarts (Go
@@ -865,9 +864,6 @@ static struct worker {
 } workers[MAX_WORKERS];
 static int nworkers;
 static pthread_once_t workers_once = PTHREAD_ONCE_INIT;
-/* Rounds (a 50 us wait each) a worker with nothing to do waits before it
- * ends the mark. */
-enum { MARK_IDLE_ROUNDS = 1 };
 
 uint64_t gcrt__gc_workers_take_marked(void) {
     uint64_t n = 0;
@@ -888,23 +884,19 @@ static void *mark_worker(void *arg) {
             continue;
         }
         gcrt_xadd(&busy, 1);
-        int idle_rounds = 0;
         for (;;) {
             if (__atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) != GCRT_GC_MARK) break;
-            if (gcrt__gc_drain(&wk->w, 64 << 10) > 0) {
-                idle_rounds = 0;
-                continue;
-            }
-            /* No work anywhere we can see: try to finish the mark, after a
-             * grace round in which allocating threads hand over what their
-             * write barrier buffers hold (gcrt__gc_assist). */
+            if (gcrt__gc_drain(&wk->w, 64 << 10) > 0) continue;
+            /* No work anywhere we can see: try to finish the mark. (A grace
+             * round for the Ps' barrier buffers was tried: under a memory
+             * limit a stream of small hand-overs kept the mark from ending
+             * for 100+ ms while the heap tripled.) */
             gcrt__gcwork_flush(&wk->w);
             gcrt_xadd(&busy, -1);
             uint32_t z = 0;
-            if (idle_rounds++ >= MARK_IDLE_ROUNDS && gcrt_load_acquire(&busy) == 0 &&
-                !gcrt__gc_global_work() && gcrt_cas(&term_claim, &z, 1u)) {
+            if (gcrt_load_acquire(&busy) == 0 && !gcrt__gc_global_work() &&
+                gcrt_cas(&term_claim, &z, 1u)) {
                 gcrt__gc_mark_done();
-                idle_rounds = 0;
                 gcrt_xadd(&busy, 1);
                 continue;
             }

@@ -313,7 +313,11 @@ void gcrt__gc_collect_global_roots(gcrt_roots_t *r) {
  * buffer (sized before the stop: no allocation with the world stopped) is
  * scanned in place. The buffer is reused by the next cycle, when no scan
  * of this cycle's copies is left. */
-enum { SNAP_MAX_BYTES = 64 << 20 };
+/* At most this much is copied (its memory counts in Sys, and in a memory
+ * limit): programs with more roots than that (a sanitizer runtime's 12 MB
+ * of globals, big static arrays) have the rest scanned in place, as
+ * before; C programs' data and bss are usually some hundred KB. */
+enum { SNAP_MAX_BYTES = 1 << 20 };
 static struct {
     uintptr_t *buf;
     size_t cap, used; /* words */
