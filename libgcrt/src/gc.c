@@ -860,7 +860,8 @@ static struct worker {
     int idx;
     int idle;
     pthread_t thread;
-    int64_t cpu_mark; /* thread CPU time at the cycle's start */
+    int64_t cpu_mark; /* thread CPU time at the cycle's start; atomic (read and
+                         written outside the stops, by different threads) */
 } workers[MAX_WORKERS];
 static int nworkers;
 static pthread_once_t workers_once = PTHREAD_ONCE_INIT;
@@ -935,13 +936,14 @@ void gcrt__gc_workers_start(void) {
 /* Worker CPU time per cycle, read from the workers' thread CPU clocks. */
 void gcrt__gc_workers_cpu_mark(void) {
     for (int i = 0; i < nworkers; i++)
-        workers[i].cpu_mark = gcrt__os_thread_cputime_of(workers[i].thread);
+        gcrt_store_relaxed(&workers[i].cpu_mark, gcrt__os_thread_cputime_of(workers[i].thread));
 }
 
 void gcrt__gc_workers_cpu_take(int64_t *background, int64_t *idle) {
     *background = *idle = 0;
     for (int i = 0; i < nworkers; i++) {
-        int64_t used = gcrt__os_thread_cputime_of(workers[i].thread) - workers[i].cpu_mark;
+        int64_t used =
+            gcrt__os_thread_cputime_of(workers[i].thread) - gcrt_load_relaxed(&workers[i].cpu_mark);
         if (used < 0) used = 0;
         if (workers[i].idle)
             *idle += used;
