@@ -125,6 +125,20 @@ enum { OBLET = 128 << 10 };
 
 /* ---- shading ---------------------------------------------------------------- */
 
+/* gcrt__span_slot_allocated for the marker, which may read a span struct
+ * while another thread reuses it (see gcrt__gc_shade): plain volatile
+ * reads, which the thread sanitizer does not instrument in a
+ * GCRT_NO_SANITIZE function (atomic loads it would, and report the
+ * allocator's plain initialising stores). Root words are scanned by the
+ * concurrent mark now, stale ones included, so such reads are common. */
+static inline GCRT_NO_SANITIZE int slot_allocated_racy(const gcrt_span_t *s, uintptr_t idx) {
+    const volatile uint64_t *ab = *(const volatile uint64_t *const volatile *)&s->alloc_bits;
+    const volatile uint64_t *fb = *(const volatile uint64_t *const volatile *)&s->freed_bits;
+    if (idx >= *(const volatile uint16_t *)&s->freeindex && !((ab[idx / 64] >> (idx % 64)) & 1))
+        return 0;
+    return !((fb[idx / 64] >> (idx % 64)) & 1);
+}
+
 GCRT_NO_SANITIZE void gcrt__gc_shade(gcrt_gcwork_t *w, uintptr_t p) {
     gcrt_mheap_t *h = &gcrt__mheap;
     uintptr_t off = p - h->arena_start;
@@ -133,7 +147,7 @@ GCRT_NO_SANITIZE void gcrt__gc_shade(gcrt_gcwork_t *w, uintptr_t p) {
     if (!s || gcrt_load_acquire(&s->state) != GCRT_SPAN_INUSE) return;
     if (p < s->base || p >= s->limit) return;
     uintptr_t idx = s->divmagic ? (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32) : 0;
-    if (!gcrt__span_slot_allocated(s, idx)) return; /* a free slot: garbage */
+    if (!slot_allocated_racy(s, idx)) return; /* a free slot: garbage */
     uint64_t bit = (uint64_t)1 << (idx % 64), *word = &s->gcmark_bits[idx / 64];
     if (gcrt_load_relaxed(word) & bit) return;
     if (__atomic_fetch_or(word, bit, __ATOMIC_RELAXED) & bit) return;
