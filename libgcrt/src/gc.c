@@ -18,25 +18,31 @@
  *        pacer's trigger (pacer.c), or the program calls gcrt_gc.
  *     b. Sweep termination (stop-the-world #1): the previous cycle's sweep is
  *        finished first; sync.Pool caches move to their victims; the write
- *        barrier and black allocation turn on; every root is scanned and the
- *        current tiny blocks are shaded. The world restarts.
+ *        barrier and black allocation turn on; every root is copied into
+ *        the root snapshot and queued as mark work (mgcmark.c, "root
+ *        snapshots": the copy is what the stop must do, the scan is done
+ *        by the concurrent mark) and the current tiny blocks are shaded.
+ *        The world restarts.
  *     c. Concurrent mark: background mark threads (mark_worker below,
  *        GOMAXPROCS/4 rounded up) and mark assists in allocating threads
  *        (charged by the pacer) drain the work buffers. Objects allocated
  *        now are black; gcrt_store shades both the overwritten and the
- *        stored pointer (Go's hybrid barrier, mbarrier.c).
+ *        stored pointer (Go's hybrid barrier, mbarrier.c) into the P's
+ *        buffer, which an allocating thread hands over when the workers
+ *        run dry (gcrt__gc_assist).
  *     d. Mark termination (stop-the-world #2): the per-P barrier buffers
- *        are flushed; if that found more work the mark restarts (Go does the
- *        same), else the barrier turns off, every P's cached spans are given
- *        back, the pacer computes the next goal and the heap's sweepgen
- *        moves on, which makes every span unswept at once.
+ *        are flushed; what they held is drained for at most
+ *        MARKTERM_DRAIN_NS, and if work is left the mark restarts (Go
+ *        restarts too); else the barrier turns off, every P's cached spans
+ *        are given back, the pacer computes the next goal and the heap's
+ *        sweepgen moves on, which makes every span unswept at once.
  *     e. Concurrent sweep (mgcsweep.c) by the background sweeper, by
  *        allocation (a span is always swept before reuse) and by the next
  *        cycle's start.
  *
  *  4. Why roots need no barrier. The collector is snapshot-at-the-beginning:
- *     every root (stacks, registers, globals, registered ranges) is scanned
- *     at stop-the-world #1, so everything the program can reach afterwards
+ *     every root (stacks, registers, globals, registered ranges) is read
+ *     (copied) at stop-the-world #1, so everything the program can reach afterwards
  *     was either reachable in that snapshot or allocated since (black).
  *     Objects reachable in the snapshot stay marked because a pointer field
  *     of a heap object can only be overwritten through gcrt_store, which
@@ -49,7 +55,10 @@
  *     stays concurrent), =2 sweeps with the world stopped too;
  *     gccheckmark=1 re-marks every cycle with the world stopped and stops
  *     the program if the concurrent mark missed a reachable object;
- *     gctrace=1 prints Go's line per cycle (gctrace.c). */
+ *     gctrace=1 prints Go's line per cycle (gctrace.c); gcpausetrace=1
+ *     (gcrt's own) prints where each stop-the-world's time went: one line
+ *     per stop with the time of each step, and how the world was stopped
+ *     (rounds of the stopper's loop, signals sent, refused). */
 #include "gc.h"
 
 #include <errno.h>
@@ -112,16 +121,74 @@ static struct {
     int restarts;
     int64_t cpu_background, cpu_idle; /* worker CPU this cycle (finish_cycle) */
     int64_t assist_ns;                /* assist wall time this cycle; atomic */
+    int64_t restart_pause_ns;         /* mark termination stops that restarted the mark */
 } cyc;
 
-/* Cycle counters: completed bumps when a cycle's mark termination is done;
- * gcrt_gc waits on it. */
-static uint32_t completed;
+/* How long mark termination drains with the world stopped before it
+ * restarts the mark instead (gcrt__gc_mark_done): a large heap's objects
+ * cost a cache miss or three each, so the bound is in time, not bytes. */
+enum { MARKTERM_DRAIN_NS = 10 * 1000 };
+
+/* Cycle counters (Go: work.cycles): started bumps when a cycle starts
+ * (start_lock held), completed when its mark termination is done; gcrt_gc
+ * waits on completed. */
+static uint32_t started, completed;
 static uint32_t cur_mode;    /* cyc.mode for the mark workers; atomic */
 static uint32_t term_claim;  /* 1 while a worker runs mark termination */
 static int32_t busy;         /* workers holding grey objects; atomic */
 static uint32_t worker_word; /* futex: bumped at each phase change */
 static gcrt_roots_t global_roots;
+
+/* ---- GODEBUG=gcpausetrace=1: where a stop-the-world's time goes ---------- */
+
+/* Each stop records named timestamps; the line is printed after the world
+ * restarts: "gcpause N stw1 total=..us stop=..us sweep=..us ...", each
+ * figure the time since the previous mark. */
+enum { PT_MAX = 16 };
+struct pausetrace {
+    const char *name[PT_MAX];
+    int64_t t[PT_MAX];
+    int n;
+};
+static struct pausetrace pt_stw1, pt_stw2;
+
+static inline void pt_reset(struct pausetrace *pt, int64_t t0) {
+    if (!gcrt__debug.gcpausetrace) return;
+    pt->n = 1;
+    pt->name[0] = "";
+    pt->t[0] = t0;
+}
+static inline void pt_mark(struct pausetrace *pt, const char *name) {
+    if (!gcrt__debug.gcpausetrace || pt->n == 0 || pt->n >= PT_MAX) return;
+    pt->name[pt->n] = name;
+    pt->t[pt->n++] = gcrt__nanotime();
+}
+static void pt_print(struct pausetrace *pt, const char *what, uint32_t num) {
+    if (!gcrt__debug.gcpausetrace || pt->n < 2) return;
+    char line[512];
+    size_t off = 0;
+    int64_t total = pt->t[pt->n - 1] - pt->t[0];
+    off +=
+        gcrt__fmt(line + off, sizeof line - off, "gcpause %u %s total=%lld.%lluus", (unsigned)num,
+                  what, (long long)(total / 1000), (unsigned long long)(total % 1000 / 100));
+    for (int i = 1; i < pt->n && off < sizeof line; i++) {
+        int64_t d = pt->t[i] - pt->t[i - 1];
+        off += gcrt__fmt(line + off, sizeof line - off, " %s=%lld.%lluus", pt->name[i],
+                         (long long)(d / 1000), (unsigned long long)(d % 1000 / 100));
+    }
+    struct gcrt_stw_detail d;
+    gcrt__stw_last_detail(&d);
+    if (off < sizeof line)
+        off += gcrt__fmt(line + off, sizeof line - off,
+                         " [rounds=%d signals=%d first@%lldus by_signal=%d refused_nostop=%d "
+                         "refused_unsafe=%d]",
+                         d.rounds, d.sent, (long long)(d.first_signal_ns / 1000), d.by_signal,
+                         d.refused_nostop, d.refused_unsafe);
+    if (off >= sizeof line - 1) off = sizeof line - 2;
+    line[off++] = '\n';
+    gcrt__os_write(2, line, off);
+    pt->n = 0;
+}
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -289,13 +356,17 @@ static void finish_cycle(void) {
     cyc.t_markterm = cyc.t_markterm ? cyc.t_markterm : gcrt__nanotime();
     uint64_t heap_scan =
         __atomic_exchange_n(&gcrt__gc_heap_scan_work, (uint64_t)0, __ATOMIC_RELAXED);
+    /* The root snapshot was scanned as mark work: not heap scan work. */
+    uint64_t snap_bytes = gcrt__gc_snapshot_bytes();
+    heap_scan = heap_scan > snap_bytes ? heap_scan - snap_bytes : 0;
     limiter_transition_start(false);
+    pt_mark(&pt_stw2, "limiter");
     gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM);
     if (gcrt__debug.gccheckmark > 0) gcrt__gc_checkmark(&global_roots);
     set_marking(0);
-    gcrt__gc_workers_cpu_take(&cyc.cpu_background, &cyc.cpu_idle);
     uint64_t heap1 = gcrt_load_relaxed(&gcrt__heap_live);
     uint64_t reserved = flag_all_mcaches_for_sweep();
+    pt_mark(&pt_stw2, "mcaches");
     uint64_t marked = sum_marked_and_reset();
     gcrt_store_relaxed(&gcrt__heap_live, marked + reserved);
 
@@ -328,22 +399,25 @@ static void finish_cycle(void) {
     uint64_t next_goal = gcrt__pacer_heap_goal(&pacer, &m);
     update_trigger_locked();
     gcrt__unlock(&pacer_lock);
+    pt_mark(&pt_stw2, "pacer");
     gcrt__scavenger_set_goal_inputs(gcrt_load_relaxed(&gcrt__mheap.heap_inuse), next_goal,
                                     goal_in_force);
+    pt_mark(&pt_stw2, "scav");
 
     cyc.t_end = gcrt__nanotime();
     int64_t stw2 = cyc.t_end - cyc.t_markterm;
     int32_t stwprocs = procs() < gcrt__os_ncpu() ? procs() : gcrt__os_ncpu();
     gcrt__lock(&stats_lock);
     uint32_t k = st.num_gc % 256;
-    st.pause_ns[k] = (uint64_t)(cyc.stw1_ns + stw2);
+    /* Go counts the stops that restarted the mark too (work.pauseNS). */
+    st.pause_ns[k] = (uint64_t)(cyc.stw1_ns + stw2 + cyc.restart_pause_ns);
     st.pause_end[k] = (uint64_t)gcrt__walltime();
     st.last_gc_unix = st.pause_end[k];
     st.pause_total_ns += st.pause_ns[k];
     st.num_gc++;
     if (cyc.forced) st.num_forced_gc++;
-    st.gc_cpu_ns +=
-        (uint64_t)((cyc.stw1_ns + stw2) * stwprocs + pacer.assist_time_ns + cyc.cpu_background);
+    st.gc_cpu_ns += (uint64_t)((cyc.stw1_ns + stw2 + cyc.restart_pause_ns) * stwprocs +
+                               pacer.assist_time_ns + cyc.cpu_background);
     struct gcrt_gctrace_cycle tc = {
         .num = st.num_gc,
         .start_ns = cyc.t_start - gcrt__runtime_init_time,
@@ -372,8 +446,11 @@ static void finish_cycle(void) {
     gcrt__unlock(&pacer_lock);
     /* Before the world restarts (Go too): a new cycle may start at once. */
     limiter_transition_finish();
+    pt_mark(&pt_stw2, "stats");
 
     gcrt__start_the_world();
+    pt_mark(&pt_stw2, "start");
+    pt_print(&pt_stw2, "stw2", tc.num);
     /* Go prints the line after the world restarts and before it lets the
      * cycle's waiters (runtime.GC) go: cycle N's line precedes their
      * return. */
@@ -392,26 +469,48 @@ void gcrt__gc_mark_done(void) {
     __atomic_store_n(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM, __ATOMIC_SEQ_CST);
     /* Workers still draining put their buffers back and stop. */
     while (gcrt_load_acquire(&busy) != 0) gcrt__os_yield();
+    /* The workers' CPU clocks are system calls: read before the stop (the
+     * workers are done; what a restart adds is read at the next try). */
+    gcrt__gc_workers_cpu_take(&cyc.cpu_background, &cyc.cpu_idle);
     cyc.t_markterm = gcrt__nanotime();
+    pt_reset(&pt_stw2, cyc.t_markterm);
     gcrt__stop_the_world("GC mark termination");
+    pt_mark(&pt_stw2, "stop");
     flush_all_gcw();
     gcrt__wb_flush_orphans();
+    pt_mark(&pt_stw2, "flushgcw");
+    gcrt_gcwork_t w;
+    gcrt__gcwork_init(&w);
     if (gcrt__gc_global_work() && cyc.restarts < 3) {
-        /* The barrier buffers held more work: mark on (Go restarts too). */
+        /* The barrier buffers held more work: usually a few objects whose
+         * children are marked already. A little is drained right here (a
+         * restart costs two more stops); if more is left, the mark goes
+         * on concurrently (Go restarts too). */
+        int64_t until = gcrt__nanotime() + MARKTERM_DRAIN_NS;
+        while (gcrt__gc_drain_stopped(&w, 512) > 0 && gcrt__nanotime() < until) {
+        }
+        gcrt__gcwork_flush(&w);
+        pt_mark(&pt_stw2, "drain");
+    }
+    if (gcrt__gc_global_work() && cyc.restarts < 3) {
+        cyc.marked_extra += w.bytes_marked;
+        gcrt__gcwork_dispose(&w);
         cyc.restarts++;
+        cyc.restart_pause_ns += gcrt__nanotime() - cyc.t_markterm;
         cyc.t_markterm = 0;
         gcrt_store_release(&gcrt__gcphase, (uint32_t)GCRT_GC_MARK);
         gcrt_store_release(&term_claim, 0u);
         gcrt__start_the_world();
+        pt_mark(&pt_stw2, "restart");
+        pt_print(&pt_stw2, "stw2-restart", st.num_gc + 1);
         gcrt_xadd(&worker_word, 1);
         gcrt__futex_wake(&worker_word, INT32_MAX);
         return;
     }
-    gcrt_gcwork_t w;
-    gcrt__gcwork_init(&w);
     gcrt__gc_drain(&w, -1);
     cyc.marked_extra += w.bytes_marked;
     gcrt__gcwork_dispose(&w);
+    pt_mark(&pt_stw2, "drain");
     finish_cycle();
     gcrt_store_release(&term_claim, 0u);
 }
@@ -422,8 +521,12 @@ void gcrt__gc_mark_done(void) {
  * in the stop-the-world modes, to completion right here. Caller holds
  * start_lock and is attached. */
 static void gc_start_locked(int forced) {
+    gcrt_store_release(&started, started + 1);
     gcrt__sched_start(); /* the stop signal and sysmon: once */
     gcrt__gc_workers_start();
+    /* The workers are idle until the mark begins: their CPU clocks (system
+     * calls) are read before the stop. */
+    gcrt__gc_workers_cpu_mark();
     gcrt__finish_sweep();
     memset(&cyc, 0, sizeof cyc);
     cyc.forced = forced;
@@ -431,13 +534,24 @@ static void gc_start_locked(int forced) {
     gcrt_store_relaxed(&cur_mode, (uint32_t)cyc.mode);
     cyc.heap0 = gcrt_load_relaxed(&gcrt__heap_live);
     gcrt__gc_collect_global_roots(&global_roots);
+    /* Room for this cycle's root snapshot: the globals, registered roots
+     * and TLS, and the stacks with room to grow (mgcmark.c). */
+    static uint64_t last_stacks;
+    gcrt__gc_snapshot_reserve(global_roots.bytes + gcrt__gc_registered_root_bytes() +
+                              2 * last_stacks + (256 << 10));
 
+    gcrt__gc_snapshot_prefetch(&global_roots);
     cyc.t_start = gcrt__nanotime();
+    pt_reset(&pt_stw1, cyc.t_start);
     gcrt__stop_the_world("GC sweep termination");
+    pt_mark(&pt_stw1, "stop");
     limiter_transition_start(true);
+    pt_mark(&pt_stw1, "limiter");
     /* Spans handed back since the sweep above (world stopped: no more). */
     gcrt__finish_sweep();
+    pt_mark(&pt_stw1, "sweep");
     gcrt__pool_cleanup();
+    pt_mark(&pt_stw1, "pool");
     gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARK);
     set_marking(1);
     struct gcrt_pacer_mem m;
@@ -447,19 +561,23 @@ static void gc_start_locked(int forced) {
     gcrt__pacer_start_cycle(&pacer, cyc.t_start, procs(), false, cyc.mode != 0, &m);
     gcrt_store_relaxed(&cyc_goal, gcrt__pacer_heap_goal(&pacer, &m));
     gcrt__unlock(&pacer_lock);
+    pt_mark(&pt_stw1, "pacer");
     prepare_mcaches_for_mark();
+    pt_mark(&pt_stw1, "mcaches");
 
     gcrt_gcwork_t w;
     gcrt__gcwork_init(&w);
     mark_tiny_blocks(&w);
     cyc.globals = global_roots.bytes + gcrt__gc_registered_root_bytes();
+    pt_mark(&pt_stw1, "tiny");
     cyc.stacks = gcrt__gc_scan_roots(&w, &global_roots);
+    last_stacks = cyc.stacks;
+    pt_mark(&pt_stw1, "roots");
     gcrt_store_relaxed(&gcrt__gc_heap_scan_work, (uint64_t)0);
     gcrt__lock(&pacer_lock);
     pacer.stack_scan_work = (int64_t)cyc.stacks;
     pacer.globals_scan_work = (int64_t)cyc.globals;
     gcrt__unlock(&pacer_lock);
-    gcrt__gc_workers_cpu_mark();
     if (cyc.mode != 0) {
         /* Stop-the-world modes: mark everything now. */
         cyc.t_mark = gcrt__nanotime();
@@ -468,6 +586,7 @@ static void gc_start_locked(int forced) {
         cyc.marked_extra += w.bytes_marked;
         gcrt__gcwork_dispose(&w);
         cyc.t_markterm = gcrt__nanotime();
+        gcrt__gc_workers_cpu_take(&cyc.cpu_background, &cyc.cpu_idle);
         limiter_transition_finish(); /* the whole cycle is one pause */
         finish_cycle();
         cyc.stw1_ns = 0;
@@ -478,7 +597,14 @@ static void gc_start_locked(int forced) {
     gcrt__gcwork_dispose(&w);
     cyc.t_mark = gcrt__nanotime();
     cyc.stw1_ns = cyc.t_mark - cyc.t_start;
+    pt_mark(&pt_stw1, "flush");
     gcrt__start_the_world();
+    pt_mark(&pt_stw1, "start");
+    if (gcrt__debug.gcpausetrace)
+        gcrt__printf("gcpause %u roots: globals %llu B in %zu ranges, stacks %llu B\n",
+                     (unsigned)st.num_gc + 1, (unsigned long long)cyc.globals, global_roots.n,
+                     (unsigned long long)cyc.stacks);
+    pt_print(&pt_stw1, "stw1", st.num_gc + 1);
     limiter_transition_finish();
     gcrt_xadd(&worker_word, 1);
     gcrt__futex_wake(&worker_word, INT32_MAX);
@@ -545,18 +671,19 @@ static void wait_completed(uint32_t target) {
 
 void gcrt_gc(void) {
     if (!gcrt__tls_m && gcrt_init() != 0) return;
-    /* Go's runtime.GC: wait for the cycle in progress, run a whole new
-     * one, and finish its sweep before returning. */
-    uint32_t n = gcrt_load_acquire(&completed);
-    if (gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_OFF) wait_completed(n + 1);
-    n = gcrt_load_acquire(&completed);
+    /* Go's runtime.GC: wait for the cycle in progress (n, counted when it
+     * started), run a whole new one (n + 1) unless another thread started
+     * it meanwhile, and finish its sweep before returning. Counting by
+     * completions instead lets a cycle that started before the call pass
+     * for the new one (its roots hold what the caller has just dropped). */
+    uint32_t n = gcrt_load_acquire(&started);
+    wait_completed(n);
     for (;;) {
         if (gcrt__trylock(&start_lock)) break;
         gcrt__safepoint();
         gcrt__os_yield();
     }
-    if (gcrt_load_acquire(&completed) == n && gcrt_load_acquire(&gcrt__gcphase) == GCRT_GC_OFF)
-        gc_start_locked(1);
+    if (gcrt_load_acquire(&started) == n) gc_start_locked(1);
     gcrt__unlock(&start_lock);
     wait_completed(n + 1);
     /* Our own cache first (only its owner may flush it), then the rest. */
@@ -579,8 +706,7 @@ int gcrt_set_gc_percent(int percent) {
     update_trigger_locked();
     gcrt__unlock(&pacer_lock);
     /* Go: turning the GC off waits for a cycle in progress to finish. */
-    if (percent < 0 && gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_OFF)
-        wait_completed(gcrt_load_acquire(&completed) + 1);
+    if (percent < 0) wait_completed(gcrt_load_acquire(&started));
     return old;
 }
 
@@ -646,6 +772,17 @@ static int64_t assist_drain(gcrt_mcache_t *c, int64_t work) {
 }
 
 void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
+    /* Grey objects the write barrier left in this P's buffer are out of the
+     * workers' reach until it is flushed: hand them over when the workers
+     * have nothing left (Go's gcWork balance), or mark termination finds
+     * them with the world stopped and restarts the mark. No stop inside:
+     * a stop-the-world flushes this buffer too. */
+    gcrt_wbuf_t *cur = c->gcw.cur;
+    if (cur && cur->n > 0 && !gcrt__gc_global_work()) {
+        gcrt__nostop_enter();
+        gcrt__gcwork_flush(&c->gcw);
+        gcrt__nostop_exit();
+    }
     c->assist_credit -= bytes;
     if (c->assist_credit >= 0) return;
     if (gcrt_load_relaxed(&limiter_on)) {
@@ -723,7 +860,8 @@ static struct worker {
     int idx;
     int idle;
     pthread_t thread;
-    int64_t cpu_mark; /* thread CPU time at the cycle's start */
+    int64_t cpu_mark; /* thread CPU time at the cycle's start; atomic (read and
+                         written outside the stops, by different threads) */
 } workers[MAX_WORKERS];
 static int nworkers;
 static pthread_once_t workers_once = PTHREAD_ONCE_INIT;
@@ -750,7 +888,10 @@ static void *mark_worker(void *arg) {
         for (;;) {
             if (__atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) != GCRT_GC_MARK) break;
             if (gcrt__gc_drain(&wk->w, 64 << 10) > 0) continue;
-            /* No work anywhere we can see: try to finish the mark. */
+            /* No work anywhere we can see: try to finish the mark. (A grace
+             * round for the Ps' barrier buffers was tried: under a memory
+             * limit a stream of small hand-overs kept the mark from ending
+             * for 100+ ms while the heap tripled.) */
             gcrt__gcwork_flush(&wk->w);
             gcrt_xadd(&busy, -1);
             uint32_t z = 0;
@@ -795,13 +936,14 @@ void gcrt__gc_workers_start(void) {
 /* Worker CPU time per cycle, read from the workers' thread CPU clocks. */
 void gcrt__gc_workers_cpu_mark(void) {
     for (int i = 0; i < nworkers; i++)
-        workers[i].cpu_mark = gcrt__os_thread_cputime_of(workers[i].thread);
+        gcrt_store_relaxed(&workers[i].cpu_mark, gcrt__os_thread_cputime_of(workers[i].thread));
 }
 
 void gcrt__gc_workers_cpu_take(int64_t *background, int64_t *idle) {
     *background = *idle = 0;
     for (int i = 0; i < nworkers; i++) {
-        int64_t used = gcrt__os_thread_cputime_of(workers[i].thread) - workers[i].cpu_mark;
+        int64_t used =
+            gcrt__os_thread_cputime_of(workers[i].thread) - gcrt_load_relaxed(&workers[i].cpu_mark);
         if (used < 0) used = 0;
         if (workers[i].idle)
             *idle += used;

@@ -39,6 +39,7 @@ typedef struct gcrt_gcwork {
     gcrt_wbuf_t *cur;
     uint64_t bytes_marked; /* bytes of objects this gcwork marked; atomic adds */
     uint64_t scan_work;    /* bytes scanned */
+    uint64_t root_bytes;   /* stack bytes taken by the root scan (gcrt__gc_scan_roots) */
 } gcrt_gcwork_t;
 
 void gcrt__gcwork_init(gcrt_gcwork_t *w);
@@ -59,6 +60,9 @@ void gcrt__gc_scan_range(gcrt_gcwork_t *w, uintptr_t lo, uintptr_t hi);
  * are none (or budget bytes of scan work are done, budget < 0 = no limit).
  * Returns scan work done. */
 int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget);
+/* The same with the world stopped by the caller (a bounded drain does not
+ * give way to the stop). */
+int64_t gcrt__gc_drain_stopped(gcrt_gcwork_t *w, int64_t budget);
 /* Heap scan work (bytes) of every drain of the current cycle, for the
  * pacer (Go: gcController.heapScanWork); atomic. */
 extern uint64_t gcrt__gc_heap_scan_work;
@@ -78,10 +82,22 @@ typedef struct gcrt_roots {
     uint64_t bytes;
 } gcrt_roots_t;
 void gcrt__gc_collect_global_roots(gcrt_roots_t *r);
-/* Scans every root: the globals in r, registered roots, the stacks and
+/* Sizes the root snapshot buffer for about bytes of roots (before the stop;
+ * mgcmark.c, "root snapshots"), and empties it for a new cycle. */
+void gcrt__gc_snapshot_reserve(size_t bytes);
+/* Brings the globals in r and the snapshot buffer into the cache, just
+ * before the stop. */
+void gcrt__gc_snapshot_prefetch(const gcrt_roots_t *r);
+/* Bytes of roots copied into the snapshot this cycle (queued as mark work:
+ * its scan counts as heap scan work, which the pacer wants without it). */
+uint64_t gcrt__gc_snapshot_bytes(void);
+/* Takes every root: the globals in r, registered roots, the stacks and
  * registers of every stopped thread and parked goroutine, and the calling
- * thread's own stack and registers. World stopped. Returns the bytes of
- * stack scanned (gctrace "stacks" reports the allocated size instead). */
+ * thread's own stack and registers. World stopped. Each range is copied
+ * into the snapshot and queued in w for the concurrent mark (scanned in
+ * place if the snapshot is full); finalizer roots are scanned. Returns the
+ * bytes of stack taken (gctrace "stacks" reports the allocated size
+ * instead). */
 uint64_t gcrt__gc_scan_roots(gcrt_gcwork_t *w, const gcrt_roots_t *r);
 /* Bytes of registered roots (gcrt_add_roots). */
 uint64_t gcrt__gc_registered_root_bytes(void);

@@ -23,6 +23,7 @@ static const struct {
     {"memprofilerate", offsetof(struct gcrt_debug_vars, memprofilerate)},
     {"invalidptr", offsetof(struct gcrt_debug_vars, invalidptr)},
     {"asyncpreemptoff", offsetof(struct gcrt_debug_vars, asyncpreemptoff)},
+    {"gcpausetrace", offsetof(struct gcrt_debug_vars, gcpausetrace)},
 };
 
 /* Go's atoi32: optional '-', digits only, must fit in int32. */
@@ -53,6 +54,7 @@ int gcrt__godebug_parse(struct gcrt_debug_vars *d, const char *s) {
     d->memprofilerate = -1;
     d->invalidptr = 1;
     d->asyncpreemptoff = 0;
+    d->gcpausetrace = 0;
     if (!s) return 0;
     int unknown = 0;
     while (*s) {

@@ -15,6 +15,7 @@ struct gcrt_debug_vars {
     int32_t memprofilerate;  /* -1 = not set; else MemProfileRate */
     int32_t invalidptr;      /* 1 (default) */
     int32_t asyncpreemptoff; /* 1: no asynchronous preemption (preempt.c) */
+    int32_t gcpausetrace;    /* gcrt's own: 1 prints where each stop-the-world's time went */
 };
 
 extern struct gcrt_debug_vars gcrt__debug;

@@ -125,6 +125,20 @@ enum { OBLET = 128 << 10 };
 
 /* ---- shading ---------------------------------------------------------------- */
 
+/* gcrt__span_slot_allocated for the marker, which may read a span struct
+ * while another thread reuses it (see gcrt__gc_shade): plain volatile
+ * reads, which the thread sanitizer does not instrument in a
+ * GCRT_NO_SANITIZE function (atomic loads it would, and report the
+ * allocator's plain initialising stores). Root words are scanned by the
+ * concurrent mark now, stale ones included, so such reads are common. */
+static inline GCRT_NO_SANITIZE int slot_allocated_racy(const gcrt_span_t *s, uintptr_t idx) {
+    const volatile uint64_t *ab = *(const volatile uint64_t *const volatile *)&s->alloc_bits;
+    const volatile uint64_t *fb = *(const volatile uint64_t *const volatile *)&s->freed_bits;
+    if (idx >= *(const volatile uint16_t *)&s->freeindex && !((ab[idx / 64] >> (idx % 64)) & 1))
+        return 0;
+    return !((fb[idx / 64] >> (idx % 64)) & 1);
+}
+
 GCRT_NO_SANITIZE void gcrt__gc_shade(gcrt_gcwork_t *w, uintptr_t p) {
     gcrt_mheap_t *h = &gcrt__mheap;
     uintptr_t off = p - h->arena_start;
@@ -133,7 +147,7 @@ GCRT_NO_SANITIZE void gcrt__gc_shade(gcrt_gcwork_t *w, uintptr_t p) {
     if (!s || gcrt_load_acquire(&s->state) != GCRT_SPAN_INUSE) return;
     if (p < s->base || p >= s->limit) return;
     uintptr_t idx = s->divmagic ? (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32) : 0;
-    if (!gcrt__span_slot_allocated(s, idx)) return; /* a free slot: garbage */
+    if (!slot_allocated_racy(s, idx)) return; /* a free slot: garbage */
     uint64_t bit = (uint64_t)1 << (idx % 64), *word = &s->gcmark_bits[idx / 64];
     if (gcrt_load_relaxed(word) & bit) return;
     if (__atomic_fetch_or(word, bit, __ATOMIC_RELAXED) & bit) return;
@@ -182,7 +196,7 @@ static void balance(gcrt_gcwork_t *w) {
 
 uint64_t gcrt__gc_heap_scan_work;
 
-int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget) {
+static int64_t drain(gcrt_gcwork_t *w, int64_t budget, int stopped) {
     uint64_t start = w->scan_work;
     uintptr_t addr, len;
     while (pop(w, &addr, &len)) {
@@ -192,11 +206,19 @@ int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget) {
         /* A bounded drain (an assist, in a no-stop region) gives way to a
          * stop-the-world between objects (at most one oblet late), like
          * Go's gcDrainN on preemption: the stop must not wait for it. */
-        if (budget >= 0 && gcrt__stop_pending()) break;
+        if (budget >= 0 && !stopped && gcrt__stop_pending()) break;
     }
     int64_t done = (int64_t)(w->scan_work - start);
     gcrt_xadd_relaxed(&gcrt__gc_heap_scan_work, (uint64_t)done);
     return done;
+}
+
+int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget) {
+    return drain(w, budget, 0);
+}
+
+int64_t gcrt__gc_drain_stopped(gcrt_gcwork_t *w, int64_t budget) {
+    return drain(w, budget, 1);
 }
 
 /* ---- registered roots (gcrt_add_roots) ------------------------------------ */
@@ -288,17 +310,121 @@ void gcrt__gc_collect_global_roots(gcrt_roots_t *r) {
     dl_iterate_phdr(phdr_cb, r);
 }
 
+/* ---- root snapshots ------------------------------------------------------------
+ *
+ * The roots must be read while the world is stopped (gc.c, step 4: plain C
+ * stores into globals and stacks have no barrier, so a root read later
+ * could have lost a pointer it held at the stop to a root already read).
+ * Reading is all the stop needs; scanning can wait. So each root range is
+ * copied into the snapshot buffer (a memory copy is several times faster
+ * than the scan's test of every word) and the copy is queued as ordinary
+ * mark work, scanned by the concurrent mark like a grey object. Go scans
+ * globals and stacks concurrently because every pointer store, to a global
+ * or (for a goroutine being scanned) a stack, has a barrier; C's have none,
+ * and the copy stands in. The scan of a copy finds exactly what the scan
+ * in place would have found at the stop: the words are the same, and no
+ * object is freed before the mark ends. A range that does not fit in the
+ * buffer (sized before the stop: no allocation with the world stopped) is
+ * scanned in place. The buffer is reused by the next cycle, when no scan
+ * of this cycle's copies is left. */
+/* At most this much is copied (its memory counts in Sys, and in a memory
+ * limit): programs with more roots than that (a sanitizer runtime's 12 MB
+ * of globals, big static arrays) have the rest scanned in place, as
+ * before; C programs' data and bss are usually some hundred KB. */
+enum { SNAP_MAX_BYTES = 1 << 20 };
+static struct {
+    uintptr_t *buf;
+    size_t cap, used; /* words */
+} snap;
+
+void gcrt__gc_snapshot_reserve(size_t bytes) {
+    size_t words = (bytes + sizeof(uintptr_t) - 1) / sizeof(uintptr_t);
+    snap.used = 0;
+    if (words <= snap.cap) return;
+    size_t ncap = snap.cap * 2 > words ? snap.cap * 2 : words;
+    ncap = gcrt_round_up(ncap * sizeof(uintptr_t), (size_t)GCRT_PAGE_SIZE) / sizeof(uintptr_t);
+    if (ncap * sizeof(uintptr_t) > SNAP_MAX_BYTES) ncap = SNAP_MAX_BYTES / sizeof(uintptr_t);
+    if (ncap <= snap.cap) return;
+    uintptr_t *nb = gcrt__os_alloc(ncap * sizeof(uintptr_t));
+    if (!nb) return; /* scan in place */
+    /* Fault the pages in now, not with the world stopped. */
+    for (size_t i = 0; i < ncap; i += 4096 / sizeof(uintptr_t)) ((volatile uintptr_t *)nb)[i] = 0;
+    if (snap.buf) {
+        gcrt__os_unmap(snap.buf, snap.cap * sizeof(uintptr_t));
+        gcrt_xadd_relaxed(&gcrt__meta.gc_sys, -(uint64_t)(snap.cap * sizeof(uintptr_t)));
+    }
+    gcrt_xadd_relaxed(&gcrt__meta.gc_sys, (uint64_t)(ncap * sizeof(uintptr_t)));
+    snap.buf = nb;
+    snap.cap = ncap;
+}
+
+/* Copies n words from src (memory the program owns, maybe written by other
+ * threads outside the stop, or a stack with sanitizer redzones: not for
+ * the sanitizers' eyes; their memcpy interceptors would look). */
+static GCRT_NO_SANITIZE void copy_words(uintptr_t *dst, const uintptr_t *src, size_t n) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    for (size_t i = 0; i < n; i++) dst[i] = ((const volatile uintptr_t *)src)[i];
+#else
+    memcpy(dst, src, n * sizeof(uintptr_t));
+#endif
+}
+
+/* A root range, world stopped: copied and queued, or scanned in place.
+ * Returns its size in bytes. */
+static uint64_t snap_range(gcrt_gcwork_t *w, uintptr_t lo, uintptr_t hi) {
+    lo = gcrt_round_up(lo, sizeof(uintptr_t));
+    hi &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    if (hi <= lo) return 0;
+    size_t n = (hi - lo) / sizeof(uintptr_t);
+    if (n > snap.cap - snap.used) {
+        gcrt__gc_scan_range(w, lo, hi);
+        return hi - lo;
+    }
+    uintptr_t *dst = snap.buf + snap.used;
+    snap.used += n;
+    copy_words(dst, (const uintptr_t *)lo, n);
+    uintptr_t a = (uintptr_t)dst, end = a + n * sizeof(uintptr_t);
+    for (; a < end; a += OBLET) push(w, a, end - a < OBLET ? end - a : OBLET);
+    return hi - lo;
+}
+
+/* Reads one word of every cache line of [lo, hi): brings it into this CPU's
+ * cache (the mark has just evicted it), so the copy with the world stopped
+ * runs at cache speed. */
+static GCRT_NO_SANITIZE uintptr_t touch_lines(uintptr_t lo, uintptr_t hi) {
+    uintptr_t x = 0;
+    for (uintptr_t q = gcrt_round_up(lo, 64); q + sizeof(uintptr_t) <= hi; q += 64)
+        x ^= *(volatile uintptr_t *)q;
+    return x;
+}
+
+void gcrt__gc_snapshot_prefetch(const gcrt_roots_t *r) {
+    uintptr_t x = 0;
+    size_t words = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        x ^= touch_lines(r->lo[i], r->hi[i]);
+        words += (r->hi[i] - r->lo[i]) / sizeof(uintptr_t);
+    }
+    if (words > snap.cap) words = snap.cap;
+    x ^= touch_lines((uintptr_t)snap.buf, (uintptr_t)(snap.buf + words));
+    gcrt_keep_alive((void *)x);
+}
+
+uint64_t gcrt__gc_snapshot_bytes(void) {
+    return snap.used * sizeof(uintptr_t);
+}
+
 /* ---- stacks ------------------------------------------------------------------ */
 
 static void scan_stack_cb(uintptr_t lo, uintptr_t hi, const void *regs, size_t regs_len,
                           void *arg) {
     gcrt_gcwork_t *w = arg;
-    if (regs) gcrt__gc_scan_range(w, (uintptr_t)regs, (uintptr_t)regs + regs_len);
-    gcrt__gc_scan_range(w, lo, hi);
+    if (regs) snap_range(w, (uintptr_t)regs, (uintptr_t)regs + regs_len);
+    w->root_bytes += snap_range(w, lo, hi);
 }
 
 /* The calling thread's own stack: spill the callee-saved registers into
- * this frame, then scan from here to the top of the stack we run on. */
+ * this frame, then take it from here to the top of the stack we run on. */
 static GCRT_NOINLINE GCRT_NO_SANITIZE uint64_t scan_own_stack(gcrt_gcwork_t *w) {
     __builtin_unwind_init();
     volatile uintptr_t here = 0;
@@ -309,29 +435,24 @@ static GCRT_NOINLINE GCRT_NO_SANITIZE uint64_t scan_own_stack(gcrt_gcwork_t *w) 
     if (g && sp >= g->stack_lo && sp < g->stack_hi) hi = g->stack_hi;
     if (!hi && sp >= m->stack_lo && sp < m->stack_hi) hi = m->stack_hi;
     if (!hi) gcrt__throw("GC: cannot find the bounds of the collecting thread's stack");
-    gcrt__gc_scan_range(w, sp, hi);
-    return hi - sp;
+    /* The copy's own frames lie below sp: not taken, as in a scan. */
+    return snap_range(w, sp, hi);
 }
 
 uint64_t gcrt__gc_scan_roots(gcrt_gcwork_t *w, const gcrt_roots_t *r) {
-    uint64_t before = w->scan_work;
-    for (size_t i = 0; i < r->n; i++) gcrt__gc_scan_range(w, r->lo[i], r->hi[i]);
+    for (size_t i = 0; i < r->n; i++) snap_range(w, r->lo[i], r->hi[i]);
     gcrt__lock(&roots_lock);
-    for (size_t i = 0; i < nuser_roots; i++)
-        gcrt__gc_scan_range(w, user_roots[i].lo, user_roots[i].hi);
+    for (size_t i = 0; i < nuser_roots; i++) snap_range(w, user_roots[i].lo, user_roots[i].hi);
     gcrt__unlock(&roots_lock);
     gcrt__fin_scan_roots(w);
     /* Every attached thread's TLS blocks. */
     for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink)
         if (gcrt_load_acquire(&m->tid) != 0)
-            for (int i = 0; i < m->ntls; i++) gcrt__gc_scan_range(w, m->tls_lo[i], m->tls_hi[i]);
-    uint64_t globals = w->scan_work - before;
+            for (int i = 0; i < m->ntls; i++) snap_range(w, m->tls_lo[i], m->tls_hi[i]);
+    w->root_bytes = 0;
     uint64_t stacks = scan_own_stack(w);
-    before = w->scan_work;
     gcrt__stw_for_each_stack(scan_stack_cb, w);
-    stacks += w->scan_work - before;
-    (void)globals;
-    return stacks;
+    return stacks + w->root_bytes;
 }
 
 /* ---- gccheckmark ------------------------------------------------------------ */

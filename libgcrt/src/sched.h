@@ -164,6 +164,14 @@ void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *
  * stacks kept by dead goroutines for reuse; reserved is address space. */
 void gcrt__stack_stats(uint64_t *inuse, uint64_t *sys, uint64_t *reserved, int64_t *guarded,
                        int64_t *unguarded);
+/* The last stop-the-world in detail (for GODEBUG=gcpausetrace). */
+struct gcrt_stw_detail {
+    int64_t first_signal_ns;                /* from the start of the stop */
+    int32_t sent, rounds;                   /* signals sent; rounds that found an M running */
+    int32_t by_signal;                      /* Ms stopped in the signal handler */
+    int32_t refused_nostop, refused_unsafe; /* signals that could not stop their M */
+};
+void gcrt__stw_last_detail(struct gcrt_stw_detail *d);
 /* Stop-the-world statistics (ns). */
 void gcrt__stw_stats(int64_t *count, int64_t *last, int64_t *max, int64_t *total, int64_t *signals);
 

@@ -30,12 +30,20 @@
 enum {
     STW_SIGNAL_AFTER_NS = 20 * 1000, /* wait this long before signalling */
     STW_RESIGNAL_NS = 50 * 1000,     /* then resend this often */
+    /* Between the spin and the sleep, yield the CPU this long: a futex
+     * sleep and wake-up costs tens of microseconds on a loaded or virtual
+     * machine, and a pure spin keeps the CPU from an M we wait for when
+     * they share it. */
+    STW_YIELD_NS = 50 * 1000,
 };
 
 uint32_t gcrt__stw_word;
 static uint32_t stw_progress; /* bumped by every M that stops: the stopper sleeps on it */
 static gcrt_lock_t stw_lock = GCRT_LOCK_INIT(GCRT_RANK_NONE);
 static int64_t stw_count, stw_last_ns, stw_max_ns, stw_total_ns, stw_signals;
+/* The last stop in detail (GODEBUG=gcpausetrace): signals sent, refused
+ * (unsafe point, no-stop region), Ms stopped by the signal, rounds. */
+static struct gcrt_stw_detail stw_detail;
 static struct sigaction old_urg;
 
 /* ---- an M's own transitions ----------------------------------------------- */
@@ -139,6 +147,7 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
         /* In a runtime lock or an allocator region: it stops itself when it
          * leaves (gcrt__nostop_exit). */
         gcrt__tls_stop_pending = 1;
+        gcrt_xadd_relaxed(&stw_detail.refused_nostop, 1);
     } else if (ms && (w & 1) && gcrt_load_acquire(&ms->stwstate) != GCRT_MS_RUN) {
         /* Already stopped (a safepoint, or blocked): a resent signal must
          * not touch the saved state the stopper is reading. */
@@ -146,6 +155,7 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
         /* In the allocator between taking a slot and handing it out: the
          * stopper signals again; an allocating thread also stops at its
          * next refill (a safepoint). */
+        gcrt_xadd_relaxed(&stw_detail.refused_unsafe, 1);
     } else if (ms && (w & 1) && ms->locks == 0) {
         ucontext_t *uc = uctx;
         memcpy(ms->sig_regs, &uc->uc_mcontext, sizeof(mcontext_t));
@@ -161,6 +171,7 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
         uint32_t s = GCRT_MS_RUN;
         if (gcrt_cas(&ms->stwstate, &s, GCRT_MS_STOPPED)) {
             gcrt_xadd_relaxed(&stw_signals, 1);
+            gcrt_xadd_relaxed(&stw_detail.by_signal, 1);
             stopped_wait(ms);
         }
         ms->stop_uctx = NULL;
@@ -218,8 +229,10 @@ int64_t gcrt__stop_the_world(const char *reason) {
      * again every STW_RESIGNAL_NS. The loop ends after a round that found
      * every M stopped; a second such round catches Ms that attached
      * meanwhile (they check the word at their first safepoint). */
+    memset(&stw_detail, 0, sizeof stw_detail);
     int64_t next_signal = t0 + STW_SIGNAL_AFTER_NS;
     int64_t warn_at = t0 + 1000 * 1000 * 1000;
+    int64_t yield_until = t0 + STW_YIELD_NS;
     int clean_rounds = 0;
     for (int spins = 0; clean_rounds < 2; spins++) {
         int64_t now = gcrt__nanotime();
@@ -231,6 +244,8 @@ int64_t gcrt__stop_the_world(const char *reason) {
             if (signal_now && gcrt_load_acquire(&ms->stwstate) == GCRT_MS_RUN) {
                 int tid = gcrt_load_acquire(&m->tid);
                 if (tid) syscall(SYS_tgkill, getpid(), tid, STW_SIGNAL);
+                if (!stw_detail.sent) stw_detail.first_signal_ns = now - t0;
+                stw_detail.sent++;
             }
         }
         if (signal_now) next_signal = now + STW_RESIGNAL_NS;
@@ -254,11 +269,15 @@ int64_t gcrt__stop_the_world(const char *reason) {
             continue;
         }
         clean_rounds = 0;
-        /* Spin briefly, then sleep until an M reports (or 20 us): the Ms
-         * we wait for may need this CPU to run their signal handler. */
+        stw_detail.rounds++;
+        /* Spin briefly, then yield, then sleep until an M reports (or 20
+         * us): the Ms we wait for may need this CPU to run their signal
+         * handler. */
         uint32_t seen = gcrt_load_acquire(&stw_progress);
         if (spins < 64)
             gcrt_cpu_relax();
+        else if (now < yield_until)
+            gcrt__os_yield();
         else
             gcrt__futex_wait(&stw_progress, seen, 20000);
     }
@@ -286,6 +305,15 @@ void gcrt__start_the_world(void) {
     gcrt_store_release(&gcrt__stw_word, gcrt__stw_word + 1); /* even */
     gcrt__futex_wake(&gcrt__stw_word, INT32_MAX);
     gcrt__unlock(&stw_lock);
+}
+
+void gcrt__stw_last_detail(struct gcrt_stw_detail *d) {
+    d->sent = stw_detail.sent;
+    d->rounds = stw_detail.rounds;
+    d->first_signal_ns = stw_detail.first_signal_ns;
+    d->by_signal = gcrt_load_relaxed(&stw_detail.by_signal);
+    d->refused_nostop = gcrt_load_relaxed(&stw_detail.refused_nostop);
+    d->refused_unsafe = gcrt_load_relaxed(&stw_detail.refused_unsafe);
 }
 
 void gcrt__stw_stats(int64_t *count, int64_t *last, int64_t *max, int64_t *total,
