@@ -481,6 +481,9 @@ void gcrt__gc_mark_done(void) {
     pt_mark(&pt_stw2, "flushgcw");
     gcrt_gcwork_t w;
     gcrt__gcwork_init(&w);
+    gcrt__gc_rescan_signal_stopped(&w);
+    gcrt__gcwork_flush(&w);
+    pt_mark(&pt_stw2, "rescan");
     if (gcrt__gc_global_work() && cyc.restarts < 3) {
         /* The barrier buffers held more work: usually a few objects whose
          * children are marked already. A little is drained right here (a

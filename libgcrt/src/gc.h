@@ -60,6 +60,13 @@ void gcrt__gc_scan_range(gcrt_gcwork_t *w, uintptr_t lo, uintptr_t hi);
  * are none (or budget bytes of scan work are done, budget < 0 = no limit).
  * Returns scan work done. */
 int64_t gcrt__gc_drain(gcrt_gcwork_t *w, int64_t budget);
+/* Mark termination, world stopped: shades what the stacks and registers of
+ * threads stopped by the signal hold. Such a thread can be anywhere, e.g.
+ * between gcrt_store's flag test and its gcrt_write_barrier call, which
+ * then finds marking over and shades nothing: the values it was to shade
+ * are in its registers or frame. (A thread stopped at a safepoint, or a
+ * parked goroutine, cannot be there.) */
+void gcrt__gc_rescan_signal_stopped(gcrt_gcwork_t *w);
 /* The same with the world stopped by the caller (a bounded drain does not
  * give way to the stop). */
 int64_t gcrt__gc_drain_stopped(gcrt_gcwork_t *w, int64_t budget);

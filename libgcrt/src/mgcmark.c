@@ -455,6 +455,16 @@ uint64_t gcrt__gc_scan_roots(gcrt_gcwork_t *w, const gcrt_roots_t *r) {
     return stacks + w->root_bytes;
 }
 
+static void rescan_cb(uintptr_t lo, uintptr_t hi, const void *regs, size_t regs_len, void *arg) {
+    gcrt_gcwork_t *w = arg;
+    if (regs) gcrt__gc_scan_range(w, (uintptr_t)regs, (uintptr_t)regs + regs_len);
+    gcrt__gc_scan_range(w, lo, hi);
+}
+
+void gcrt__gc_rescan_signal_stopped(gcrt_gcwork_t *w) {
+    gcrt__stw_for_each_signal_stopped(rescan_cb, w);
+}
+
 /* ---- gccheckmark ------------------------------------------------------------ */
 
 /* Calls f for every INUSE span, in address order (world stopped). */

@@ -152,6 +152,11 @@ void gcrt__start_the_world(void);
  * a thread could appear after the stopper's last round and run (and have
  * its stack scanned) while the world is thought stopped. */
 void gcrt__stw_publish_tid(int *tid, int value);
+/* With the world stopped: f for each thread stopped by the signal (at any
+ * instruction, unlike a safepoint), with its registers. */
+void gcrt__stw_for_each_signal_stopped(void (*f)(uintptr_t lo, uintptr_t hi, const void *regs,
+                                                 size_t regs_len, void *arg),
+                                       void *arg);
 /* While the world is stopped: calls f for every stack range the GC must
  * scan conservatively, with saved registers (or NULL): each stopped M's
  * current stack from its stop sp, and each parked or runnable goroutine's

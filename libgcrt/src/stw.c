@@ -332,13 +332,16 @@ void gcrt__stw_stats(int64_t *count, int64_t *last, int64_t *max, int64_t *total
  * every parked or runnable goroutine's [sched_sp, stack_hi) (the argument
  * of one that has not started). Only while
  * the world is stopped. */
-void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *regs,
-                                        size_t regs_len, void *arg),
-                              void *arg) {
+/* The stopped threads' stacks and registers (all of them, or only those
+ * stopped by the signal). */
+static void for_each_m_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *regs,
+                                       size_t regs_len, void *arg),
+                             void *arg, int signal_only) {
     gcrt_msched_t *self = gcrt__getms();
     for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink) {
         gcrt_msched_t *ms = gcrt_load_acquire((gcrt_msched_t **)&m->sched);
         if (!ms || ms == self || gcrt_load_acquire(&m->tid) == 0) continue;
+        if (signal_only && !ms->stop_uctx) continue;
         gcrt_g_t *g = gcrt_load_acquire(&ms->curg);
         uintptr_t sp = ms->stop_sp, hi = 0;
         if (g && sp >= g->stack_lo && sp < g->stack_hi)
@@ -365,6 +368,18 @@ void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *
         }
         if (sp && sp < hi) f(sp, hi, regs, len, arg);
     }
+}
+
+void gcrt__stw_for_each_signal_stopped(void (*f)(uintptr_t lo, uintptr_t hi, const void *regs,
+                                                 size_t regs_len, void *arg),
+                                       void *arg) {
+    for_each_m_stack(f, arg, 1);
+}
+
+void gcrt__stw_for_each_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *regs,
+                                        size_t regs_len, void *arg),
+                              void *arg) {
+    for_each_m_stack(f, arg, 0);
     for (gcrt_g_t *g = gcrt_load_acquire(&gcrt__allg); g; g = g->alllink) {
         uint32_t s = gcrt_load_acquire(&g->status);
         if (g->is_thread) continue;
