@@ -37,7 +37,7 @@ typedef struct gcrt_wbuf {
 
 typedef struct gcrt_gcwork {
     gcrt_wbuf_t *cur;
-    uint64_t bytes_marked; /* bytes of objects this gcwork marked; atomic adds */
+    uint64_t bytes_marked; /* bytes of objects this gcwork marked (its one user adds) */
     uint64_t scan_work;    /* bytes scanned */
     uint64_t root_bytes;   /* stack bytes taken by the root scan (gcrt__gc_scan_roots) */
 } gcrt_gcwork_t;
