@@ -39,12 +39,22 @@ static void uncache(gcrt_mcache_t *c, unsigned spc) {
 }
 
 gcrt_span_t *gcrt__mcache_refill(gcrt_mcache_t *c, unsigned spc) {
+    /* No stop while a span is in flight between the cache and its
+     * mcentral (list CACHED, but not in c->alloc): a stop-the-world walks
+     * the caches (prepare_mcaches_for_mark clears the stale mark bits of
+     * cached spans) and would miss it. The mcentral's unlock would
+     * otherwise take a pending stop right there. */
+    gcrt__nostop_enter();
     uncache(c, spc);
     gcrt_span_t *s = gcrt__mcentral_cache_span(&gcrt__mcentral[spc]);
-    if (!s) return NULL;
+    if (!s) {
+        gcrt__nostop_exit();
+        return NULL;
+    }
     gcrt__stats_begin(&c->stats);
     gcrt_store_relaxed(&c->alloc[spc], s);
     gcrt__stats_end(&c->stats);
+    gcrt__nostop_exit();
     /* The span's free slots count as allocated now (heap_live): pay for
      * them (Go: mallocgc's shouldhelpgc after a refill). */
     gcrt__malloc_gc_work(c, (int64_t)(s->nelems - s->alloc_count) * (int64_t)s->elemsize);
@@ -52,6 +62,7 @@ gcrt_span_t *gcrt__mcache_refill(gcrt_mcache_t *c, unsigned spc) {
 }
 
 void gcrt__mcache_release_all(gcrt_mcache_t *c) {
+    gcrt__nostop_enter(); /* no span in flight during a stop (see gcrt__mcache_refill) */
     for (unsigned spc = 0; spc < GCRT_NUM_CACHE_CLASSES; spc++) uncache(c, spc);
     gcrt__stats_begin(&c->stats);
     gcrt_bump(&c->stats.tiny_allocs, c->tiny_allocs);
@@ -59,6 +70,7 @@ void gcrt__mcache_release_all(gcrt_mcache_t *c) {
     gcrt__stats_end(&c->stats);
     c->tiny = 0;
     c->tiny_offset = 0;
+    gcrt__nostop_exit();
 }
 
 void gcrt__mcache_prepare_for_sweep(gcrt_mcache_t *c) {
