@@ -155,7 +155,10 @@ static inline void *alloc_small(gcrt_mcache_t *c, unsigned spc, uintptr_t pc) {
     uintptr_t p = next_free_fast(s);
     if (GCRT_UNLIKELY(p == 0)) {
         uintptr_t idx = gcrt__span_next_free_index(s);
-        if (idx == s->nelems) {
+        while (idx == s->nelems) {
+            /* The refill's assist may run a whole cycle whose end flushes
+             * this cache (the allocating thread runs stop-the-world
+             * collections itself): then the refilled span is gone again. */
             s = gcrt__mcache_refill(c, spc);
             if (!s) return NULL;
             idx = gcrt__span_next_free_index(s);
