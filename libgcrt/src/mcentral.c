@@ -110,7 +110,8 @@ static int stash_push(gcrt_mcentral_t *c, gcrt_span_t *s) {
     return 1;
 }
 
-static gcrt_span_t *stash_pop(gcrt_mcentral_t *c, uint32_t sg) {
+/* Unlinks the newest stashed span, or returns NULL. */
+static gcrt_span_t *stash_take(gcrt_mcentral_t *c) {
     gcrt_span_t *s = c->stash;
     if (!s) return NULL;
     gcrt_store_relaxed(&c->stash, s->next);
@@ -119,6 +120,12 @@ static gcrt_span_t *stash_pop(gcrt_mcentral_t *c, uint32_t sg) {
     s->next = NULL;
     s->list = GCRT_LIST_NONE;
     gcrt_xadd_relaxed(&stash_bytes, -((uint64_t)s->npages << GCRT_PAGE_SHIFT));
+    return s;
+}
+
+static gcrt_span_t *stash_pop(gcrt_mcentral_t *c, uint32_t sg) {
+    gcrt_span_t *s = stash_take(c);
+    if (!s) return NULL;
     /* Its mark bits were cleared when stashed; a shade that raced with
      * that may have set one since, on a free slot: clear again (no slot is
      * allocated, so nothing can be marked legitimately). */
@@ -128,12 +135,16 @@ static gcrt_span_t *stash_pop(gcrt_mcentral_t *c, uint32_t sg) {
     return s;
 }
 
+/* The span leaves the class for the page heap (mcentral lock held). */
+static void free_to_heap(gcrt_mcentral_t *c, gcrt_span_t *s) {
+    c->nspans--;
+    gcrt__mheap_free(&gcrt__mheap, s);
+}
+
 /* An empty, uncached span leaves the class's lists (mcentral lock held):
  * to the stash, or back to the heap. */
 static void release_empty(gcrt_mcentral_t *c, gcrt_span_t *s) {
-    if (stash_push(c, s)) return;
-    c->nspans--;
-    gcrt__mheap_free(&gcrt__mheap, s);
+    if (!stash_push(c, s)) free_to_heap(c, s);
 }
 
 uint64_t gcrt__mcentral_stash_bytes(void) {
@@ -147,15 +158,7 @@ void gcrt__mcentral_flush_stash(int all) {
         gcrt__lock(&c->lock);
         if (all || !c->stash_used) {
             gcrt_span_t *s;
-            while ((s = c->stash) != NULL) {
-                gcrt_store_relaxed(&c->stash, s->next);
-                c->nstash--;
-                s->next = NULL;
-                s->list = GCRT_LIST_NONE;
-                gcrt_xadd_relaxed(&stash_bytes, -((uint64_t)s->npages << GCRT_PAGE_SHIFT));
-                c->nspans--;
-                gcrt__mheap_free(&gcrt__mheap, s);
-            }
+            while ((s = stash_take(c)) != NULL) free_to_heap(c, s);
         }
         gcrt_store_relaxed(&c->stash_used, (uint8_t)0);
         gcrt__unlock(&c->lock);
