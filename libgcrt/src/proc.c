@@ -188,7 +188,9 @@ int gcrt_thread_detach(void) {
     if (--m->attach_depth > 0) return 0;
     gcrt__p_release(m);
     gcrt__tls_m = NULL;
-    gcrt_store_relaxed(&m->tid, 0); /* tid 0: detached */
+    /* tid 0: detached. Release: a stopper that reads 0 and skips us sees
+     * everything p_release wrote (the cache a stop-the-world reads). */
+    gcrt_store_release(&m->tid, 0);
     gcrt__lock(&gcrt__allp_lock);
     m->freelink = free_ms;
     free_ms = m;
