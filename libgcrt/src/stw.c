@@ -255,12 +255,17 @@ int64_t gcrt__stop_the_world(const char *reason) {
             for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink) {
                 gcrt_msched_t *ms = gcrt__msched_of(m);
                 if (ms != self && gcrt_load_acquire(&m->tid) != 0 && !is_stopped(ms, w))
-                    gcrt__printf("runtime: stop-the-world (%s) still waiting after %lld ms for "
-                                 "thread %d (SIGURG blocked? no safepoint? last signal at pc "
-                                 "%p)\n",
-                                 reason ? reason : "", (long long)((now - t0) / 1000000),
-                                 gcrt_load_relaxed(&m->tid),
-                                 (void *)gcrt_load_relaxed(&ms->signal_pc));
+                    gcrt__printf(
+                        "runtime: stop-the-world (%s) still waiting after %lld ms for "
+                        "thread %d (SIGURG blocked? no safepoint? last signal at pc "
+                        "%p; %s; state %u, stopped %u of %u, locks %d)\n",
+                        reason ? reason : "", (long long)((now - t0) / 1000000),
+                        gcrt_load_relaxed(&m->tid), (void *)gcrt_load_relaxed(&ms->signal_pc),
+                        gcrt__os_thread_running(gcrt_load_relaxed(&m->tid)) == 1 ? "runnable"
+                                                                                 : "sleeping",
+                        (unsigned)gcrt_load_relaxed(&ms->stwstate),
+                        (unsigned)gcrt_load_relaxed(&ms->stopped_gen), (unsigned)w,
+                        (int)gcrt_load_relaxed(&ms->locks));
             }
             warn_at = now + 10LL * 1000 * 1000 * 1000;
         }
