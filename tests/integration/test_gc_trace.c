@@ -225,12 +225,14 @@ static void test_gctrace_gomaxprocs(void) {
 
 /* Idle-time marking (Go: findrunnable's idle mark workers): the child is
  * one thread, so with GOMAXPROCS=2 a P is free while it allocates, and
- * both (1 of 1 with GOMAXPROCS=1) while it waits in gcrt_gc: the gctrace
- * idle figure (the third CPU one) is not 0. Only sums over the run are
- * checked, and only where robust on a loaded machine: the forced cycles
- * (the program blocked, the workers alone) must show idle marking; the
- * heap-triggered ones mostly do, but a worker starved of CPU by other
- * processes spends its time in the fractional share first. */
+ * both while it waits in gcrt_gc: the gctrace idle figure (the third CPU
+ * one) is not 0. Only sums over the run are checked, and only where robust
+ * on a loaded machine: in the forced cycles (the program blocked) the
+ * second worker marks as an idle one beside the fractional one. The
+ * heap-triggered cycles mostly show idle marking too, and so does
+ * GOMAXPROCS=1 while the program waits, but a fractional worker starved of
+ * CPU by other processes never gets ahead of its share (0.5 or 0.25 CPU)
+ * and marks all its time as fractional: those are only printed. */
 static void test_gctrace_idle_marking(void) {
     static const char *const procs[] = {"GOMAXPROCS=2", "GOMAXPROCS=1"};
     for (int i = 0; i < 2; i++) {
@@ -239,7 +241,7 @@ static void test_gctrace_idle_marking(void) {
         run_self("trace", env, &r);
         EXPECT_EQ(r.status, 0);
         check_trace(&r, procs[i]);
-        EXPECT_GT(idle_forced, 0);
+        if (i == 0) EXPECT_GT(idle_forced, 0);
         EXPECT_GT(bg_heap + bg_forced, 0); /* the fractional worker */
         free_run(&r);
     }
