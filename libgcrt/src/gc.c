@@ -23,8 +23,9 @@
  *        snapshots": the copy is what the stop must do, the scan is done
  *        by the concurrent mark) and the current tiny blocks are shaded.
  *        The world restarts.
- *     c. Concurrent mark: background mark threads (mark_worker below,
- *        GOMAXPROCS/4 rounded up) and mark assists in allocating threads
+ *     c. Concurrent mark: background mark threads (mark_worker below:
+ *        Go's 25% of GOMAXPROCS as dedicated and fractional workers, plus
+ *        idle-time marking on Ps nobody runs on) and mark assists in allocating threads
  *        (charged by the pacer) drain the work buffers. Objects allocated
  *        now are black; gcrt_store shades both the overwritten and the
  *        stored pointer (Go's hybrid barrier, mbarrier.c) into the P's
@@ -97,6 +98,7 @@ static struct gcrt_pacer pacer; /* pacer_lock */
  * most about half the CPU instead of all of it. */
 static struct gcrt_cpu_limiter limiter;     /* pacer_lock */
 static uint32_t limiter_on;                 /* limiter.enabled, for the lock-free check */
+static int64_t limiter_idle_pending;        /* idle mark ns not yet in the limiter; atomic */
 static uint64_t trigger_bytes = UINT64_MAX; /* heap_live that starts a cycle; atomic */
 static uint64_t cyc_goal = UINT64_MAX;      /* heap goal of the running cycle; atomic */
 
@@ -119,9 +121,9 @@ static struct {
     uint64_t stacks, globals;
     uint64_t marked_extra; /* bytes marked by root scans and termination */
     int restarts;
-    int64_t cpu_background, cpu_idle; /* worker CPU this cycle (finish_cycle) */
-    int64_t assist_ns;                /* assist wall time this cycle; atomic */
-    int64_t restart_pause_ns;         /* mark termination stops that restarted the mark */
+    int64_t cpu_dedicated, cpu_fractional, cpu_idle; /* worker CPU this cycle */
+    int64_t assist_ns;                               /* assist wall time this cycle; atomic */
+    int64_t restart_pause_ns; /* mark termination stops that restarted the mark */
 } cyc;
 
 /* How long mark termination drains with the world stopped before it
@@ -133,10 +135,12 @@ enum { MARKTERM_DRAIN_NS = 10 * 1000 };
  * (start_lock held), completed when its mark termination is done; gcrt_gc
  * waits on completed. */
 static uint32_t started, completed;
-static uint32_t cur_mode;    /* cyc.mode for the mark workers; atomic */
-static uint32_t term_claim;  /* 1 while a worker runs mark termination */
-static int32_t busy;         /* workers holding grey objects; atomic */
-static uint32_t worker_word; /* futex: bumped at each phase change */
+static uint32_t cur_mode;          /* cyc.mode for the mark workers; atomic */
+static uint32_t term_claim;        /* 1 while a worker runs mark termination */
+static int32_t busy;               /* workers holding grey objects; atomic */
+static uint32_t worker_word;       /* futex: bumped at each phase change */
+static uint32_t workers_on;        /* 1 while a concurrent mark wants the workers; atomic */
+static struct gcrt_mark_plan plan; /* pacer_lock: this cycle's worker sizing */
 static gcrt_roots_t global_roots;
 
 /* ---- GODEBUG=gcpausetrace=1: where a stop-the-world's time goes ---------- */
@@ -236,6 +240,8 @@ static void limiter_publish_locked(void) {
  * GC time on every P (Go: start/finishGCTransition). */
 static void limiter_transition_start(bool enable_gc) {
     gcrt__lock(&pacer_lock);
+    int64_t idle_ns = __atomic_exchange_n(&limiter_idle_pending, (int64_t)0, __ATOMIC_RELAXED);
+    if (idle_ns) gcrt__cpu_limiter_add_idle_time(&limiter, idle_ns);
     gcrt__cpu_limiter_start_gc_transition(&limiter, enable_gc, gcrt__nanotime());
     limiter_publish_locked();
     gcrt__unlock(&pacer_lock);
@@ -252,6 +258,8 @@ static void limiter_maybe_update(int64_t assist_ns) {
     int64_t now = gcrt__nanotime();
     if (!gcrt__trylock(&pacer_lock)) return; /* someone else is at it */
     if (assist_ns) gcrt__cpu_limiter_add_assist_time(&limiter, assist_ns);
+    int64_t idle_ns = __atomic_exchange_n(&limiter_idle_pending, (int64_t)0, __ATOMIC_RELAXED);
+    if (idle_ns) gcrt__cpu_limiter_add_idle_time(&limiter, idle_ns);
     if (!limiter.transitioning && gcrt__cpu_limiter_need_update(&limiter, now)) {
         gcrt__cpu_limiter_update(&limiter, now, 0, 0);
         limiter_publish_locked();
@@ -383,8 +391,8 @@ static void finish_cycle(void) {
     gcrt__lock(&pacer_lock);
     pacer.heap_live = heap1;
     pacer.assist_time_ns = gcrt_load_relaxed(&cyc.assist_ns);
-    pacer.dedicated_mark_time_ns = 0;
-    pacer.fractional_mark_time_ns = cyc.cpu_background;
+    pacer.dedicated_mark_time_ns = cyc.cpu_dedicated;
+    pacer.fractional_mark_time_ns = cyc.cpu_fractional;
     pacer.idle_mark_time_ns = cyc.cpu_idle;
     pacer.globals_scan = cyc.globals;
     pacer.max_stack_scan = cyc.stacks;
@@ -417,7 +425,7 @@ static void finish_cycle(void) {
     st.num_gc++;
     if (cyc.forced) st.num_forced_gc++;
     st.gc_cpu_ns += (uint64_t)((cyc.stw1_ns + stw2 + cyc.restart_pause_ns) * stwprocs +
-                               pacer.assist_time_ns + cyc.cpu_background);
+                               pacer.assist_time_ns + cyc.cpu_dedicated + cyc.cpu_fractional);
     struct gcrt_gctrace_cycle tc = {
         .num = st.num_gc,
         .start_ns = cyc.t_start - gcrt__runtime_init_time,
@@ -426,7 +434,7 @@ static void finish_cycle(void) {
         .mark_term_ns = stw2,
         .stwprocs = stwprocs,
         .assist_cpu_ns = pacer.assist_time_ns,
-        .background_cpu_ns = cyc.cpu_background,
+        .background_cpu_ns = cyc.cpu_dedicated + cyc.cpu_fractional,
         .idle_cpu_ns = cyc.cpu_idle,
         .heap_trigger_bytes = cyc.heap0,
         .heap_mark_end_bytes = heap1,
@@ -464,6 +472,7 @@ static void finish_cycle(void) {
 
 /* Called by the mark worker that found no work (term_claim won). */
 void gcrt__gc_mark_done(void) {
+    gcrt_store_release(&workers_on, 0u); /* sleeping workers stay asleep */
     /* Sequentially consistent, with the workers' busy increment followed by
      * their phase check: either we see them busy, or they see MARKTERM. */
     __atomic_store_n(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM, __ATOMIC_SEQ_CST);
@@ -471,7 +480,7 @@ void gcrt__gc_mark_done(void) {
     while (gcrt_load_acquire(&busy) != 0) gcrt__os_yield();
     /* The workers' CPU clocks are system calls: read before the stop (the
      * workers are done; what a restart adds is read at the next try). */
-    gcrt__gc_workers_cpu_take(&cyc.cpu_background, &cyc.cpu_idle);
+    gcrt__gc_workers_cpu_take(&cyc.cpu_dedicated, &cyc.cpu_fractional, &cyc.cpu_idle);
     cyc.t_markterm = gcrt__nanotime();
     pt_reset(&pt_stw2, cyc.t_markterm);
     gcrt__stop_the_world("GC mark termination");
@@ -502,8 +511,10 @@ void gcrt__gc_mark_done(void) {
         cyc.restart_pause_ns += gcrt__nanotime() - cyc.t_markterm;
         cyc.t_markterm = 0;
         gcrt_store_release(&gcrt__gcphase, (uint32_t)GCRT_GC_MARK);
-        gcrt_store_release(&term_claim, 0u);
         gcrt__start_the_world();
+        /* Only now may a worker claim termination again. */
+        gcrt_store_release(&term_claim, 0u);
+        gcrt_store_release(&workers_on, 1u);
         pt_mark(&pt_stw2, "restart");
         pt_print(&pt_stw2, "stw2-restart", st.num_gc + 1);
         gcrt_xadd(&worker_word, 1);
@@ -527,8 +538,8 @@ static void gc_start_locked(int forced) {
     gcrt_store_release(&started, started + 1);
     gcrt__sched_start(); /* the stop signal and sysmon: once */
     gcrt__gc_workers_start();
-    /* The workers are idle until the mark begins: their CPU clocks (system
-     * calls) are read before the stop. */
+    /* The workers are asleep until the mark begins (workers_on): their
+     * per-mode CPU counts start again. */
     gcrt__gc_workers_cpu_mark();
     gcrt__finish_sweep();
     memset(&cyc, 0, sizeof cyc);
@@ -562,6 +573,7 @@ static void gc_start_locked(int forced) {
     gcrt__lock(&pacer_lock);
     pacer.heap_live = cyc.heap0;
     gcrt__pacer_start_cycle(&pacer, cyc.t_start, procs(), false, cyc.mode != 0, &m);
+    plan = gcrt__pacer_mark_plan(&pacer, procs());
     gcrt_store_relaxed(&cyc_goal, gcrt__pacer_heap_goal(&pacer, &m));
     gcrt__unlock(&pacer_lock);
     pt_mark(&pt_stw1, "pacer");
@@ -589,7 +601,7 @@ static void gc_start_locked(int forced) {
         cyc.marked_extra += w.bytes_marked;
         gcrt__gcwork_dispose(&w);
         cyc.t_markterm = gcrt__nanotime();
-        gcrt__gc_workers_cpu_take(&cyc.cpu_background, &cyc.cpu_idle);
+        gcrt__gc_workers_cpu_take(&cyc.cpu_dedicated, &cyc.cpu_fractional, &cyc.cpu_idle);
         limiter_transition_finish(); /* the whole cycle is one pause */
         finish_cycle();
         cyc.stw1_ns = 0;
@@ -609,6 +621,7 @@ static void gc_start_locked(int forced) {
                      (unsigned long long)cyc.stacks);
     pt_print(&pt_stw1, "stw1", st.num_gc + 1);
     limiter_transition_finish();
+    gcrt_store_release(&workers_on, 1u);
     gcrt_xadd(&worker_word, 1);
     gcrt__futex_wake(&worker_word, INT32_MAX);
 }
@@ -852,30 +865,170 @@ void gcrt_keep_alive(const void *p) {
 
 /* ---- background mark workers -------------------------------------------------- */
 
-/* Background mark workers: ceil(GOMAXPROCS / 4) threads that mark at full
- * speed while a mark phase runs (Go's 25% dedicated workers, rounded up:
- * with 2 Ps one worker, which on a machine with an idle CPU does what Go's
- * idle-priority worker does). Their CPU time is reported as background
- * mark time. */
+/* Background mark workers (Go: gcBgMarkWorker), one thread per P up to
+ * MAX_WORKERS, asleep on worker_word outside a concurrent mark. Each mark
+ * phase they split as Go's scheduler would (gcrt__pacer_worker_mode, the
+ * policy; mark_plan, its per-cycle inputs):
+ *  - the first pacer.dedicated_workers mark at full speed (dedicated);
+ *  - the next one, when the pacer asks for a fractional share (GOMAXPROCS
+ *    1-3 and 6), marks while its CPU time since mark start is below
+ *    goal x procs x elapsed (fractional), else as an idle worker if a P is
+ *    free, else sleeps until it is behind again (bounded naps);
+ *  - the rest mark at full speed while a P nobody runs on is free (idle),
+ *    at most pacer.max_idle_workers at once, else poll for one.
+ * "Nobody runs on": GOMAXPROCS minus the scheduler Ps running goroutines
+ * (status RUNNING), the attached threads outside blocking calls
+ * (gcrt__foreign_running), the dedicated workers and a marking fractional
+ * worker. Workers mark in bounded slices (WORKER_SLICE of scan work) and
+ * decide again after each. Their CPU time (thread clocks) is summed per
+ * mode: dedicated + fractional is gctrace's background figure, idle its
+ * idle figure and the CPU limiter's idle time. */
 #define MAX_WORKERS 64
+enum { WORKER_SLICE = 64 << 10 };
 static struct worker {
     gcrt_gcwork_t w;
     int idx;
-    int idle;
     pthread_t thread;
-    int64_t cpu_mark; /* thread CPU time at the cycle's start; atomic (read and
-                         written outside the stops, by different threads) */
+    int64_t ns[GCRT_WORKER_NMODES]; /* CPU marked per mode this cycle; atomic */
 } workers[MAX_WORKERS];
-static int nworkers;
-static pthread_once_t workers_once = PTHREAD_ONCE_INIT;
+static int nworkers;           /* atomic: grows at cycle starts (start_lock) */
+static int32_t idle_running;   /* workers in idle mode; atomic */
+static uint32_t fractional_on; /* the fractional worker is in fractional mode */
 
 uint64_t gcrt__gc_workers_take_marked(void) {
     uint64_t n = 0;
-    for (int i = 0; i < nworkers; i++) {
+    int nw = gcrt_load_acquire(&nworkers);
+    for (int i = 0; i < nw; i++) {
         n += gcrt_load_relaxed(&workers[i].w.bytes_marked);
         gcrt_store_relaxed(&workers[i].w.bytes_marked, (uint64_t)0);
     }
     return n;
+}
+
+/* Ps the program runs on now: scheduler Ps running goroutines plus
+ * attached threads outside blocking calls. Lock-free and approximate. */
+static int32_t busy_ps(void) {
+    int32_t n = gcrt_load_relaxed(&gcrt__foreign_running);
+    if (n < 0) n = 0;
+    if (!gcrt_load_acquire(&gcrt__sched.started)) return n;
+    int32_t np = gcrt_load_acquire(&gcrt__sched.nallps);
+    int32_t nprocs = gcrt_load_relaxed(&gcrt__sched.nprocs);
+    if (np > nprocs) np = nprocs;
+    for (int32_t i = 0; i < np; i++) {
+        gcrt_psched_t *pp = gcrt_load_relaxed(&gcrt__sched.ps[i]);
+        if (pp && gcrt_load_acquire(&pp->p->status) == GCRT_P_RUNNING) n++;
+    }
+    return n;
+}
+
+/* Try to end the mark: nobody holds grey objects and none are queued. The
+ * caller holds none (not counted in busy). */
+static void worker_try_terminate(void) {
+    uint32_t z = 0;
+    if (gcrt_load_acquire(&workers_on) && gcrt_load_acquire(&busy) == 0 &&
+        !gcrt__gc_global_work() && gcrt_cas(&term_claim, &z, 1u))
+        gcrt__gc_mark_done();
+}
+
+/* The mode this worker marks in next; claims or gives back the idle slot
+ * and the fractional flag. */
+static int32_t worker_decide(struct worker *wk, const struct gcrt_mark_plan *pl, int32_t mode,
+                             int64_t *sleep_ns) {
+    for (;;) {
+        int32_t idle = gcrt_load_relaxed(&idle_running);
+        struct gcrt_worker_view v = {
+            .worker = wk->idx,
+            .prev_mode = mode,
+            .now_ns = gcrt__nanotime(),
+            .fractional_ns = gcrt_load_relaxed(&wk->ns[GCRT_WORKER_FRACTIONAL]),
+            .busy_ps = busy_ps(),
+            .fractional_on = mode != GCRT_WORKER_FRACTIONAL && gcrt_load_relaxed(&fractional_on),
+            .idle_workers = idle - (mode == GCRT_WORKER_IDLE),
+        };
+        int32_t next = gcrt__pacer_worker_mode(pl, &v, sleep_ns);
+        if (next == GCRT_WORKER_IDLE && mode != GCRT_WORKER_IDLE &&
+            !gcrt_cas(&idle_running, &idle, idle + 1))
+            continue; /* another worker took a slot meanwhile: look again */
+        if (mode == GCRT_WORKER_IDLE && next != GCRT_WORKER_IDLE) gcrt_xadd(&idle_running, -1);
+        if (next == GCRT_WORKER_FRACTIONAL)
+            gcrt_store_relaxed(&fractional_on, 1u);
+        else if (mode == GCRT_WORKER_FRACTIONAL)
+            gcrt_store_relaxed(&fractional_on, 0u);
+        return next;
+    }
+}
+
+/* Charges the thread CPU since *cpu0 to mode (and idle time to the CPU
+ * limiter); *cpu0 = now. */
+static void worker_charge(struct worker *wk, int32_t mode, int64_t *cpu0) {
+    int64_t now = gcrt__thread_cputime();
+    int64_t d = now - *cpu0;
+    *cpu0 = now;
+    if (mode == GCRT_WORKER_SLEEP || d <= 0) return;
+    gcrt_xadd(&wk->ns[mode], d);
+    if (mode == GCRT_WORKER_IDLE) gcrt_xadd(&limiter_idle_pending, d);
+}
+
+/* One concurrent mark phase (until mark termination) for one worker. */
+static void worker_mark(struct worker *wk) {
+    struct gcrt_mark_plan pl;
+    gcrt__lock(&pacer_lock);
+    pl = plan;
+    gcrt__unlock(&pacer_lock);
+    int32_t mode = GCRT_WORKER_SLEEP; /* counted in busy unless SLEEP */
+    int64_t cpu0 = 0;
+    for (;;) {
+        /* After busy (below): either mark_done sees us busy, or we see
+         * MARKTERM. */
+        if (__atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) != GCRT_GC_MARK ||
+            !gcrt_load_acquire(&workers_on))
+            break;
+        /* Dedicated workers never change mode: their clock is read once. */
+        if (mode != GCRT_WORKER_DEDICATED && mode != GCRT_WORKER_SLEEP)
+            worker_charge(wk, mode, &cpu0);
+        if (mode == GCRT_WORKER_IDLE) limiter_maybe_update(0); /* its idle pool */
+        int64_t sleep_ns;
+        int32_t next =
+            mode == GCRT_WORKER_DEDICATED ? mode : worker_decide(wk, &pl, mode, &sleep_ns);
+        if (next == GCRT_WORKER_SLEEP) {
+            if (mode != GCRT_WORKER_SLEEP) {
+                gcrt__gcwork_flush(&wk->w);
+                gcrt_xadd(&busy, -1);
+            }
+            mode = next;
+            worker_try_terminate();
+            uint32_t w = gcrt_load_acquire(&worker_word);
+            if (gcrt_load_acquire(&workers_on)) gcrt__futex_wait(&worker_word, w, sleep_ns);
+            continue;
+        }
+        if (mode == GCRT_WORKER_SLEEP) {
+            gcrt_xadd(&busy, 1);
+            cpu0 = gcrt__thread_cputime();
+            mode = next;
+            continue; /* the phase check again, after busy */
+        }
+        mode = next;
+        if (gcrt__gc_drain(&wk->w, WORKER_SLICE) > 0) continue;
+        /* No work anywhere we can see: try to finish the mark. (A grace
+         * round for the Ps' barrier buffers was tried: under a memory
+         * limit a stream of small hand-overs kept the mark from ending
+         * for 100+ ms while the heap tripled.) */
+        worker_charge(wk, mode, &cpu0);
+        gcrt__gcwork_flush(&wk->w);
+        gcrt_xadd(&busy, -1);
+        worker_try_terminate();
+        uint32_t w2 = gcrt_load_acquire(&worker_word);
+        if (gcrt_load_acquire(&workers_on)) gcrt__futex_wait(&worker_word, w2, 50 * 1000);
+        gcrt_xadd(&busy, 1);
+        cpu0 = gcrt__thread_cputime();
+    }
+    if (mode != GCRT_WORKER_SLEEP) {
+        worker_charge(wk, mode, &cpu0);
+        if (mode == GCRT_WORKER_IDLE) gcrt_xadd(&idle_running, -1);
+        if (mode == GCRT_WORKER_FRACTIONAL) gcrt_store_relaxed(&fractional_on, 0u);
+        gcrt__gcwork_flush(&wk->w);
+        gcrt_xadd(&busy, -1);
+    }
 }
 
 static void *mark_worker(void *arg) {
@@ -883,43 +1036,23 @@ static void *mark_worker(void *arg) {
     for (;;) {
         uint32_t word = gcrt_load_acquire(&worker_word);
         if (gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_MARK ||
-            gcrt_load_relaxed(&cur_mode) != 0) {
+            gcrt_load_relaxed(&cur_mode) != 0 || !gcrt_load_acquire(&workers_on)) {
             gcrt__futex_wait(&worker_word, word, -1);
             continue;
         }
-        gcrt_xadd(&busy, 1);
-        for (;;) {
-            if (__atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) != GCRT_GC_MARK) break;
-            if (gcrt__gc_drain(&wk->w, 64 << 10) > 0) continue;
-            /* No work anywhere we can see: try to finish the mark. (A grace
-             * round for the Ps' barrier buffers was tried: under a memory
-             * limit a stream of small hand-overs kept the mark from ending
-             * for 100+ ms while the heap tripled.) */
-            gcrt__gcwork_flush(&wk->w);
-            gcrt_xadd(&busy, -1);
-            uint32_t z = 0;
-            if (gcrt_load_acquire(&busy) == 0 && !gcrt__gc_global_work() &&
-                gcrt_cas(&term_claim, &z, 1u)) {
-                gcrt__gc_mark_done();
-                gcrt_xadd(&busy, 1);
-                continue;
-            }
-            uint32_t w2 = gcrt_load_acquire(&worker_word);
-            gcrt__futex_wait(&worker_word, w2, 50 * 1000);
-            gcrt_xadd(&busy, 1);
-        }
-        gcrt__gcwork_flush(&wk->w);
-        gcrt_xadd(&busy, -1);
+        worker_mark(wk);
     }
     return NULL;
 }
 
-static void workers_init(void) {
-    int n = (procs() + 3) / 4;
-    if (n > MAX_WORKERS) n = MAX_WORKERS;
-    for (int i = 0; i < n; i++) {
+/* One worker per P (at least one), up to MAX_WORKERS; more are started
+ * when GOMAXPROCS has grown. start_lock held, no mark running. */
+void gcrt__gc_workers_start(void) {
+    int want = procs();
+    if (want > MAX_WORKERS) want = MAX_WORKERS;
+    int n = gcrt_load_relaxed(&nworkers);
+    for (int i = n; i < want; i++) {
         workers[i].idx = i;
-        workers[i].idle = 0;
         gcrt__gcwork_init(&workers[i].w);
         pthread_attr_t attr;
         pthread_attr_init(&attr);
@@ -928,29 +1061,25 @@ static void workers_init(void) {
         if (pthread_create(&workers[i].thread, &attr, mark_worker, &workers[i]) != 0)
             gcrt__throw("cannot start a GC mark worker");
         pthread_attr_destroy(&attr);
+        gcrt_store_release(&nworkers, i + 1);
     }
-    nworkers = n;
 }
 
-void gcrt__gc_workers_start(void) {
-    pthread_once(&workers_once, workers_init);
-}
-
-/* Worker CPU time per cycle, read from the workers' thread CPU clocks. */
+/* Worker CPU time per cycle: the workers charge it per mode as they go;
+ * zeroed at the start of a cycle, before they run. */
 void gcrt__gc_workers_cpu_mark(void) {
-    for (int i = 0; i < nworkers; i++)
-        gcrt_store_relaxed(&workers[i].cpu_mark, gcrt__os_thread_cputime_of(workers[i].thread));
+    int nw = gcrt_load_acquire(&nworkers);
+    for (int i = 0; i < nw; i++)
+        for (int m = 0; m < GCRT_WORKER_NMODES; m++)
+            gcrt_store_relaxed(&workers[i].ns[m], (int64_t)0);
 }
 
-void gcrt__gc_workers_cpu_take(int64_t *background, int64_t *idle) {
-    *background = *idle = 0;
-    for (int i = 0; i < nworkers; i++) {
-        int64_t used =
-            gcrt__os_thread_cputime_of(workers[i].thread) - gcrt_load_relaxed(&workers[i].cpu_mark);
-        if (used < 0) used = 0;
-        if (workers[i].idle)
-            *idle += used;
-        else
-            *background += used;
+void gcrt__gc_workers_cpu_take(int64_t *dedicated, int64_t *fractional, int64_t *idle) {
+    *dedicated = *fractional = *idle = 0;
+    int nw = gcrt_load_acquire(&nworkers);
+    for (int i = 0; i < nw; i++) {
+        *dedicated += gcrt_load_relaxed(&workers[i].ns[GCRT_WORKER_DEDICATED]);
+        *fractional += gcrt_load_relaxed(&workers[i].ns[GCRT_WORKER_FRACTIONAL]);
+        *idle += gcrt_load_relaxed(&workers[i].ns[GCRT_WORKER_IDLE]);
     }
 }

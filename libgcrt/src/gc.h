@@ -151,12 +151,13 @@ void gcrt__gc_periodic_check(void);
 void gcrt__gc_update_trigger(void);
 /* Mark termination, run by the mark worker that found no work left. */
 void gcrt__gc_mark_done(void);
-/* The background mark workers: started once; their marked bytes (taken
- * and zeroed) and CPU time per cycle. */
+/* The background mark workers: one per P, started (or grown) at cycle
+ * start with start_lock held; their marked bytes (taken and zeroed) and
+ * CPU time per cycle by mode (zeroed by cpu_mark). */
 void gcrt__gc_workers_start(void);
 uint64_t gcrt__gc_workers_take_marked(void);
 void gcrt__gc_workers_cpu_mark(void);
-void gcrt__gc_workers_cpu_take(int64_t *background, int64_t *idle);
+void gcrt__gc_workers_cpu_take(int64_t *dedicated, int64_t *fractional, int64_t *idle);
 /* gccheckmark=1, world stopped after marking: stops the program with the
  * addresses and allocation sites if a marked object points to an unmarked
  * one (a pointer store that bypassed the write barrier). */

@@ -373,6 +373,68 @@ bool gcrt__pacer_fractional_wanted(const struct gcrt_pacer *p, int64_t now_ns,
     return !(delta > 0 && (double)p_fractional_ns / (double)delta > p->fractional_utilization_goal);
 }
 
+/* ---- background mark worker scheduling ------------------------------- */
+
+struct gcrt_mark_plan gcrt__pacer_mark_plan(const struct gcrt_pacer *p, int32_t procs) {
+    struct gcrt_mark_plan plan = {
+        .procs = procs > 0 ? procs : 1,
+        .dedicated = p->dedicated_workers,
+        .max_idle = p->max_idle_workers,
+        .fractional_goal = p->fractional_utilization_goal,
+        .mark_start_ns = p->mark_start_ns,
+    };
+    return plan;
+}
+
+int32_t gcrt__pacer_free_ps(const struct gcrt_mark_plan *plan, int32_t busy_ps,
+                            int32_t fractional_on) {
+    int64_t free_ps = (int64_t)plan->procs - busy_ps - plan->dedicated - (fractional_on ? 1 : 0);
+    return free_ps > 0 ? (int32_t)free_ps : 0;
+}
+
+int32_t gcrt__pacer_worker_mode(const struct gcrt_mark_plan *plan, const struct gcrt_worker_view *v,
+                                int64_t *sleep_ns) {
+    *sleep_ns = -1;
+    int32_t dedicated = plan->dedicated;
+    bool has_fractional = plan->fractional_goal > 0;
+    if (dedicated <= 0 && !has_fractional) dedicated = 1; /* never stall */
+    if (v->worker < dedicated) return GCRT_WORKER_DEDICATED;
+
+    /* An idle slot: a free P, and fewer than max_idle idle workers. */
+    int32_t free_ps = gcrt__pacer_free_ps(plan, v->busy_ps, v->fractional_on);
+    bool idle_ok = v->idle_workers < plan->max_idle && v->idle_workers < free_ps;
+
+    if (has_fractional && v->worker == dedicated) {
+        /* The fractional worker: all Ps' share, goal x procs CPUs. Go
+         * starts it when its P is under the goal and stops it at 1.2 x the
+         * goal (hysteresis: fewer switches). */
+        double goal = plan->fractional_goal * (double)plan->procs;
+        int64_t delta = v->now_ns - plan->mark_start_ns;
+        if (delta < 0) delta = 0;
+        double limit = goal * (double)delta;
+        if (v->prev_mode == GCRT_WORKER_FRACTIONAL) limit *= GCRT_WORKER_FRACTIONAL_EXIT;
+        if ((double)v->fractional_ns <= limit) return GCRT_WORKER_FRACTIONAL;
+        if (idle_ok) return GCRT_WORKER_IDLE;
+        /* Ahead of the goal: sleep until it is under it again. */
+        double until = (double)v->fractional_ns / goal - (double)delta;
+        int64_t s = until > (double)GCRT_WORKER_MAX_SLEEP_NS ? GCRT_WORKER_MAX_SLEEP_NS
+                                                             : (int64_t)until + 1;
+        if (s < GCRT_WORKER_MIN_SLEEP_NS) s = GCRT_WORKER_MIN_SLEEP_NS;
+        *sleep_ns = s;
+        return GCRT_WORKER_SLEEP;
+    }
+
+    /* An idle worker. Those beyond the idle slots have nothing to do this
+     * cycle; the others poll for a free P, the later ones less often. */
+    int32_t first_idle = dedicated + (has_fractional ? 1 : 0);
+    int32_t k = v->worker - first_idle;
+    if (k >= plan->max_idle) return GCRT_WORKER_SLEEP;
+    if (idle_ok) return GCRT_WORKER_IDLE;
+    int64_t poll = (int64_t)(k + 1) * GCRT_WORKER_IDLE_POLL_NS;
+    *sleep_ns = poll < GCRT_WORKER_IDLE_POLL_MAX_NS ? poll : GCRT_WORKER_IDLE_POLL_MAX_NS;
+    return GCRT_WORKER_SLEEP;
+}
+
 bool gcrt__pacer_end_cycle(struct gcrt_pacer *p, int64_t now_ns, int32_t procs,
                            const struct gcrt_pacer_mem *mem) {
     p->last_heap_goal = gcrt__pacer_heap_goal(p, mem);

@@ -188,6 +188,64 @@ int64_t gcrt__pacer_assist_work(const struct gcrt_pacer *p, int64_t debt_bytes,
 bool gcrt__pacer_fractional_wanted(const struct gcrt_pacer *p, int64_t now_ns,
                                    int64_t p_fractional_ns);
 
+/* ---- background mark worker scheduling (Go: findRunnableGCWorker,
+ * gcBgMarkWorker, pollFractionalWorkerExit, findrunnable's idle marking) --
+ *
+ * gcrt's workers are threads of their own, not goroutines on Ps: worker 0..
+ * dedicated_workers-1 are the dedicated workers; the next one (when the
+ * fractional goal is > 0) is the fractional worker, which marks while its
+ * CPU time since mark start is below goal x procs x elapsed, and otherwise
+ * marks as an idle worker if a P is free, or sleeps; the rest are idle
+ * workers, which mark only while a P nobody runs on is free for them. */
+enum {
+    GCRT_WORKER_SLEEP = 0,  /* not marking: sleep *sleep_ns (-1: until woken) */
+    GCRT_WORKER_DEDICATED,  /* gcMarkWorkerDedicatedMode */
+    GCRT_WORKER_FRACTIONAL, /* gcMarkWorkerFractionalMode */
+    GCRT_WORKER_IDLE,       /* gcMarkWorkerIdleMode */
+    GCRT_WORKER_NMODES
+};
+
+/* The per-cycle part of the decision, copied from the pacer at mark start. */
+struct gcrt_mark_plan {
+    int32_t procs;          /* GOMAXPROCS the cycle was sized for */
+    int32_t dedicated;      /* dedicated_workers */
+    int32_t max_idle;       /* max_idle_workers */
+    double fractional_goal; /* fractional_utilization_goal (per P) */
+    int64_t mark_start_ns;
+};
+struct gcrt_mark_plan gcrt__pacer_mark_plan(const struct gcrt_pacer *p, int32_t procs);
+
+/* What one worker sees when it decides (between two bounded slices). */
+struct gcrt_worker_view {
+    int32_t worker;        /* its index, 0.. */
+    int32_t prev_mode;     /* its mode in the slice just ended (GCRT_WORKER_*) */
+    int64_t now_ns;        /* monotonic */
+    int64_t fractional_ns; /* CPU it marked in fractional mode this cycle */
+    int32_t busy_ps;       /* Ps the program runs on (goroutines, attached threads) */
+    int32_t fractional_on; /* another worker is marking in fractional mode */
+    int32_t idle_workers;  /* other workers marking in idle mode now */
+};
+
+#define GCRT_WORKER_FRACTIONAL_EXIT  1.2        /* pollFractionalWorkerExit's slack */
+#define GCRT_WORKER_MIN_SLEEP_NS     (20000)    /* bounds on a fractional worker's nap */
+#define GCRT_WORKER_MAX_SLEEP_NS     (5000000)  /* (also how late it sees the mark end) */
+#define GCRT_WORKER_IDLE_POLL_NS     (1000000)  /* an idle worker waiting for a free P */
+#define GCRT_WORKER_IDLE_POLL_MAX_NS (10000000) /* ... the later ones less often */
+
+/* Free Ps for idle marking: procs minus the program's busy Ps, the
+ * dedicated workers and a marking fractional worker (never < 0). */
+int32_t gcrt__pacer_free_ps(const struct gcrt_mark_plan *plan, int32_t busy_ps,
+                            int32_t fractional_on);
+
+/* The mode the worker should mark in now; when GCRT_WORKER_SLEEP, how long
+ * it should sleep before asking again (-1: no role this cycle). A worker that
+ * gets GCRT_WORKER_IDLE takes one of the max_idle idle slots (the caller
+ * claims it atomically and asks again if it lost the race). Without a
+ * dedicated worker and a fractional goal (cannot happen with Go's sizing),
+ * worker 0 acts as a dedicated one, so a mark never stalls. */
+int32_t gcrt__pacer_worker_mode(const struct gcrt_mark_plan *plan, const struct gcrt_worker_view *v,
+                                int64_t *sleep_ns);
+
 /* Go's endCycle, after marking, world stopped: last_heap_goal = the goal
  * in force, then the cons/mark estimate from this cycle (skipped when
  * heap_live <= triggered). Returns false if the smoother had to reset. */

@@ -20,6 +20,7 @@ gcrt_p_t **gcrt__allp;
 int32_t gcrt__nallp;
 static int32_t allp_cap;
 static gcrt_p_t *idle_ps;
+int32_t gcrt__foreign_running;
 gcrt_m_t *gcrt__allm;
 static gcrt_m_t *free_ms; /* detached Ms, reused */
 static int64_t next_m_id;
@@ -85,6 +86,7 @@ gcrt_p_t *gcrt__p_acquire(gcrt_m_t *m) {
     gcrt__unlock(&gcrt__allp_lock);
     m->p = p;
     m->mcache = p->mcache;
+    if (m->foreign) gcrt_xadd(&gcrt__foreign_running, 1);
     return p;
 }
 
@@ -104,6 +106,7 @@ void gcrt__p_release(gcrt_m_t *m) {
     p->link = idle_ps;
     idle_ps = p;
     gcrt__unlock(&gcrt__allp_lock);
+    if (m->foreign) gcrt_xadd(&gcrt__foreign_running, -1);
     gcrt__nostop_exit();
 }
 

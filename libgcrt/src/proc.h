@@ -60,6 +60,11 @@ extern gcrt_p_t **gcrt__allp;
 extern int32_t gcrt__nallp;
 extern gcrt_m_t *gcrt__allm;
 
+/* Attached foreign threads holding a P and not in a blocking call: Ps the
+ * program runs on that the goroutine scheduler does not see (the GC's idle
+ * mark workers count them as busy). Atomic. */
+extern int32_t gcrt__foreign_running;
+
 /* Runtime start time (monotonic ns) and GOMAXPROCS. */
 extern int64_t gcrt__runtime_init_time;
 extern int32_t gcrt__gomaxprocs;

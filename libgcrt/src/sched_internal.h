@@ -74,6 +74,7 @@ typedef struct gcrt_msched {
                                 the caller may keep pointers there */
     int64_t blocksince;      /* nanotime of gcrt_enter_blocking */
     int blockdepth;          /* nesting of gcrt_enter_blocking */
+    int foreign_blocked;     /* an attached thread's P left gcrt__foreign_running */
     void *altstack;          /* signal stack (runtime Ms) */
     void *tsan_fiber;        /* g0's TSan fiber */
     void *asan_fake;         /* ASan fake stack saved across a switch */

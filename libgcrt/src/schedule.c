@@ -417,6 +417,10 @@ void gcrt__enter_blocking(uintptr_t *regs, uintptr_t caller_sp) {
         ms->m->mcache = NULL; /* no heap while the P may be taken */
         gcrt_store_release(&pp->p->status, GCRT_P_SYSCALL);
         gcrt__sysmon_kick();
+    } else if (ms->m->foreign && ms->m->p) {
+        /* An attached thread keeps its P, but nobody runs on it now. */
+        ms->foreign_blocked = 1;
+        gcrt_xadd(&gcrt__foreign_running, -1);
     }
     gcrt__ms_block(ms);
 }
@@ -426,6 +430,10 @@ void gcrt_exit_blocking(void) {
     if (!ms || ms->blockdepth == 0) return;
     if (--ms->blockdepth > 0) return;
     gcrt__ms_unblock(ms);
+    if (ms->foreign_blocked) {
+        ms->foreign_blocked = 0;
+        gcrt_xadd(&gcrt__foreign_running, 1);
+    }
     gcrt_psched_t *pp = ms->oldp;
     if (!pp) return;
     ms->oldp = NULL;

@@ -112,8 +112,13 @@ struct samples {
     int n;
 };
 
+/* Worker CPU of the last check_trace, ms: background (dedicated +
+ * fractional) and idle marking, in forced (gcrt_gc) and other cycles. */
+static double bg_forced, bg_heap, idle_forced, idle_heap;
+
 /* Checks every gctrace line of r against the regex and the child's numbers. */
 static void check_trace(struct run *r, const char *what) {
+    bg_forced = bg_heap = idle_forced = idle_heap = 0;
     regex_t re;
     REQUIRE_EQ(regcomp(&re, GCRT_GCTRACE_REGEX, REG_EXTENDED | REG_NOSUB), 0);
     static struct samples sm;
@@ -152,6 +157,8 @@ static void check_trace(struct run *r, const char *what) {
                 if (l.p != procs) FAILF("%s: P %d, GOMAXPROCS %d: %s", what, l.p, procs, s);
                 if (l.u > 100) FAILF("%s: U over 100%%: %s", what, s);
                 nforced += l.forced;
+                *(l.forced ? &bg_forced : &bg_heap) += l.cpu[2];
+                *(l.forced ? &idle_forced : &idle_heap) += l.cpu[3];
                 /* The goal in force: NextGC sampled while NumGC was n-1,
                  * the last sample before the cycle. */
                 int k = -1;
@@ -171,6 +178,8 @@ static void check_trace(struct run *r, const char *what) {
     }
     fprintf(stderr, "%s: %u lines, %u forced, %u goals checked, NumGC %u, NumForcedGC %u\n", what,
             nlines, nforced, goal_checked, final_numgc, final_forced);
+    fprintf(stderr, "%s: worker CPU ms: background %.2f (forced cycles %.2f), idle %.2f (%.2f)\n",
+            what, bg_heap + bg_forced, bg_forced, idle_heap + idle_forced, idle_forced);
     EXPECT_EQ(nlines, final_numgc);
     EXPECT_EQ(expect_n - 1, final_numgc);
     EXPECT_EQ(nforced, final_forced);
@@ -212,6 +221,30 @@ static void test_gctrace_gomaxprocs(void) {
     EXPECT_EQ(r.status, 0);
     check_trace(&r, "gctrace=1 GOMAXPROCS=3");
     free_run(&r);
+}
+
+/* Idle-time marking (Go: findrunnable's idle mark workers): the child is
+ * one thread, so with GOMAXPROCS=2 a P is free while it allocates, and
+ * both while it waits in gcrt_gc: the gctrace idle figure (the third CPU
+ * one) is not 0. Only sums over the run are checked, and only where robust
+ * on a loaded machine: in the forced cycles (the program blocked) the
+ * second worker marks as an idle one beside the fractional one. The
+ * heap-triggered cycles mostly show idle marking too, and so does
+ * GOMAXPROCS=1 while the program waits, but a fractional worker starved of
+ * CPU by other processes never gets ahead of its share (0.5 or 0.25 CPU)
+ * and marks all its time as fractional: those are only printed. */
+static void test_gctrace_idle_marking(void) {
+    static const char *const procs[] = {"GOMAXPROCS=2", "GOMAXPROCS=1"};
+    for (int i = 0; i < 2; i++) {
+        const char *env[] = {"GODEBUG=gctrace=1", procs[i], NULL};
+        struct run r;
+        run_self("trace", env, &r);
+        EXPECT_EQ(r.status, 0);
+        check_trace(&r, procs[i]);
+        if (i == 0) EXPECT_GT(idle_forced, 0);
+        EXPECT_GT(bg_heap + bg_forced, 0); /* the fractional worker */
+        free_run(&r);
+    }
 }
 
 static void test_no_trace_without_godebug(void) {
@@ -267,6 +300,7 @@ int main(int argc, char **argv) {
     RUN(test_gctrace);
     RUN(test_gctrace_stoptheworld);
     RUN(test_gctrace_gomaxprocs);
+    RUN(test_gctrace_idle_marking);
     RUN(test_no_trace_without_godebug);
     RUN(test_scavtrace_forced);
     return th_summary();

@@ -352,6 +352,109 @@ static void test_workers(void) {
     EXPECT_FALSE(gcrt__pacer_fractional_wanted(&p, 1000, 0));
 }
 
+/* The worker scheduling policy (gc.c's mark workers), without clocks. */
+static int32_t mode_of(const struct gcrt_mark_plan *pl, int32_t worker, int32_t prev, int64_t now,
+                       int64_t frac_ns, int32_t busy, int32_t frac_on, int32_t idle,
+                       int64_t *sleep_ns) {
+    struct gcrt_worker_view v = {worker, prev, now, frac_ns, busy, frac_on, idle};
+    return gcrt__pacer_worker_mode(pl, &v, sleep_ns);
+}
+
+static void test_worker_mode(void) {
+    enum { D = GCRT_WORKER_DEDICATED, F = GCRT_WORKER_FRACTIONAL, I = GCRT_WORKER_IDLE };
+    const int32_t S = GCRT_WORKER_SLEEP;
+    const int64_t ms = 1000000;
+    struct gcrt_pacer p;
+    int64_t sl;
+
+    /* GOMAXPROCS=2: no dedicated worker; worker 0 is fractional with 0.5
+     * CPU in all (0.25 per P); worker 1 is an idle worker. */
+    gcrt__pacer_init(&p, 100, GCRT_PACER_NO_LIMIT);
+    gcrt__pacer_start_cycle(&p, 1000 * ms, 2, false, false, &no_mem);
+    struct gcrt_mark_plan pl = gcrt__pacer_mark_plan(&p, 2);
+    EXPECT_EQ(pl.procs, 2);
+    EXPECT_EQ(pl.dedicated, 0);
+    EXPECT_EQ(pl.max_idle, 2);
+    EXPECT_EQ(pl.mark_start_ns, 1000 * ms);
+    /* Behind its goal (4 ms marked of 0.5 x 10 ms): fractional. */
+    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 4 * ms, 1, 0, 0, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 5 * ms, 1, 0, 0, &sl), F);
+    /* Ahead: with a P nobody uses (1 busy of 2) it marks as idle... */
+    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 5 * ms + 1, 1, 0, 0, &sl), I);
+    /* ... unless another worker holds the one idle slot, or every P is
+     * busy: then it sleeps until it is behind again (6 ms / 0.5 - 10 ms). */
+    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 6 * ms, 1, 0, 1, &sl), S);
+    EXPECT_EQ(sl, 2 * ms + 1);
+    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 6 * ms, 2, 0, 0, &sl), S);
+    EXPECT_EQ(sl, 2 * ms + 1);
+    /* The nap is bounded: never longer than MAX, never shorter than MIN. */
+    EXPECT_EQ(mode_of(&pl, 0, S, 1100 * ms, 100 * ms, 2, 0, 0, &sl), S);
+    EXPECT_EQ(sl, GCRT_WORKER_MAX_SLEEP_NS);
+    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 5 * ms + 2, 2, 0, 0, &sl), S);
+    EXPECT_EQ(sl, GCRT_WORKER_MIN_SLEEP_NS);
+    /* Go's hysteresis: once running it stops only above 1.2 x the goal. */
+    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 6 * ms, 2, 0, 0, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 6 * ms + 1, 2, 0, 0, &sl), S);
+    /* At mark start (no time elapsed) it starts marking at once. */
+    EXPECT_EQ(mode_of(&pl, 0, S, 1000 * ms, 0, 2, 0, 0, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 0, S, 999 * ms, 0, 2, 0, 0, &sl), F);
+    /* The idle worker: marks while a P is free, counting a marking
+     * fractional worker as a busy P. */
+    EXPECT_EQ(mode_of(&pl, 1, S, 1010 * ms, 0, 1, 0, 0, &sl), I);
+    EXPECT_EQ(mode_of(&pl, 1, I, 1010 * ms, 0, 1, 0, 0, &sl), I);
+    EXPECT_EQ(mode_of(&pl, 1, I, 1010 * ms, 0, 1, 1, 0, &sl), S);
+    EXPECT_EQ(sl, GCRT_WORKER_IDLE_POLL_NS);
+    EXPECT_EQ(mode_of(&pl, 1, S, 1010 * ms, 0, 2, 0, 0, &sl), S);
+    EXPECT_EQ(mode_of(&pl, 1, S, 1010 * ms, 0, 0, 0, 1, &sl), I); /* 2 free Ps */
+    EXPECT_EQ(mode_of(&pl, 1, S, 1010 * ms, 0, 0, 0, 2, &sl), S); /* max_idle reached */
+    /* A busy count above procs (attached threads) is no free P. */
+    EXPECT_EQ(mode_of(&pl, 1, S, 1010 * ms, 0, 5, 0, 0, &sl), S);
+    EXPECT_EQ(gcrt__pacer_free_ps(&pl, 5, 1), 0);
+    EXPECT_EQ(gcrt__pacer_free_ps(&pl, 0, 1), 1);
+
+    /* GOMAXPROCS=1: 0.25 of the one P, and an idle P only when the program
+     * blocks (a thread in gcrt_gc, say). */
+    gcrt__pacer_start_cycle(&p, 0, 1, false, false, &no_mem);
+    pl = gcrt__pacer_mark_plan(&p, 1);
+    EXPECT_EQ(mode_of(&pl, 0, S, 100 * ms, 25 * ms, 1, 0, 0, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 0, S, 100 * ms, 26 * ms, 1, 0, 0, &sl), S);
+    EXPECT_EQ(sl, 4 * ms + 1);
+    EXPECT_EQ(mode_of(&pl, 0, S, 100 * ms, 26 * ms, 0, 0, 0, &sl), I);
+
+    /* GOMAXPROCS=4: worker 0 dedicated whatever it sees; no fractional
+     * worker; workers 1-3 idle, with 4 - busy - 1 free Ps. */
+    gcrt__pacer_start_cycle(&p, 0, 4, false, false, &no_mem);
+    pl = gcrt__pacer_mark_plan(&p, 4);
+    EXPECT_EQ(mode_of(&pl, 0, S, 100 * ms, 0, 4, 0, 0, &sl), D);
+    EXPECT_EQ(mode_of(&pl, 0, D, 100 * ms, 0, 4, 0, 3, &sl), D);
+    EXPECT_EQ(mode_of(&pl, 1, S, 100 * ms, 0, 1, 0, 1, &sl), I);
+    EXPECT_EQ(mode_of(&pl, 3, S, 100 * ms, 0, 1, 0, 2, &sl), S);
+    EXPECT_EQ(sl, 3 * GCRT_WORKER_IDLE_POLL_NS); /* later ones poll less */
+    EXPECT_EQ(mode_of(&pl, 3, S, 100 * ms, 0, 3, 0, 0, &sl), S);
+
+    /* GOMAXPROCS=6: 1 dedicated + a fractional worker (0.5 CPU). */
+    gcrt__pacer_start_cycle(&p, 0, 6, false, false, &no_mem);
+    pl = gcrt__pacer_mark_plan(&p, 6);
+    EXPECT_EQ(mode_of(&pl, 0, S, 10 * ms, 0, 6, 0, 0, &sl), D);
+    EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 5 * ms, 6, 0, 0, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 6 * ms, 6, 0, 0, &sl), S);
+    EXPECT_EQ(mode_of(&pl, 2, S, 10 * ms, 0, 3, 1, 0, &sl), I); /* 6-3-1-1 = 1 free */
+    EXPECT_EQ(mode_of(&pl, 2, S, 10 * ms, 0, 4, 1, 0, &sl), S);
+
+    /* Periodic cycle with a dedicated worker: no idle workers at all; the
+     * idle ones sleep until woken (-1). */
+    gcrt__pacer_start_cycle(&p, 0, 4, true, false, &no_mem);
+    pl = gcrt__pacer_mark_plan(&p, 4);
+    EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 0, 0, 0, 0, &sl), S);
+    EXPECT_EQ(sl, -1);
+
+    /* A plan with neither dedicated nor fractional workers (not Go's
+     * sizing, but the mark must not stall): worker 0 is dedicated. */
+    struct gcrt_mark_plan none = {.procs = 1, .dedicated = 0, .max_idle = 0};
+    EXPECT_EQ(mode_of(&none, 0, S, 10 * ms, 0, 1, 0, 0, &sl), D);
+    EXPECT_EQ(mode_of(&none, 1, S, 10 * ms, 0, 0, 0, 0, &sl), S);
+}
+
 /* GOGC=100 after a cycle that marked 100 MiB of which 50 MiB scannable;
  * this cycle triggered at 150 MiB. */
 static void marking(struct gcrt_pacer *p) {
@@ -614,6 +717,7 @@ int main(void) {
     RUN(test_goal_raises);
     RUN(test_trigger_bounds);
     RUN(test_workers);
+    RUN(test_worker_mode);
     RUN(test_revise);
     RUN(test_revise_gogc_off);
     RUN(test_end_cycle);
