@@ -362,6 +362,8 @@ static void checker(void *arg) {
 static __attribute__((noinline)) void wipe_stack(void) {
     volatile char buf[32768];
     memset((char *)buf, 0, sizeof buf);
+    /* Without a use the compiler drops the memset (and the call). */
+    __asm__ volatile("" : : "r"(buf) : "memory");
 }
 
 static void test_graph(void) {
