@@ -455,6 +455,9 @@ static void finish_cycle(void) {
     /* Before the world restarts (Go too): a new cycle may start at once. */
     limiter_transition_finish();
     pt_mark(&pt_stw2, "stats");
+    /* Read now: once the world runs, an allocation may start the next
+     * cycle, which resets cyc (gcrt__gc_maybe_start). */
+    int mode = cyc.mode;
 
     gcrt__start_the_world();
     pt_mark(&pt_stw2, "start");
@@ -463,7 +466,6 @@ static void finish_cycle(void) {
      * cycle's waiters (runtime.GC) go: cycle N's line precedes their
      * return. */
     if (gcrt__debug.gctrace > 0) print_gctrace(&tc);
-    int mode = cyc.mode; /* cyc belongs to the next cycle once waiters go */
     gcrt_store_release(&completed, completed + 1);
     gcrt__futex_wake(&completed, INT32_MAX);
     if (mode != 2) gcrt__bgsweep_wake();

@@ -51,8 +51,11 @@ gcrt_span_t *gcrt__mcache_refill(gcrt_mcache_t *c, unsigned spc) {
         gcrt__nostop_exit();
         return NULL;
     }
+    /* Release: a MemStats reader (read_pstats) that loads the slot reads
+     * the span's counts, which the span's initialisation (a recycled
+     * struct is rewritten) must happen before. */
     gcrt__stats_begin(&c->stats);
-    gcrt_store_relaxed(&c->alloc[spc], s);
+    gcrt_store_release(&c->alloc[spc], s);
     gcrt__stats_end(&c->stats);
     gcrt__nostop_exit();
     /* The span's free slots count as allocated now (heap_live): pay for

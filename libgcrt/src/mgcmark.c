@@ -572,9 +572,13 @@ void gcrt__gc_rescan_signal_stopped(gcrt_gcwork_t *w) {
 
 /* ---- gccheckmark ------------------------------------------------------------ */
 
-/* Calls f for every INUSE span, in address order (world stopped). */
+/* Calls f for every INUSE span, in address order (world stopped). The
+ * heap lock is held throughout: the stopped world does not stop the
+ * threads that are not Ps (the scavenger returns stashed spans to the page
+ * heap, which rewrites the page table and frees span structs). */
 static void for_each_inuse_span(void (*f)(gcrt_span_t *s, void *arg), void *arg) {
     gcrt_mheap_t *h = &gcrt__mheap;
+    gcrt__lock(&h->lock);
     uintptr_t npages = (gcrt_load_relaxed(&h->arena_used) - h->arena_start) >> GCRT_PAGE_SHIFT;
     for (uintptr_t i = 0; i < npages;) {
         gcrt_span_t *s = h->spans[i];
@@ -586,6 +590,7 @@ static void for_each_inuse_span(void (*f)(gcrt_span_t *s, void *arg), void *arg)
         if (s->state == GCRT_SPAN_INUSE) f(s, arg);
         i += n;
     }
+    gcrt__unlock(&h->lock);
 }
 
 /* Whether p points into an allocated object that is not marked. */

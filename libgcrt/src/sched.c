@@ -155,7 +155,8 @@ gcrt_msched_t *gcrt__msched_of(gcrt_m_t *m) {
     void *z = NULL;
     if (!gcrt_cas(&m->sched, &z, n)) {
         gcrt__os_unmap(n, sizeof *n);
-        return z;
+        /* The failed CAS loads z relaxed: acquire the winner's struct. */
+        return gcrt_load_acquire((gcrt_msched_t **)&m->sched);
     }
     return n;
 }

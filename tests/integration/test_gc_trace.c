@@ -67,12 +67,25 @@ static int child_trace(void) {
     return 0;
 }
 
-static int child_scav(void) {
-    gcrt_init();
-    /* 64 MiB live, then dropped, collected and returned to the OS. */
+/* 64 MiB live, then dropped. In a frame of its own, wiped before the
+ * collection: a stale slot holding the ring would keep all of it. */
+static __attribute__((noinline)) void scav_fill_and_drop(void) {
     ring = gcrt_alloc(64 * sizeof(void *));
     for (int i = 0; i < 64; i++) gcrt_store(&ring[i], gcrt_alloc_noscan(1 << 20));
     ring = NULL;
+}
+
+static __attribute__((noinline)) void wipe_stack(void) {
+    volatile char buf[16384];
+    memset((char *)buf, 0, sizeof buf);
+    __asm__ volatile("" : : "r"(buf) : "memory"); /* or the memset is dropped */
+}
+
+static int child_scav(void) {
+    gcrt_init();
+    /* 64 MiB live, then dropped, collected and returned to the OS. */
+    scav_fill_and_drop();
+    wipe_stack();
     gcrt_gc();
     gcrt_free_os_memory();
     struct gcrt_memstats ms;

@@ -212,8 +212,6 @@ static void drop_region(struct worker *w) {
     for (int r = 0; r < ROOTS; r++) *slot(w, r) = NULL;
 }
 
-static void *volatile sink;
-
 /* One random mutation. */
 static void step(struct worker *w) {
     uint64_t op = rnd(w) % 100;
@@ -279,10 +277,13 @@ static void step(struct worker *w) {
             *slot(w, (int)(rnd(w) % ROOTS)) = n;
         }
     } else {
-        /* Garbage: drives heap-triggered cycles. */
+        /* Garbage: drives heap-triggered cycles. The sink is the
+         * worker's own (a shared one would be a data race). */
+        void *volatile sink;
         for (int k = 0; k < 8; k++) sink = gcrt_alloc(16 + rnd(w) % 600);
         if (use_large && rnd(w) % 50 == 0) sink = gcrt_alloc(40000 + rnd(w) % 100000);
         sink = NULL;
+        (void)sink;
     }
 }
 
@@ -361,6 +362,8 @@ static void checker(void *arg) {
 static __attribute__((noinline)) void wipe_stack(void) {
     volatile char buf[32768];
     memset((char *)buf, 0, sizeof buf);
+    /* Without a use the compiler drops the memset (and the call). */
+    __asm__ volatile("" : : "r"(buf) : "memory");
 }
 
 static void test_graph(void) {
@@ -435,7 +438,6 @@ static void test_graph(void) {
 
     /* Drop everything: the heap comes back down. */
     for (int i = 0; i < nworkers; i++) drop_region(&W[i]);
-    sink = NULL;
     n = NULL;
     wipe_stack();
     gcrt_gc();

@@ -25,6 +25,8 @@ static struct obj *volatile resurrected;
 static __attribute__((noinline)) void wipe_stack(void) {
     volatile char buf[16384];
     memset((char *)buf, 0, sizeof buf);
+    /* Without a use the compiler drops the memset (and the call). */
+    __asm__ volatile("" : : "r"(buf) : "memory");
 }
 
 /* Runs fn on a goroutine that then exits: whatever fn left in registers

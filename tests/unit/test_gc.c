@@ -49,6 +49,8 @@ static __attribute__((noinline)) void make_garbage(int n, size_t size) {
 static __attribute__((noinline)) void wipe_stack(void) {
     volatile char buf[16384];
     memset((char *)buf, 0, sizeof buf);
+    /* Without a use the compiler drops the memset (and the call). */
+    __asm__ volatile("" : : "r"(buf) : "memory");
 }
 
 static void full_gc(void) {

@@ -25,6 +25,8 @@ static void *volatile sink;
 static NOINLINE void wipe_stack(void) {
     volatile char buf[32768];
     memset((char *)buf, 0, sizeof buf);
+    /* Without a use the compiler drops the memset (and the call). */
+    __asm__ volatile("" : : "r"(buf) : "memory");
 }
 
 static NOINLINE void churn(long bytes) {
