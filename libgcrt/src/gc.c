@@ -514,11 +514,13 @@ void gcrt__gc_mark_done(void) {
         cyc.t_markterm = 0;
         gcrt_store_release(&gcrt__gcphase, (uint32_t)GCRT_GC_MARK);
         gcrt__start_the_world();
+        /* Before the claim is given back: once it is, another worker may
+         * end the cycle (st.num_gc, pt_stw2) at once. */
+        pt_mark(&pt_stw2, "restart");
+        pt_print(&pt_stw2, "stw2-restart", st.num_gc + 1);
         /* Only now may a worker claim termination again. */
         gcrt_store_release(&term_claim, 0u);
         gcrt_store_release(&workers_on, 1u);
-        pt_mark(&pt_stw2, "restart");
-        pt_print(&pt_stw2, "stw2-restart", st.num_gc + 1);
         gcrt_xadd(&worker_word, 1);
         gcrt__futex_wake(&worker_word, INT32_MAX);
         return;
