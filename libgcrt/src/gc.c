@@ -513,6 +513,9 @@ static void finish_cycle(void) {
     limiter_transition_finish();
     pt_mark(&pt_stw2, "stats");
 
+    /* cyc belongs to the next cycle once the world restarts: an allocation
+     * that reaches the trigger starts one (TSan, test_gc_limiter). */
+    int mode = cyc.mode;
     gcrt__start_the_world();
     pt_mark(&pt_stw2, "start");
     pt_print(&pt_stw2, "stw2", tc.num);
@@ -520,7 +523,6 @@ static void finish_cycle(void) {
      * cycle's waiters (runtime.GC) go: cycle N's line precedes their
      * return. */
     if (gcrt__debug.gctrace > 0) print_gctrace(&tc);
-    int mode = cyc.mode; /* cyc belongs to the next cycle once waiters go */
     gcrt_store_release(&completed, completed + 1);
     gcrt__futex_wake(&completed, INT32_MAX);
     if (mode != 2) gcrt__bgsweep_wake();
