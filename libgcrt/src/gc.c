@@ -258,6 +258,10 @@ void gcrt__gc_limiter_add_assist(int64_t ns) {
     if (ns > 0) gcrt_xadd_relaxed(&limiter_assist_ns, ns);
 }
 
+void gcrt__gc_limiter_add_idle(int64_t ns) {
+    if (ns > 0) gcrt_xadd_relaxed(&limiter_idle_ns, ns);
+}
+
 /* Around each of the two stops: flush the window, then count the pause as
  * GC time on every P (Go: start/finishGCTransition). */
 static void limiter_transition_start(bool enable_gc) {
@@ -906,7 +910,7 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
            gcrt__nanotime() - t0 < ASSIST_WAIT_NS) {
         int64_t s0 = gcrt__nanotime();
         gcrt__os_sleep_ns(20 * 1000);
-        gcrt_xadd_relaxed(&limiter_idle_ns, gcrt__nanotime() - s0);
+        gcrt__gc_limiter_add_idle(gcrt__nanotime() - s0);
         done += assist_drain(c, work - done);
     }
     int64_t earned = done >= work

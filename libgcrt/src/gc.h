@@ -155,6 +155,10 @@ extern uint32_t gcrt__gc_limiter_on;
 /* Assist time (ns, wall) for the limiter: mark assists, the allocator's
  * scavenging under a memory limit. No lock taken. */
 void gcrt__gc_limiter_add_assist(int64_t ns);
+/* Idle time (ns, wall) for the limiter: a P with nothing to run, idle
+ * marking (Go: limiterEventIdle, limiterEventIdleMarkWork), an assist
+ * waiting for the workers. No lock taken. */
+void gcrt__gc_limiter_add_idle(int64_t ns);
 /* The limiter's periodic update while a mark runs or it is on, at most
  * every 10 ms; cheap otherwise (sysmon calls it every round). */
 void gcrt__gc_limiter_tick(void);
