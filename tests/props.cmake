@@ -67,3 +67,13 @@ set(GCRT_TEST_TIMEOUT_test_sched_go 180)
 # checks that preemption is off there and skips the rest.
 set(GCRT_TEST_LABELS_test_sched_preempt tsan)
 set(GCRT_TEST_TIMEOUT_test_sched_preempt 180)
+# The GC CPU limiter end to end: children with GOMAXPROCS=2 and their own
+# limits; the parent reads the limit it starts with (none).
+set(GCRT_TEST_LABELS_test_gc_limiter tsan)
+set(GCRT_TEST_ENV_test_gc_limiter "GOMEMLIMIT=;TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0")
+if(GCRT_TSAN)
+  # The spiral for a few cycles and half the live heap, for the races:
+  # instrumented, the spiral takes
+  # 10-20 s to turn the limiter on (test_gc_limiter.c).
+  set(GCRT_TEST_ENV_test_gc_limiter "${GCRT_TEST_ENV_test_gc_limiter};GCRT_LIMITER_QUICK=1;GCRT_LIMITER_MB=8")
+endif()

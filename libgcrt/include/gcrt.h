@@ -189,6 +189,13 @@ GCRT_API int gcrt_set_gc_percent(int percent);
  * runtime maps and has not released: Sys - HeapReleased) and returns the
  * previous one; a negative limit only reads it. INT64_MAX means none. */
 GCRT_API int64_t gcrt_set_memory_limit(int64_t limit);
+/* runtime/metrics /gc/limiter/last-enabled:gc-cycle: the GC cycle (NumGC
+ * + 1 at the time) in which the GC CPU limiter last turned on, 0 if it
+ * never did. The limiter turns on when the collector has used more than
+ * about half the CPU (GOMAXPROCS x time) over the last second or so,
+ * typically under a memory limit below the live heap; while it is on,
+ * allocations skip their mark assists and the heap may exceed the limit. */
+GCRT_API uint32_t gcrt_gc_limiter_last_enabled(void);
 
 /* ---- the write barrier (Go: the compiler's p.f = q) --------------------- */
 

@@ -96,9 +96,15 @@ static struct gcrt_pacer pacer; /* pacer_lock */
  * drains with mutator time; while it is full, assists are skipped, so a
  * GC that cannot keep up (a memory limit below the live heap) takes at
  * most about half the CPU instead of all of it. */
-static struct gcrt_cpu_limiter limiter;     /* pacer_lock */
-static uint32_t limiter_on;                 /* limiter.enabled, for the lock-free check */
-static int64_t limiter_idle_pending;        /* idle mark ns not yet in the limiter; atomic */
+static struct gcrt_cpu_limiter limiter; /* pacer_lock */
+uint32_t gcrt__gc_limiter_on;           /* limiter.enabled, for lock-free checks */
+/* Assist and idle ns not yet in the limiter's pools: added without the
+ * lock (an update that cannot take it must not lose them), moved in under
+ * pacer_lock before each update and transition. Atomic. */
+static int64_t limiter_assist_ns, limiter_idle_ns;
+static int64_t limiter_last_ns;             /* limiter.last_update_ns, for lock-free checks */
+static uint64_t limiter_skipped;            /* limiter.assists_skipped; atomic */
+static int32_t limiter_new_procs;           /* GOMAXPROCS changed in a transition; pacer_lock */
 static uint64_t trigger_bytes = UINT64_MAX; /* heap_live that starts a cycle; atomic */
 static uint64_t cyc_goal = UINT64_MAX;      /* heap goal of the running cycle; atomic */
 
@@ -215,13 +221,19 @@ static int32_t procs(void) {
     return gcrt__gomaxprocs > 0 ? gcrt__gomaxprocs : 1;
 }
 
-/* Recomputes the trigger (pacer_lock held). */
+/* Publishes the memory limit to the heap (pacer_lock held). The heap's 0
+ * means none, so a limit of 0 (valid, as in Go: the collector then runs
+ * nearly all the time and frees pages at once) goes there as 1 byte. */
 static void update_limit_locked(void) {
-    gcrt_store_relaxed(&gcrt__mheap.memory_limit, pacer.memory_limit == GCRT_PACER_NO_LIMIT
-                                                      ? (uint64_t)0
-                                                      : (uint64_t)pacer.memory_limit);
+    uint64_t lim = (uint64_t)pacer.memory_limit;
+    if (pacer.memory_limit == GCRT_PACER_NO_LIMIT)
+        lim = 0;
+    else if (lim == 0)
+        lim = 1;
+    gcrt_store_relaxed(&gcrt__mheap.memory_limit, lim);
 }
 
+/* Recomputes the trigger (pacer_lock held). */
 static void update_trigger_locked(void) {
     struct gcrt_pacer_mem m;
     pacer_mem(&m);
@@ -233,15 +245,31 @@ static void update_trigger_locked(void) {
 }
 
 static void limiter_publish_locked(void) {
-    gcrt_store_relaxed(&limiter_on, (uint32_t)limiter.enabled);
+    gcrt_store_relaxed(&gcrt__gc_limiter_on, (uint32_t)limiter.enabled);
+    gcrt_store_relaxed(&limiter_last_ns, limiter.last_update_ns);
+}
+
+/* Moves the lock-free assist and idle time into the limiter (pacer_lock). */
+static void limiter_take_pools_locked(void) {
+    int64_t a = __atomic_exchange_n(&limiter_assist_ns, 0, __ATOMIC_RELAXED);
+    int64_t i = __atomic_exchange_n(&limiter_idle_ns, 0, __ATOMIC_RELAXED);
+    if (a) gcrt__cpu_limiter_add_assist_time(&limiter, a);
+    if (i) gcrt__cpu_limiter_add_idle_time(&limiter, i);
+}
+
+void gcrt__gc_limiter_add_assist(int64_t ns) {
+    if (ns > 0) gcrt_xadd_relaxed(&limiter_assist_ns, ns);
+}
+
+void gcrt__gc_limiter_add_idle(int64_t ns) {
+    if (ns > 0) gcrt_xadd_relaxed(&limiter_idle_ns, ns);
 }
 
 /* Around each of the two stops: flush the window, then count the pause as
  * GC time on every P (Go: start/finishGCTransition). */
 static void limiter_transition_start(bool enable_gc) {
     gcrt__lock(&pacer_lock);
-    int64_t idle_ns = __atomic_exchange_n(&limiter_idle_pending, (int64_t)0, __ATOMIC_RELAXED);
-    if (idle_ns) gcrt__cpu_limiter_add_idle_time(&limiter, idle_ns);
+    limiter_take_pools_locked();
     gcrt__cpu_limiter_start_gc_transition(&limiter, enable_gc, gcrt__nanotime());
     limiter_publish_locked();
     gcrt__unlock(&pacer_lock);
@@ -249,28 +277,64 @@ static void limiter_transition_start(bool enable_gc) {
 static void limiter_transition_finish(void) {
     gcrt__lock(&pacer_lock);
     gcrt__cpu_limiter_finish_gc_transition(&limiter, gcrt__nanotime());
+    if (limiter_new_procs) {
+        gcrt__cpu_limiter_reset_capacity(&limiter, gcrt__nanotime(), limiter_new_procs);
+        limiter_new_procs = 0;
+    }
     limiter_publish_locked();
     gcrt__unlock(&pacer_lock);
 }
 
-/* The periodic update (Go: sysmon and the end of each assist call it). */
-static void limiter_maybe_update(int64_t assist_ns) {
+/* The periodic update, at most every 10 ms (Go 1.19: the scheduler's
+ * findRunnableGCWorker during a mark and the end of each assist; here the
+ * assist path, sysmon and the scavenger's periodic check). Time still in
+ * flight (an assist draining) is flushed by its owner as it goes, so the
+ * update passes none. */
+static void limiter_maybe_update(void) {
     int64_t now = gcrt__nanotime();
+    if (now - gcrt_load_relaxed(&limiter_last_ns) <= GCRT_CPU_LIMITER_UPDATE_PERIOD_NS)
+        return;                              /* cheap test first: sysmon calls this every round */
     if (!gcrt__trylock(&pacer_lock)) return; /* someone else is at it */
-    if (assist_ns) gcrt__cpu_limiter_add_assist_time(&limiter, assist_ns);
-    int64_t idle_ns = __atomic_exchange_n(&limiter_idle_pending, (int64_t)0, __ATOMIC_RELAXED);
-    if (idle_ns) gcrt__cpu_limiter_add_idle_time(&limiter, idle_ns);
     if (!limiter.transitioning && gcrt__cpu_limiter_need_update(&limiter, now)) {
+        limiter_take_pools_locked();
         gcrt__cpu_limiter_update(&limiter, now, 0, 0);
         limiter_publish_locked();
     }
     gcrt__unlock(&pacer_lock);
 }
 
+/* GOMAXPROCS changed (Go: procresize resets the capacity): the window
+ * so far is counted with the old procs; during a transition, at its end. */
+void gcrt__gc_limiter_set_procs(int32_t n) {
+    if (n < 1) n = 1;
+    gcrt__lock(&pacer_lock);
+    if (limiter.transitioning) {
+        limiter_new_procs = n;
+    } else {
+        limiter_take_pools_locked();
+        gcrt__cpu_limiter_reset_capacity(&limiter, gcrt__nanotime(), n);
+    }
+    limiter_publish_locked();
+    gcrt__unlock(&pacer_lock);
+}
+
+void gcrt__gc_limiter_tick(void) {
+    if (gcrt_load_relaxed(&gcrt__gc_marking) || gcrt_load_relaxed(&gcrt__gc_limiter_on))
+        limiter_maybe_update();
+}
+
+uint32_t gcrt_gc_limiter_last_enabled(void) {
+    gcrt__lock(&pacer_lock);
+    uint32_t n = limiter.last_enabled_cycle;
+    gcrt__unlock(&pacer_lock);
+    return n;
+}
+
 void gcrt__gc_limiter_state(struct gcrt_cpu_limiter *out) {
     gcrt__lock(&pacer_lock);
     *out = limiter;
     gcrt__unlock(&pacer_lock);
+    out->assists_skipped = gcrt_load_relaxed(&limiter_skipped);
 }
 
 /* World stopped, end of a cycle: every cache must give its spans back
@@ -455,10 +519,9 @@ static void finish_cycle(void) {
     /* Before the world restarts (Go too): a new cycle may start at once. */
     limiter_transition_finish();
     pt_mark(&pt_stw2, "stats");
-    /* Read now: once the world runs, an allocation may start the next
-     * cycle, which resets cyc (gcrt__gc_maybe_start). */
+    /* cyc belongs to the next cycle once the world restarts: an allocation
+     * that reaches the trigger starts one (TSan, test_gc_limiter). */
     int mode = cyc.mode;
-
     gcrt__start_the_world();
     pt_mark(&pt_stw2, "start");
     pt_print(&pt_stw2, "stw2", tc.num);
@@ -644,7 +707,7 @@ void gcrt__gc_maybe_start(void) {
 /* Go's forcegc: a cycle when none ran for 2 minutes (GOGC >= 0). Called
  * by the scavenger thread (not attached: it holds no heap pointers). */
 void gcrt__gc_periodic_check(void) {
-    limiter_maybe_update(0); /* Go's sysmon does it too */
+    limiter_maybe_update(); /* also when sysmon sleeps */
     int64_t last;
     gcrt__lock(&stats_lock);
     last = (int64_t)st.last_gc_unix;
@@ -777,13 +840,29 @@ void gcrt__gc_fill_memstats(struct gcrt_memstats *ms) {
  * a worker (Go: assists take a place in work.nwait): a worker that finds
  * the global list empty while an assist holds grey objects must not
  * conclude the mark is over, or every mark termination finds the assist's
- * work, restarts, and at last drains it with the world stopped. */
+ * work, restarts, and at last drains it with the world stopped.
+ * It drains in chunks: after each its time goes to the GC CPU limiter
+ * (Go tracks an assist in flight for the limiter's updates), and it stops
+ * early when the limiter turns on (Go's gcDrainN does too). */
+enum { ASSIST_CHUNK = 64 << 10 }; /* scan bytes */
 static int64_t assist_drain(gcrt_mcache_t *c, int64_t work) {
     int64_t done = 0;
     gcrt__nostop_enter();
     gcrt_xadd(&busy, 1);
     if (__atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) == GCRT_GC_MARK) {
-        done = gcrt__gc_drain(&c->gcw, work);
+        int64_t t = gcrt__nanotime();
+        for (;;) {
+            int64_t n =
+                gcrt__gc_drain(&c->gcw, work - done < ASSIST_CHUNK ? work - done : ASSIST_CHUNK);
+            done += n;
+            int64_t now = gcrt__nanotime();
+            gcrt__gc_limiter_add_assist(now - t);
+            t = now;
+            limiter_maybe_update();
+            if (n == 0 || done >= work || gcrt_load_relaxed(&gcrt__gc_limiter_on) ||
+                __atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) != GCRT_GC_MARK)
+                break;
+        }
         gcrt__gcwork_flush(&c->gcw);
     }
     gcrt_xadd(&busy, -1);
@@ -805,10 +884,11 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     }
     c->assist_credit -= bytes;
     if (c->assist_credit >= 0) return;
-    if (gcrt_load_relaxed(&limiter_on)) {
+    if (gcrt_load_relaxed(&gcrt__gc_limiter_on)) {
         /* The GC has used too much CPU lately: no assist (Go skips it too,
          * the debt stays); keep the limiter's clock going meanwhile. */
-        limiter_maybe_update(0);
+        gcrt_xadd_relaxed(&limiter_skipped, (uint64_t)1);
+        limiter_maybe_update();
         return;
     }
     int64_t credit;
@@ -827,12 +907,19 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     /* No grey objects to take: the rest of the work is in the background
      * workers' hands. Past the heap goal the allocation waits for them a
      * little (Go parks the assist until they have earned it credit), at
-     * most ASSIST_WAIT_NS per allocation; below the goal it is forgiven. */
+     * most ASSIST_WAIT_NS per allocation; below the goal it is forgiven.
+     * The wait is idle time for the limiter (Go's parked assist leaves its
+     * P idle when there is nothing else to run), and ends when the limiter
+     * turns on: a collector that cannot keep up must not stall the
+     * program either (the debt is forgiven below, as after the wait). */
     enum { ASSIST_WAIT_NS = 1000 * 1000 };
     while (done < work && gcrt_load_relaxed(&gcrt__gc_marking) &&
+           !gcrt_load_relaxed(&gcrt__gc_limiter_on) &&
            gcrt_load_relaxed(&gcrt__heap_live) > gcrt_load_relaxed(&cyc_goal) &&
            gcrt__nanotime() - t0 < ASSIST_WAIT_NS) {
+        int64_t s0 = gcrt__nanotime();
         gcrt__os_sleep_ns(20 * 1000);
+        gcrt__gc_limiter_add_idle(gcrt__nanotime() - s0);
         done += assist_drain(c, work - done);
     }
     int64_t earned = done >= work
@@ -841,10 +928,12 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     if (__builtin_add_overflow(c->assist_credit, earned, &c->assist_credit))
         c->assist_credit = INT64_MAX / 2;
     if (c->assist_credit < 0) c->assist_credit = 0; /* forgiven */
-    /* CPU time, not wall time: the waiting above is not GC work. */
+    /* CPU time, not wall time: the waiting above is not GC work. (The
+     * limiter has had the drains' wall time, as Go's has: its window is
+     * wall time x procs.) */
     int64_t cpu = gcrt__thread_cputime() - cpu0;
     gcrt_xadd_relaxed(&cyc.assist_ns, cpu);
-    limiter_maybe_update(cpu);
+    limiter_maybe_update();
 }
 
 /* ---- start-up ------------------------------------------------------------------ */
@@ -857,6 +946,7 @@ void gcrt__gc_init(void) {
     gcrt__lock(&pacer_lock);
     gcrt__pacer_init(&pacer, gogc, limit);
     gcrt__cpu_limiter_init(&limiter, gcrt__nanotime(), procs());
+    limiter_publish_locked();
     update_limit_locked();
     update_trigger_locked();
     gcrt__unlock(&pacer_lock);
@@ -970,7 +1060,7 @@ static void worker_charge(struct worker *wk, int32_t mode, int64_t *cpu0) {
     *cpu0 = now;
     if (mode == GCRT_WORKER_SLEEP || d <= 0) return;
     gcrt_xadd(&wk->ns[mode], d);
-    if (mode == GCRT_WORKER_IDLE) gcrt_xadd(&limiter_idle_pending, d);
+    if (mode == GCRT_WORKER_IDLE) gcrt__gc_limiter_add_idle(d);
 }
 
 /* One concurrent mark phase (until mark termination) for one worker. */
@@ -990,7 +1080,7 @@ static void worker_mark(struct worker *wk) {
         /* Dedicated workers never change mode: their clock is read once. */
         if (mode != GCRT_WORKER_DEDICATED && mode != GCRT_WORKER_SLEEP)
             worker_charge(wk, mode, &cpu0);
-        if (mode == GCRT_WORKER_IDLE) limiter_maybe_update(0); /* its idle pool */
+        if (mode == GCRT_WORKER_IDLE) limiter_maybe_update(); /* its idle pool */
         int64_t sleep_ns;
         int32_t next =
             mode == GCRT_WORKER_DEDICATED ? mode : worker_decide(wk, &pl, mode, &sleep_ns);

@@ -149,6 +149,21 @@ void gcrt__gc_maybe_start(void);
 void gcrt__gc_periodic_check(void);
 /* Refreshes the trigger from the pacer (allocator slow path). */
 void gcrt__gc_update_trigger(void);
+/* The GC CPU limiter (gc.c): on while the collector has used too much CPU
+ * lately (assists and the scavenging assist are skipped); atomic. */
+extern uint32_t gcrt__gc_limiter_on;
+/* Assist time (ns, wall) for the limiter: mark assists, the allocator's
+ * scavenging under a memory limit. No lock taken. */
+void gcrt__gc_limiter_add_assist(int64_t ns);
+/* Idle time (ns, wall) for the limiter: a P with nothing to run, idle
+ * marking (Go: limiterEventIdle, limiterEventIdleMarkWork), an assist
+ * waiting for the workers. No lock taken. */
+void gcrt__gc_limiter_add_idle(int64_t ns);
+/* The limiter's periodic update while a mark runs or it is on, at most
+ * every 10 ms; cheap otherwise (sysmon calls it every round). */
+void gcrt__gc_limiter_tick(void);
+/* GOMAXPROCS is now n: the limiter's capacity and window follow. */
+void gcrt__gc_limiter_set_procs(int32_t n);
 /* Mark termination, run by the mark worker that found no work left. */
 void gcrt__gc_mark_done(void);
 /* The background mark workers: one per P, started (or grown) at cycle

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "gc.h"
 #include "godebug.h"
 #include "malloc.h"
 #include "os.h"
@@ -233,10 +234,17 @@ static uint64_t mapped_ready(const gcrt_mheap_t *h) {
 
 gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanclass, int manual) {
     if (npages == 0 || npages > UINT32_MAX) return NULL;
+    /* Under a memory limit, release free pages first when this span would
+     * go over it (Go: allocSpan's scavenging assist), unless the GC CPU
+     * limiter is on; the time counts as assist time for it. */
     uint64_t limit = gcrt_load_relaxed(&h->memory_limit);
-    if (limit) {
+    if (limit && !gcrt_load_relaxed(&gcrt__gc_limiter_on)) {
         uint64_t want = mapped_ready(h) + (npages << GCRT_PAGE_SHIFT);
-        if (want > limit) gcrt__mheap_scavenge(h, want - limit);
+        if (want > limit) {
+            int64_t t0 = gcrt__nanotime();
+            gcrt__mheap_scavenge(h, want - limit);
+            gcrt__gc_limiter_add_assist(gcrt__nanotime() - t0);
+        }
     }
     gcrt__lock(&h->lock);
     gcrt_span_t *t = find_free(h, npages);

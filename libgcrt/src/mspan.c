@@ -122,8 +122,10 @@ void gcrt__span_init_objects(gcrt_span_t *s, unsigned spanclass) {
     s->freed_bits = s->alloc_bits + ((size_t)1 << bits_bucket(nw));
     s->gcmark_bits = s->alloc_bits + ((size_t)2 << bits_bucket(nw));
     s->freeindex = 0;
-    s->alloc_count = 0;
-    s->alloc_count_before_cache = 0;
+    /* Relaxed: MemStats reads both of a span still in a cache slot, and a
+     * span struct is reused (TSan, test_gc_limiter). */
+    gcrt_store_relaxed(&s->alloc_count, (uint16_t)0);
+    gcrt_store_relaxed(&s->alloc_count_before_cache, (uint16_t)0);
     s->nfreed = 0;
     s->alloc_cache = 0;
     gcrt__span_refill_cache(s, 0);

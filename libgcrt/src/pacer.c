@@ -506,10 +506,12 @@ bool gcrt__cpu_limiter_need_update(const struct gcrt_cpu_limiter *l, int64_t now
 
 void gcrt__cpu_limiter_add_assist_time(struct gcrt_cpu_limiter *l, int64_t ns) {
     l->assist_time_pool += ns;
+    l->assist_total_ns += ns;
 }
 
 void gcrt__cpu_limiter_add_idle_time(struct gcrt_cpu_limiter *l, int64_t ns) {
     l->idle_time_pool += ns;
+    l->idle_total_ns += ns;
 }
 
 void gcrt__cpu_limiter_accumulate(struct gcrt_cpu_limiter *l, int64_t mutator_ns, int64_t gc_ns) {

@@ -281,10 +281,13 @@ struct gcrt_cpu_limiter {
     bool gc_enabled;             /* marking: counts 25% background time */
     bool transitioning;          /* between start/finish_gc_transition */
     int64_t assist_time_pool;    /* assist ns since the last update */
+    int64_t assist_total_ns;     /* all assist ns added, cumulative (for tests) */
+    int64_t idle_total_ns;       /* all idle ns added, cumulative (for tests) */
     int64_t idle_time_pool;      /* idle P ns and idle mark ns since then */
     int64_t last_update_ns;      /* time of the last update */
     uint32_t last_enabled_cycle; /* numgc + 1 when it last turned on */
     uint32_t numgc;              /* completed cycles; the collector keeps it */
+    uint64_t assists_skipped;    /* assists skipped while on; the collector keeps it */
     int32_t nprocs;              /* GOMAXPROCS */
 };
 

@@ -155,7 +155,9 @@ gcrt_msched_t *gcrt__msched_of(gcrt_m_t *m) {
     void *z = NULL;
     if (!gcrt_cas(&m->sched, &z, n)) {
         gcrt__os_unmap(n, sizeof *n);
-        /* The failed CAS loads z relaxed: acquire the winner's struct. */
+        /* The winner's, acquired: a failed gcrt_cas loads relaxed, and
+         * its initialisation must be seen (TSan, test_gc_limiter: a
+         * stopper racing an attached thread's first safepoint). */
         return gcrt_load_acquire((gcrt_msched_t **)&m->sched);
     }
     return n;

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "gc.h"
 #include "sched_internal.h"
 
 /* ---- Ps ------------------------------------------------------------------- */
@@ -88,7 +89,9 @@ int gcrt_gomaxprocs(int n) {
         gcrt_store_relaxed(&gcrt__sched.nprocs, n);
         gcrt__gomaxprocs = n;
     }
+    int32_t now_procs = gcrt__sched.nprocs;
     gcrt__unlock(&gcrt__sched.lock);
+    if (now_procs != old) gcrt__gc_limiter_set_procs(now_procs);
     while (grew-- > 0) gcrt__wakep();
     return old;
 }

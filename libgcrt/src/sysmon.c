@@ -16,6 +16,8 @@
  *     otherwise the G yields at its next safepoint (gcrt_checkpoint, a
  *     channel operation, sleep, yield);
  *   - timers: if the earliest timer is due and a P is idle, start an M;
+ *   - the GC CPU limiter's periodic update while a mark runs or it is on
+ *     (gc.c; at most every 10 ms);
  *   - every 100 ms, stacks of dead goroutines beyond a cache of 1024 go
  *     back to the OS (gcrt__gfree_trim) once the cache has not changed for
  *     a period (while goroutines come and go they reuse them), and the stack statistics are
@@ -25,6 +27,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include "gc.h"
 #include "sched_internal.h"
 
 enum {
@@ -132,6 +135,7 @@ static void *sysmon(void *arg) {
             gcrt__stack_publish();
         }
         if (!(gcrt_load_acquire(&gcrt__stw_word) & 1)) {
+            gcrt__gc_limiter_tick(); /* the GC CPU limiter: see gc.c */
             int did = retake(now);
             /* Work in the global queue while a P is idle and nobody looks
              * for work: a missed wakeup; start an M (cheap insurance). */
