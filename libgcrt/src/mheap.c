@@ -248,6 +248,18 @@ gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanc
     }
     gcrt__lock(&h->lock);
     gcrt_span_t *t = find_free(h, npages);
+    /* The scavenger may hold a free run off the lists while it is in
+     * madvise (release_run): wait for it rather than grow the heap. (Not
+     * waiting made allocations that came in meanwhile grow the heap:
+     * GCBench's RSS grew 4 MiB at a time to twice its heap.) Bounded: a
+     * thread scavenging for a memory limit may have been stopped in the
+     * middle (by a stop-the-world whose stopper allocates). */
+    for (int spins = 0; !t && h->scav_held && spins < 1000; spins++) {
+        gcrt__unlock(&h->lock);
+        gcrt__os_yield();
+        gcrt__lock(&h->lock);
+        t = find_free(h, npages);
+    }
     if (!t) {
         if (grow(h, npages) != 0) {
             gcrt__unlock(&h->lock);
@@ -324,18 +336,12 @@ void gcrt__mheap_free(gcrt_mheap_t *h, gcrt_span_t *s) {
     gcrt__unlock(&h->lock);
 }
 
-/* Releases up to want pages at the high end of free run *ps, which the
- * caller took off the free lists. The stretches are found under the heap
- * lock, released with the lock dropped (madvise is slow), then marked.
- * Only the part from the lowest stretch up stays off the lists meanwhile:
- * the rest goes back at once (*ps becomes the part held), so allocations
- * that come in meanwhile still find it. (Holding a whole run made every
- * allocation that needed it while the scavenger slept in madvise grow the
- * heap instead: GCBench's RSS grew 4 MiB at a time to twice its heap.)
- * Returns pages released; the caller puts *ps back. */
-static uintptr_t release_run(gcrt_mheap_t *h, gcrt_span_t **ps, uintptr_t want) {
+/* Releases up to want pages at the high end of free run s, which the
+ * caller took off the free lists (so nobody else touches its pages; see
+ * scav_held). The stretches are found under the heap lock, released with
+ * the lock dropped (madvise is slow), then marked. Returns pages released. */
+static uintptr_t release_run(gcrt_mheap_t *h, gcrt_span_t *s, uintptr_t want) {
     enum { MAXSTRETCH = 32 };
-    gcrt_span_t *s = *ps;
     uintptr_t lo[MAXSTRETCH], hi[MAXSTRETCH];
     int n = 0;
     uintptr_t first = page_index(h, s->base), i = first + s->npages, planned = 0;
@@ -350,21 +356,6 @@ static uintptr_t release_run(gcrt_mheap_t *h, gcrt_span_t **ps, uintptr_t want) 
         hi[n] = top;
         planned += top - i;
         n++;
-    }
-    if (n == 0) return 0;
-    uintptr_t cut = lo[n - 1];
-    if (cut > first) {
-        gcrt_span_t *t = gcrt__span_struct_alloc(h);
-        if (t) { /* else hold all of s */
-            t->base = h->arena_start + (cut << GCRT_PAGE_SHIFT);
-            t->npages = (uint32_t)(first + s->npages - cut);
-            gcrt_store_relaxed(&t->state, (uint8_t)GCRT_SPAN_FREE);
-            t->heapfree = 0; /* neighbours will not merge with it */
-            set_free_bounds(h, t);
-            s->npages = (uint32_t)(cut - first);
-            insert_free(h, s); /* cannot merge upwards: t is not heapfree */
-            *ps = t;
-        }
     }
     gcrt__unlock(&h->lock);
     int ok[MAXSTRETCH];
@@ -404,7 +395,9 @@ uintptr_t gcrt__mheap_scavenge(gcrt_mheap_t *h, uintptr_t nbytes) {
         if (!pick) break;
         free_list_remove(h, pick);
         pick->heapfree = 0; /* neighbours will not merge with it */
-        uintptr_t got = release_run(h, &pick, want - done);
+        h->scav_held++;
+        uintptr_t got = release_run(h, pick, want - done);
+        h->scav_held--;
         gcrt_bump(&h->heap_free, -(uint64_t)(got << GCRT_PAGE_SHIFT));
         gcrt_bump(&h->heap_released, (uint64_t)(got << GCRT_PAGE_SHIFT));
         gcrt_bump(&h->released_total, (uint64_t)(got << GCRT_PAGE_SHIFT));
