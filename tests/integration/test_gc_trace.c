@@ -265,6 +265,8 @@ static void test_no_trace_without_godebug(void) {
     struct run r;
     run_self("trace", env, &r);
     EXPECT_EQ(r.status, 0);
+    if (r.status != 0)
+        fprintf(stderr, "child: signal %d, stderr:\n%.4000s\n", r.signaled, r.err ? r.err : "");
     EXPECT_TRUE(strstr(r.err, "gc 1 @") == NULL);
     free_run(&r);
 }
