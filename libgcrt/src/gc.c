@@ -218,7 +218,8 @@ static void pacer_mem(struct gcrt_pacer_mem *m) {
 }
 
 static int32_t procs(void) {
-    return gcrt__gomaxprocs > 0 ? gcrt__gomaxprocs : 1;
+    int32_t n = gcrt_load_relaxed(&gcrt__gomaxprocs); /* GOMAXPROCS may change meanwhile */
+    return n > 0 ? n : 1;
 }
 
 /* Publishes the memory limit to the heap (pacer_lock held). The heap's 0

@@ -87,7 +87,7 @@ int gcrt_gomaxprocs(int n) {
             }
         }
         gcrt_store_relaxed(&gcrt__sched.nprocs, n);
-        gcrt__gomaxprocs = n;
+        gcrt_store_relaxed(&gcrt__gomaxprocs, n);
     }
     int32_t now_procs = gcrt__sched.nprocs;
     gcrt__unlock(&gcrt__sched.lock);
