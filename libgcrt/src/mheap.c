@@ -25,6 +25,9 @@
 gcrt_mheap_t gcrt__mheap;
 
 #define GROW_MIN ((uint64_t)4 << 20) /* commit at least 4 MiB at a time */
+/* How long an allocation waits for the scavenger to put back a free run it
+ * holds while in madvise, before growing the heap instead (alloc). */
+#define SCAV_WAIT_NS ((int64_t)50 * 1000 * 1000)
 
 static inline uintptr_t page_index(const gcrt_mheap_t *h, uintptr_t addr) {
     return (addr - h->arena_start) >> GCRT_PAGE_SHIFT;
@@ -253,10 +256,19 @@ gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanc
      * waiting made allocations that came in meanwhile grow the heap:
      * GCBench's RSS grew 4 MiB at a time to twice its heap.) Bounded: a
      * thread scavenging for a memory limit may have been stopped in the
-     * middle (by a stop-the-world whose stopper allocates). */
-    for (int spins = 0; !t && h->scav_held && spins < 1000; spins++) {
+     * middle (by a stop-the-world whose stopper allocates). The bound is
+     * time, not a count of yields: a yield returns at once when nothing
+     * else wants this CPU, while the scavenger, preempted on a loaded
+     * machine, may need a scheduler time slice or two to finish. */
+    for (int64_t t0 = 0; !t && h->scav_held;) {
+        int64_t now = gcrt__nanotime();
+        if (t0 == 0) t0 = now;
+        if (now - t0 > SCAV_WAIT_NS) break;
         gcrt__unlock(&h->lock);
-        gcrt__os_yield();
+        if (now - t0 < 100 * 1000)
+            gcrt__os_yield();
+        else
+            gcrt__os_sleep_ns(20 * 1000);
         gcrt__lock(&h->lock);
         t = find_free(h, npages);
     }
