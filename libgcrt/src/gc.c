@@ -191,9 +191,15 @@ static void pt_print(struct pausetrace *pt, const char *what, uint32_t num) {
     if (off < sizeof line)
         off += gcrt__fmt(line + off, sizeof line - off,
                          " [rounds=%d signals=%d first@%lldus by_signal=%d refused_nostop=%d "
-                         "refused_unsafe=%d]",
+                         "refused_unsafe=%d",
                          d.rounds, d.sent, (long long)(d.first_signal_ns / 1000), d.by_signal,
                          d.refused_nostop, d.refused_unsafe);
+    if (off < sizeof line && d.signal_pc) {
+        char where[200];
+        gcrt__symbolize(d.signal_pc, where, sizeof where);
+        off += gcrt__fmt(line + off, sizeof line - off, " at %s", where);
+    }
+    if (off < sizeof line) off += gcrt__fmt(line + off, sizeof line - off, "]");
     if (off >= sizeof line - 1) off = sizeof line - 2;
     line[off++] = '\n';
     gcrt__os_write(2, line, off);
@@ -919,7 +925,7 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
            gcrt_load_relaxed(&gcrt__heap_live) > gcrt_load_relaxed(&cyc_goal) &&
            gcrt__nanotime() - t0 < ASSIST_WAIT_NS) {
         int64_t s0 = gcrt__nanotime();
-        gcrt__os_sleep_ns(20 * 1000);
+        gcrt__sleep_stoppable(20 * 1000); /* mark termination need not signal it */
         gcrt__gc_limiter_add_idle(gcrt__nanotime() - s0);
         done += assist_drain(c, work - done);
     }

@@ -94,6 +94,13 @@ static GCRT_NOINLINE GCRT_NOPREEMPT void alloc_hook(gcrt_mcache_t *c, gcrt_span_
     if (hooks & GCRT_HOOK_PCS) gcrt__span_record_pc(s, idx, pc);
     if (hooks & GCRT_HOOK_FLUSH) gcrt__mcache_prepare_for_sweep(c);
     gcrt__nostop_exit();
+    /* A stop is pending (GCRT_HOOK_STOP), or the world may be stopping
+     * while this thread allocates black: stop here, within one allocation,
+     * rather than at the next refill or the stop signal (tens of µs later;
+     * with more runnable threads than CPUs, whenever the stopper gets a CPU
+     * back to send it). The slot is taken, zeroed and coloured, and p is
+     * live in the caller's frame, which the stop scans. */
+    gcrt__safepoint();
 }
 
 /* Zeroes a slot. Slots of up to 128 bytes (multiples of 8) get at most 8

@@ -25,6 +25,15 @@ gcrt_mcache_t *gcrt__mcache_new(void) {
     return c;
 }
 
+void gcrt__mcache_set_stop_hook(int on) {
+    for (gcrt_mcache_t *c = gcrt_load_acquire(&gcrt__allmcache); c; c = c->alllink) {
+        if (on)
+            __atomic_fetch_or(&c->hooks, (uint32_t)GCRT_HOOK_STOP, __ATOMIC_RELAXED);
+        else
+            __atomic_fetch_and(&c->hooks, ~(uint32_t)GCRT_HOOK_STOP, __ATOMIC_RELAXED);
+    }
+}
+
 /* Takes span class spc's span out of the cache, moving its allocation count
  * into the P's statistics. */
 static void uncache(gcrt_mcache_t *c, unsigned spc) {

@@ -37,9 +37,13 @@ static inline unsigned gcrt__spc_sizeclass(unsigned spc) {
  *   PCS    record allocation sites (GODEBUG=gccheckmark=1)
  *   FLUSH  the collector finished a cycle: give every cached span back
  *          before allocating more from them (Go: mcache.prepareForSweep)
- * Set by the collector with the world stopped (atomic or), cleared by the
- * owner inside a no-stop region (lock.h). */
-enum { GCRT_HOOK_BLACK = 1, GCRT_HOOK_PCS = 2, GCRT_HOOK_FLUSH = 4 };
+ *   STOP   a stop-the-world is pending: every allocation is a safepoint
+ *          (stw.c), so an allocating thread stops within one allocation
+ *          instead of at its next span refill or the stop signal
+ * BLACK and FLUSH are set by the collector with the world stopped (atomic
+ * or) and cleared by the owner inside a no-stop region (lock.h); STOP is
+ * set and cleared by the stopper (gcrt__mcache_set_stop_hook). */
+enum { GCRT_HOOK_BLACK = 1, GCRT_HOOK_PCS = 2, GCRT_HOOK_FLUSH = 4, GCRT_HOOK_STOP = 8 };
 
 typedef struct gcrt_mcache {
     /* -- hot: the fast path reads these ----------------------------------- */
@@ -86,5 +90,9 @@ static inline void gcrt__stats_end(gcrt_pstats_t *st) {
 /* The list of all mcaches, for readers (memstats, the GC). */
 extern gcrt_mcache_t *gcrt__allmcache;
 extern gcrt_lock_t gcrt__allmcache_lock;
+
+/* Sets (on) or clears GCRT_HOOK_STOP in every mcache: the stopper's calls
+ * around a stop-the-world (stw.c). */
+void gcrt__mcache_set_stop_hook(int on);
 
 #endif

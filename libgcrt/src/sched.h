@@ -132,6 +132,12 @@ extern gcrt_g_t *gcrt__allg;
  * the caller stays on its M and may keep using its P's mcache. (Yielding
  * to sysmon's preemption request is gcrt_checkpoint, gcrt_sched.h.) */
 void gcrt__safepoint(void);
+/* Sleeps about ns nanoseconds counted as stopped: a stop-the-world meanwhile
+ * claims the thread without a signal (as in a blocking call) and scans its
+ * stack from this frame; returns once the world runs again. For the
+ * runtime's own short waits on an attached thread outside no-stop regions
+ * (an assist waiting for the mark workers). */
+void gcrt__sleep_stoppable(int64_t ns);
 /* Odd while a stop-the-world is on (stw.c). */
 extern uint32_t gcrt__stw_word;
 static inline int gcrt__stop_pending(void) {
@@ -175,6 +181,7 @@ struct gcrt_stw_detail {
     int32_t sent, rounds;                   /* signals sent; rounds that found an M running */
     int32_t by_signal;                      /* Ms stopped in the signal handler */
     int32_t refused_nostop, refused_unsafe; /* signals that could not stop their M */
+    uintptr_t signal_pc;                    /* where the last signal found its M, or 0 */
 };
 void gcrt__stw_last_detail(struct gcrt_stw_detail *d);
 /* Stop-the-world statistics (ns). */

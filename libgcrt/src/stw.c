@@ -24,12 +24,13 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "mcache.h"
 #include "sched_internal.h"
 
 #define STW_SIGNAL SIGURG
 enum {
-    STW_SIGNAL_AFTER_NS = 20 * 1000, /* wait this long before signalling */
-    STW_RESIGNAL_NS = 50 * 1000,     /* then resend this often */
+    STW_SIGNAL_AFTER_NS = 5 * 1000, /* wait this long before signalling */
+    STW_RESIGNAL_NS = 50 * 1000,    /* then resend this often */
     /* Between the spin and the sleep, yield the CPU this long: a futex
      * sleep and wake-up costs tens of microseconds on a loaded or virtual
      * machine, and a pure spin keeps the CPU from an M we wait for when
@@ -45,6 +46,9 @@ static int64_t stw_count, stw_last_ns, stw_max_ns, stw_total_ns, stw_signals;
  * (unsafe point, no-stop region), Ms stopped by the signal, rounds. */
 static struct gcrt_stw_detail stw_detail;
 static struct sigaction old_urg;
+/* The M stopping the world: it must not stop itself if it allocates (its
+ * mcache has GCRT_HOOK_STOP too). */
+static gcrt_msched_t *stw_owner;
 
 /* ---- an M's own transitions ----------------------------------------------- */
 
@@ -87,6 +91,7 @@ GCRT_NOINLINE void gcrt__safepoint_slow(void) {
         return;
     }
     gcrt_msched_t *ms = gcrt__getms();
+    if (ms == gcrt_load_relaxed(&stw_owner)) return;
     /* Blocked (and maybe claimed by the stopper, which may be reading the
      * state saved when it blocked): it already counts as stopped. */
     if (gcrt_load_acquire(&ms->stwstate) != GCRT_MS_RUN) return;
@@ -99,6 +104,26 @@ GCRT_NOINLINE void gcrt__safepoint_slow(void) {
     uint32_t s = GCRT_MS_RUN;
     if (!gcrt_cas(&ms->stwstate, &s, GCRT_MS_STOPPED)) return;
     stopped_wait(ms);
+}
+
+GCRT_NOINLINE void gcrt__sleep_stoppable(int64_t ns) {
+    gcrt_msched_t *ms = gcrt__tls_m ? gcrt__getms() : NULL;
+    if (!ms || gcrt__tls_nostop > 0 || ms->blockdepth > 0 ||
+        gcrt_load_relaxed(&ms->stwstate) != GCRT_MS_RUN) {
+        gcrt__os_sleep_ns(ns);
+        return;
+    }
+    /* As a blocking call leaves it: callee-saved registers in this frame
+     * (block_regs cleared: nothing stale is scanned), the stack from here. */
+    __builtin_unwind_init();
+    uintptr_t here;
+    memset(ms->block_regs, 0, sizeof ms->block_regs);
+    ms->stop_sp = (uintptr_t)&here & ~(uintptr_t)15;
+    ms->stop_fp = (uintptr_t)__builtin_frame_address(0);
+    gcrt__ms_block(ms);
+    gcrt__os_sleep_ns(ns);
+    gcrt__ms_unblock(ms); /* claimed by a stopper: waits for the start */
+    gcrt_keep_alive(&here);
 }
 
 /* A stop was requested while the thread was in a no-stop region (lock.h):
@@ -143,6 +168,9 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
     /* sysmon's asynchronous preemption request (preempt.c), handled after
      * a stop, if both came: then the goroutine resumes into the stub. */
     int preempt = ms && gcrt_load_relaxed(&ms->preempt_req);
+    if (ms && (w & 1))
+        gcrt_store_relaxed(&stw_detail.signal_pc,
+                           (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RIP]);
     if (ms && (w & 1) && gcrt__tls_nostop > 0) {
         /* In a runtime lock or an allocator region: it stops itself when it
          * leaves (gcrt__nostop_exit). */
@@ -222,8 +250,11 @@ int64_t gcrt__stop_the_world(const char *reason) {
     if (self) gcrt__ms_unblock(self);
     int64_t t0 = gcrt__nanotime();
     uint32_t w = gcrt_load_relaxed(&gcrt__stw_word) + 1;
+    gcrt_store_relaxed(&stw_owner, self);
     gcrt_store_release(&gcrt__stw_word, w); /* odd: stop pending */
     gcrt__fence();
+    /* Allocating threads stop at their next allocation. */
+    gcrt__mcache_set_stop_hook(1);
     /* Every round looks at all Ms; once the spin bound is over, every M
      * still running gets the signal at once (not one after another), and
      * again every STW_RESIGNAL_NS. The loop ends after a round that found
@@ -301,6 +332,8 @@ void gcrt__stw_publish_tid(int *tid, int value) {
 }
 
 void gcrt__start_the_world(void) {
+    gcrt__mcache_set_stop_hook(0);
+    gcrt_store_relaxed(&stw_owner, (gcrt_msched_t *)NULL);
     for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink) {
         gcrt_msched_t *ms = gcrt_load_acquire((gcrt_msched_t **)&m->sched);
         if (!ms) continue;
@@ -319,6 +352,7 @@ void gcrt__stw_last_detail(struct gcrt_stw_detail *d) {
     d->by_signal = gcrt_load_relaxed(&stw_detail.by_signal);
     d->refused_nostop = gcrt_load_relaxed(&stw_detail.refused_nostop);
     d->refused_unsafe = gcrt_load_relaxed(&stw_detail.refused_unsafe);
+    d->signal_pc = gcrt_load_relaxed(&stw_detail.signal_pc);
 }
 
 void gcrt__stw_stats(int64_t *count, int64_t *last, int64_t *max, int64_t *total,

@@ -3,8 +3,10 @@
  * blocking calls (count as stopped), the stack ranges the GC will scan,
  * and the stop latency statistics. */
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include "gcrt.h"
 #include "gcrt_sched.h"
 #include "harness.h"
 #include "lock.h"
@@ -180,11 +182,99 @@ static void test_attach_during_stw(void) {
     EXPECT_EQ(__atomic_load_n(&attached_flag, __ATOMIC_ACQUIRE), 1);
 }
 
+/* A thread that allocates stops at its next allocation (GCRT_HOOK_STOP),
+ * not only at its next span refill or on the stop signal. The thread
+ * blocks the signal, and allocates 8-byte objects (1024 to a span) one
+ * every few microseconds: stopped at refills only, it would run on for up
+ * to a thousand allocations after the stop request in every round. */
+static uint64_t nalloc;
+static int alloc_quit;
+static void *alloc_thread(void *arg) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGURG);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    gcrt_thread_attach();
+    while (!__atomic_load_n(&alloc_quit, __ATOMIC_RELAXED)) {
+        void **p = gcrt_alloc(8);
+        *p = p;
+        __atomic_store_n(&nalloc, nalloc + 1, __ATOMIC_RELAXED);
+        for (volatile int i = 0; i < 2000; i++) {
+        }
+    }
+    gcrt_thread_detach();
+    return NULL;
+}
+static void test_allocating_thread_stops_at_allocation(void) {
+    int old = gcrt_set_gc_percent(-1); /* only this test's stops */
+    pthread_t t;
+    pthread_create(&t, NULL, alloc_thread, NULL);
+    uint64_t worst = 0;
+    for (int round = 0; round < 20; round++) {
+        uint64_t n = __atomic_load_n(&nalloc, __ATOMIC_RELAXED);
+        while (__atomic_load_n(&nalloc, __ATOMIC_RELAXED) < n + 10) usleep(100);
+        uint64_t n0 = __atomic_load_n(&nalloc, __ATOMIC_RELAXED);
+        gcrt__stop_the_world("test");
+        uint64_t n1 = __atomic_load_n(&nalloc, __ATOMIC_RELAXED);
+        usleep(1000);
+        EXPECT_EQ(__atomic_load_n(&nalloc, __ATOMIC_RELAXED), n1); /* stopped */
+        gcrt__start_the_world();
+        if (n1 - n0 > worst) worst = n1 - n0;
+    }
+    /* One allocation may be under way when the stop is asked for. */
+    EXPECT_ULE(worst, 4);
+    __atomic_store_n(&alloc_quit, 1, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+    gcrt_set_gc_percent(old);
+}
+
+/* The runtime's short waits (an assist waiting for the mark workers) count
+ * as stopped: a stop-the-world does not wait for the sleep to end, nor
+ * need the signal (blocked here), and the sleeper waits for the start. */
+static int sleeper_in, sleeper_quit;
+static uint64_t sleeps;
+static void *sleep_thread(void *arg) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGURG);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    gcrt_thread_attach();
+    while (!__atomic_load_n(&sleeper_quit, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&sleeper_in, 1, __ATOMIC_RELAXED);
+        gcrt__sleep_stoppable(200 * 1000 * 1000);
+        __atomic_store_n(&sleeper_in, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&sleeps, sleeps + 1, __ATOMIC_RELAXED);
+    }
+    gcrt_thread_detach();
+    return NULL;
+}
+static void test_stoppable_sleep(void) {
+    pthread_t t;
+    pthread_create(&t, NULL, sleep_thread, NULL);
+    while (!__atomic_load_n(&sleeper_in, __ATOMIC_RELAXED)) usleep(1000);
+    usleep(10000); /* inside the sleep now */
+    uint64_t s0 = __atomic_load_n(&sleeps, __ATOMIC_RELAXED);
+    gcrt__stop_the_world("test");
+    /* The stop did not wait for the sleep: still the same one (a plain
+     * sleep with the signal blocked would have kept the stop waiting
+     * forever). */
+    uint64_t s1 = __atomic_load_n(&sleeps, __ATOMIC_RELAXED);
+    EXPECT_ULE(s1, s0 + 1);
+    usleep(300 * 1000); /* the sleep ends meanwhile: it must wait for the start */
+    EXPECT_EQ(__atomic_load_n(&sleeps, __ATOMIC_RELAXED), s1);
+    gcrt__start_the_world();
+    __atomic_store_n(&sleeper_quit, 1, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+    EXPECT_GT(__atomic_load_n(&sleeps, __ATOMIC_RELAXED), s1);
+}
+
 int main(void) {
     REQUIRE_EQ(gcrt_init(), 0);
     if (gcrt_gomaxprocs(0) < 2) gcrt_gomaxprocs(2);
     RUN(test_stw);
     RUN(test_stw_from_goroutine);
     RUN(test_attach_during_stw);
+    RUN(test_allocating_thread_stops_at_allocation);
+    RUN(test_stoppable_sleep);
     return th_summary();
 }
