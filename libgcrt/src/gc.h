@@ -43,6 +43,9 @@ typedef struct gcrt_gcwork {
 } gcrt_gcwork_t;
 
 void gcrt__gcwork_init(gcrt_gcwork_t *w);
+/* Makes sure n spare work buffers exist, their pages faulted in: called
+ * before a stop-the-world, so the stop does not map and fault them. */
+void gcrt__gcwork_reserve(size_t n);
 /* Hands the current buffer to the global list (if it holds anything). */
 void gcrt__gcwork_flush(gcrt_gcwork_t *w);
 /* Returns the current buffer, which must be empty, to the free list. */

@@ -23,26 +23,36 @@ void gcrt__gcwork_init(gcrt_gcwork_t *w) {
     memset(w, 0, sizeof *w);
 }
 
+static size_t nempty; /* buffers on empty_list; work_lock */
+
+/* A new chunk of buffers, all but the first put on empty_list; returns the
+ * first. Its pages are faulted in here (writing the links). */
+static gcrt_wbuf_t *new_chunk(void) {
+    enum { CHUNK = 64 << 10 };
+    char *c = gcrt__os_alloc(CHUNK);
+    if (!c) gcrt__throw("out of memory allocating GC work buffers");
+    gcrt_xadd_relaxed(&gcrt__meta.gc_sys, (uint64_t)CHUNK);
+    size_t n = CHUNK / sizeof(gcrt_wbuf_t);
+    gcrt__lock(&work_lock);
+    for (size_t i = 1; i < n; i++) {
+        gcrt_wbuf_t *x = (gcrt_wbuf_t *)(c + i * sizeof(gcrt_wbuf_t));
+        x->next = empty_list;
+        empty_list = x;
+    }
+    nempty += n - 1;
+    gcrt__unlock(&work_lock);
+    return (gcrt_wbuf_t *)c;
+}
+
 static GCRT_NOINLINE gcrt_wbuf_t *get_empty(void) {
     gcrt__lock(&work_lock);
     gcrt_wbuf_t *b = empty_list;
-    if (b) empty_list = b->next;
-    gcrt__unlock(&work_lock);
-    if (!b) {
-        enum { CHUNK = 64 << 10 };
-        char *c = gcrt__os_alloc(CHUNK);
-        if (!c) gcrt__throw("out of memory allocating GC work buffers");
-        gcrt_xadd_relaxed(&gcrt__meta.gc_sys, (uint64_t)CHUNK);
-        size_t n = CHUNK / sizeof(gcrt_wbuf_t);
-        gcrt__lock(&work_lock);
-        for (size_t i = 1; i < n; i++) {
-            gcrt_wbuf_t *x = (gcrt_wbuf_t *)(c + i * sizeof(gcrt_wbuf_t));
-            x->next = empty_list;
-            empty_list = x;
-        }
-        gcrt__unlock(&work_lock);
-        b = (gcrt_wbuf_t *)c;
+    if (b) {
+        empty_list = b->next;
+        nempty--;
     }
+    gcrt__unlock(&work_lock);
+    if (!b) b = new_chunk();
     b->n = 0;
     b->next = NULL;
     return b;
@@ -72,7 +82,18 @@ static void put_empty(gcrt_wbuf_t *b) {
     gcrt__lock(&work_lock);
     b->next = empty_list;
     empty_list = b;
+    nempty++;
     gcrt__unlock(&work_lock);
+}
+
+void gcrt__gcwork_reserve(size_t n) {
+    for (;;) {
+        gcrt__lock(&work_lock);
+        size_t have = nempty;
+        gcrt__unlock(&work_lock);
+        if (have >= n) return;
+        put_empty(new_chunk());
+    }
 }
 
 bool gcrt__gc_global_work(void) {
