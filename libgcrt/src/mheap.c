@@ -60,6 +60,23 @@ static uintptr_t bits_count_range(const uint64_t *b, uintptr_t i, uintptr_t n) {
     return c;
 }
 
+/* Below index i (down to lo), the first index whose bit is v, scanning
+ * downward a word at a time; lo - 1 if none. (Runs of a released heap are
+ * long: a bit-by-bit walk held the heap lock for milliseconds.) */
+static uintptr_t bits_prev(const uint64_t *b, uintptr_t lo, uintptr_t i, int v) {
+    while (i > lo) {
+        uintptr_t j = i - 1, w = j / 64, off = j % 64;
+        uint64_t word = v ? b[w] : ~b[w];
+        word &= off == 63 ? ~(uint64_t)0 : (((uint64_t)1 << (off + 1)) - 1); /* bits <= off */
+        if (word) {
+            uintptr_t k = w * 64 + 63 - (uintptr_t)__builtin_clzll(word);
+            return k >= lo ? k : lo - 1;
+        }
+        i = w * 64;
+    }
+    return lo - 1;
+}
+
 /* ---- free lists ---------------------------------------------------------- */
 
 static gcrt_span_t **free_list_for(gcrt_mheap_t *h, uintptr_t npages) {
@@ -358,11 +375,10 @@ static uintptr_t release_run(gcrt_mheap_t *h, gcrt_span_t *s, uintptr_t want) {
     int n = 0;
     uintptr_t first = page_index(h, s->base), i = first + s->npages, planned = 0;
     while (i > first && planned < want && n < MAXSTRETCH) {
-        while (i > first && ((h->released[(i - 1) / 64] >> ((i - 1) % 64)) & 1)) i--;
+        i = bits_prev(h->released, first, i, 0) + 1; /* skip released pages */
         uintptr_t top = i;
-        while (i > first && !((h->released[(i - 1) / 64] >> ((i - 1) % 64)) & 1) &&
-               planned + (top - i) < want)
-            i--;
+        i = bits_prev(h->released, first, i, 1) + 1; /* the unreleased stretch */
+        if (top - i > want - planned) i = top - (want - planned);
         if (top == i) break;
         lo[n] = i;
         hi[n] = top;

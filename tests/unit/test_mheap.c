@@ -99,6 +99,34 @@ static void test_release(void) {
     check_counts();
 }
 
+/* A free run whose pages alternate released / unreleased (across several
+ * bitmap words): the scavenger finds exactly the unreleased ones, a
+ * stretch at a time from the top, and releases what it is asked for. */
+static void test_release_alternating(void) {
+    enum { N = 300 };
+    gcrt_span_t *s[N];
+    for (int i = 0; i < N; i++) {
+        s[i] = gcrt__mheap_alloc(&h, 1, 0, 0);
+        REQUIRE_TRUE(s[i] != NULL);
+        memset((void *)s[i]->base, 1, 8192);
+    }
+    for (int i = 1; i < N; i += 2) gcrt__mheap_free(&h, s[i]);
+    gcrt__mheap_scavenge(&h, (uintptr_t)1 << 40); /* odd pages and the rest: released */
+    EXPECT_UEQ(h.heap_free, 0);
+    for (int i = 0; i < N; i += 2) gcrt__mheap_free(&h, s[i]);
+    EXPECT_UEQ(h.heap_free, (N / 2) * 8192); /* the even pages, one run with the odd */
+    check_counts();
+    EXPECT_UEQ(gcrt__mheap_scavenge(&h, 37 * 8192), 37 * 8192);
+    EXPECT_UEQ(h.heap_free, (N / 2 - 37) * 8192);
+    check_counts();
+    EXPECT_UEQ(gcrt__mheap_scavenge(&h, (uintptr_t)1 << 40), (N / 2 - 37) * 8192);
+    EXPECT_UEQ(h.heap_free, 0);
+    uintptr_t first = (s[0]->base - h.arena_start) >> 13;
+    for (uintptr_t i = first; i < first + N; i++)
+        EXPECT_UEQ((h.released[i / 64] >> (i % 64)) & 1, 1);
+    check_counts();
+}
+
 static void test_manual_and_exhaustion(void) {
     gcrt_span_t *m = gcrt__mheap_alloc(&h, 4, 0, 1);
     REQUIRE_TRUE(m != NULL);
@@ -193,6 +221,7 @@ static void test_scavenge_keeps_run_available(void) {
 int main(void) {
     RUN(test_alloc_free_coalesce);
     RUN(test_release);
+    RUN(test_release_alternating);
     RUN(test_manual_and_exhaustion);
     RUN(test_many_random);
     RUN(test_scavenge_keeps_run_available);
