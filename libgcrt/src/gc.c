@@ -467,6 +467,9 @@ static void finish_cycle(void) {
     pacer.stack_scan_work = (int64_t)cyc.stacks;
     pacer.globals_scan_work = (int64_t)cyc.globals;
     uint64_t goal_in_force = gcrt__pacer_heap_goal(&pacer, &m);
+    /* heap_scan becomes this mark's heap scan work (finish_cycle); the
+     * scannable allocation during the mark is part of it already. */
+    gcrt_store_relaxed(&gcrt__heap_scan_alloc, (uint64_t)0);
     gcrt__pacer_finish_cycle(&pacer, now, procs(), marked, cyc.mode == 2, &m);
     pacer.last_heap_goal = goal_in_force;
     uint64_t next_goal = gcrt__pacer_heap_goal(&pacer, &m);
@@ -640,6 +643,10 @@ static void gc_start_locked(int forced) {
     pacer_mem(&m);
     gcrt__lock(&pacer_lock);
     pacer.heap_live = cyc.heap0;
+    /* The scannable heap: what the last mark scanned plus the scannable
+     * allocation since (Go: heapScan, fixed during the mark). It bounds the
+     * worst-case scan work the assist ratio extrapolates to (revise). */
+    pacer.heap_scan += __atomic_exchange_n(&gcrt__heap_scan_alloc, (uint64_t)0, __ATOMIC_RELAXED);
     gcrt__pacer_start_cycle(&pacer, cyc.t_start, procs(), false, cyc.mode != 0, &m);
     plan = gcrt__pacer_mark_plan(&pacer, procs());
     gcrt_store_relaxed(&cyc_goal, gcrt__pacer_heap_goal(&pacer, &m));
