@@ -105,6 +105,7 @@ static int64_t limiter_assist_ns, limiter_idle_ns;
 static int64_t limiter_last_ns;             /* limiter.last_update_ns, for lock-free checks */
 static uint64_t limiter_skipped;            /* limiter.assists_skipped; atomic */
 static int32_t limiter_new_procs;           /* GOMAXPROCS changed in a transition; pacer_lock */
+static uint64_t cyc_snap;                   /* root snapshot bytes of the running cycle; atomic */
 static uint64_t trigger_bytes = UINT64_MAX; /* heap_live that starts a cycle; atomic */
 static uint64_t cyc_goal = UINT64_MAX;      /* heap goal of the running cycle; atomic */
 
@@ -473,6 +474,9 @@ static void finish_cycle(void) {
     pacer.stack_scan_work = (int64_t)cyc.stacks;
     pacer.globals_scan_work = (int64_t)cyc.globals;
     uint64_t goal_in_force = gcrt__pacer_heap_goal(&pacer, &m);
+    /* heap_scan becomes this mark's heap scan work (finish_cycle); the
+     * scannable allocation during the mark is part of it already. */
+    gcrt_store_relaxed(&gcrt__heap_scan_alloc, (uint64_t)0);
     gcrt__pacer_finish_cycle(&pacer, now, procs(), marked, cyc.mode == 2, &m);
     pacer.last_heap_goal = goal_in_force;
     uint64_t next_goal = gcrt__pacer_heap_goal(&pacer, &m);
@@ -649,6 +653,14 @@ static void gc_start_locked(int forced) {
     pacer_mem(&m);
     gcrt__lock(&pacer_lock);
     pacer.heap_live = cyc.heap0;
+    /* The globals this cycle scans (Go: globalsScan, known from the
+     * modules' data and bss before any cycle): the first cycle's expected
+     * scan work is only these and the stacks. */
+    pacer.globals_scan = global_roots.bytes + gcrt__gc_registered_root_bytes();
+    /* The scannable heap: what the last mark scanned plus the scannable
+     * allocation since (Go: heapScan, fixed during the mark). It bounds the
+     * worst-case scan work the assist ratio extrapolates to (revise). */
+    pacer.heap_scan += __atomic_exchange_n(&gcrt__heap_scan_alloc, (uint64_t)0, __ATOMIC_RELAXED);
     gcrt__pacer_start_cycle(&pacer, cyc.t_start, procs(), false, cyc.mode != 0, &m);
     plan = gcrt__pacer_mark_plan(&pacer, procs());
     gcrt_store_relaxed(&cyc_goal, gcrt__pacer_heap_goal(&pacer, &m));
@@ -666,6 +678,7 @@ static void gc_start_locked(int forced) {
     last_stacks = cyc.stacks;
     pt_mark(&pt_stw1, "roots");
     gcrt_store_relaxed(&gcrt__gc_heap_scan_work, (uint64_t)0);
+    gcrt_store_relaxed(&cyc_snap, gcrt__gc_snapshot_bytes());
     gcrt__lock(&pacer_lock);
     pacer.stack_scan_work = (int64_t)cyc.stacks;
     pacer.globals_scan_work = (int64_t)cyc.globals;
@@ -908,7 +921,10 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     /* Revise the assist ratio with the work done and the heap grown so far
      * (Go revises as heapLive and heapScanWork move). */
     pacer.heap_live = gcrt_load_relaxed(&gcrt__heap_live);
-    pacer.heap_scan_work = (int64_t)gcrt_load_relaxed(&gcrt__gc_heap_scan_work);
+    /* The root snapshot is counted in the scan work as it is marked; it is
+     * the stack and globals work, not heap scan work (finish_cycle). */
+    uint64_t hsw = gcrt_load_relaxed(&gcrt__gc_heap_scan_work), snap = gcrt_load_relaxed(&cyc_snap);
+    pacer.heap_scan_work = (int64_t)(hsw > snap ? hsw - snap : 0);
     gcrt__pacer_revise(&pacer, &m);
     int64_t work = gcrt__pacer_assist_work(&pacer, -c->assist_credit, &credit);
     gcrt__unlock(&pacer_lock);

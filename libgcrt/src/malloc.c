@@ -68,6 +68,7 @@
 #include "sizeclasses.h"
 
 uint64_t gcrt__heap_live;
+uint64_t gcrt__heap_scan_alloc;
 uint64_t gcrt__zerobase;
 uint32_t gcrt__alloc_hooks;
 
@@ -347,6 +348,7 @@ static GCRT_NOPREEMPT void *alloc_large(gcrt_mcache_t *c, size_t size, unsigned 
     gcrt_bump(&c->stats.large_alloc_count, 1);
     gcrt__stats_end(&c->stats);
     gcrt_xadd_relaxed(&gcrt__heap_live, bytes);
+    if (!noscan) gcrt_xadd_relaxed(&gcrt__heap_scan_alloc, (uint64_t)bytes);
     if (GCRT_UNLIKELY((c->next_sample -= (int64_t)bytes) < 0)) profile_countdown_expired(c);
     gcrt__malloc_gc_work(c, (int64_t)bytes);
     /* The GC work above may start a cycle: the new object must be in this

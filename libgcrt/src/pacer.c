@@ -315,7 +315,12 @@ void gcrt__pacer_revise(struct gcrt_pacer *p, const struct gcrt_pacer_mem *mem) 
     int64_t expected = (int64_t)(p->last_heap_scan + p->last_stack_scan + p->globals_scan);
     /* Worst case: all scannable heap is live and all stack is used. */
     int64_t max_work = (int64_t)(p->heap_scan + p->max_stack_scan + p->globals_scan);
-    if (work > expected) {
+    if (expected <= 0) {
+        /* No estimate at all (a first cycle before any globals are known):
+         * Go's never is 0 (its globals always hold pointers); extrapolating
+         * from 0 divides by it and wraps the goal. Assume the worst case. */
+        expected = max_work;
+    } else if (work > expected) {
         /* The heap is growing: stretch the runway in proportion to the
          * worst-case work so assists stay flat, but at most to
          * goal x (1 + GOGC/100), what the next cycle will use anyway. */

@@ -8,6 +8,7 @@
  * No timing. GCRT_PACING_MB scales L (default 32). The other knobs:
  * test_gc_knobs.c; GOMEMLIMIT: test_gc_memlimit.c. */
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "common/run_self.h"
 #include "harness.h"
 #include "gc.h"
+#include "malloc.h"
 #include "pacer.h"
 
 /* ---- child workloads ------------------------------------------------------------ */
@@ -144,10 +146,88 @@ static void test_gogc_200(void) {
     steady("200", 200);
 }
 
+/* ---- heap_scan: the worst-case scan work of a cycle --------------------------- */
+
+/* Go's heapScan at a mark's start is the last mark's heap scan work plus
+ * the scannable allocation since; revise extrapolates the assist ratio to
+ * it when a mark's scan work outgrows the last one's. Without the
+ * allocation in it, a live heap that grew since the last cycle had the
+ * mark's work pass the "worst case" at once: remaining work pinned at
+ * its floor, an assist ratio of ~0, megabytes of allocation paid for by
+ * each assist, and the heap far past its goal (binary-trees, 2 threads:
+ * 41 -> 107 MB against a 48 MB goal). A thread outside the runtime reads
+ * the pacer while the mark runs. */
+struct scan_node {
+    struct scan_node *next;
+    uint64_t pad[7];
+};
+static struct scan_node *volatile scan_list;
+static int poll_stop; /* atomic */
+static uint64_t polled_heap_scan, polled_marks;
+
+static void *poll_pacer(void *arg) {
+    (void)arg;
+    while (!gcrt_load_acquire(&poll_stop)) {
+        if (!gcrt_load_acquire(&gcrt__gc_marking)) continue;
+        struct gcrt_pacer p;
+        gcrt__gc_pacer_state(&p);
+        if (!gcrt_load_acquire(&gcrt__gc_marking)) continue;
+        if (p.triggered == GCRT_PACER_NO_TRIGGER) continue; /* not started yet */
+        if (p.heap_scan > polled_heap_scan) polled_heap_scan = p.heap_scan;
+        polled_marks++;
+    }
+    return NULL;
+}
+
+static __attribute__((noinline)) void build_scan_list(size_t n) {
+    struct scan_node *h = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct scan_node *x = gcrt_alloc(sizeof *x);
+        gcrt_store(&x->next, h);
+        h = x;
+    }
+    scan_list = h;
+}
+
+static void test_heap_scan_counts_scannable_allocation(void) {
+    REQUIRE_EQ(gcrt_init(), 0);
+    int old = gcrt_set_gc_percent(-1); /* only the cycles below */
+    const size_t mb = 16, n = (mb << 20) / sizeof(struct scan_node);
+    int seen = 0;
+    for (int attempt = 0; attempt < 5 && !seen; attempt++) {
+        scan_list = NULL;
+        gcrt_gc();
+        gcrt_gc(); /* the last mark scanned (almost) nothing */
+        uint64_t base = gcrt_load_relaxed(&gcrt__heap_scan_alloc);
+        EXPECT_ULT(base, 1u << 20);
+        build_scan_list(n);
+        for (size_t i = 0; i < n; i++) sink = gcrt_alloc_noscan(64); /* not scannable */
+        uint64_t grown = gcrt_load_relaxed(&gcrt__heap_scan_alloc) - base;
+        EXPECT_UGE(grown, (uint64_t)mb << 20);
+        EXPECT_ULT(grown, (uint64_t)(mb + 2) << 20);
+        polled_heap_scan = polled_marks = 0;
+        gcrt_store_release(&poll_stop, 0);
+        pthread_t t;
+        REQUIRE_EQ(pthread_create(&t, NULL, poll_pacer, NULL), 0);
+        gcrt_gc(); /* marks the 16 MiB list */
+        gcrt_store_release(&poll_stop, 1);
+        pthread_join(t, NULL);
+        /* Zeroed at mark termination: the new base is the mark's work. */
+        EXPECT_ULT(gcrt_load_relaxed(&gcrt__heap_scan_alloc), 1u << 20);
+        if (polled_marks == 0) continue; /* the mark ran unseen: again */
+        seen = 1;
+        EXPECT_UGE(polled_heap_scan, (uint64_t)mb << 20);
+    }
+    EXPECT_TRUE(seen);
+    scan_list = NULL;
+    gcrt_set_gc_percent(old);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "steady")) return child_steady();
     RUN(test_gogc_50);
     RUN(test_gogc_100);
     RUN(test_gogc_200);
+    RUN(test_heap_scan_counts_scannable_allocation);
     return th_summary();
 }

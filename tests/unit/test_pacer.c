@@ -488,6 +488,31 @@ static void test_revise_gogc_off(void) {
     EXPECT_GE(credit, 4096);
 }
 
+/* The first cycle: no scan work from a last cycle, no stacks and no
+ * globals known (Go always knows its globals). The extrapolation divided
+ * by the expected work, 0: +Inf, a goal wrapped to INT64_MIN, an assist
+ * ratio of ~0, and each 64 KiB assist paid for ~150 GB of allocation (the
+ * first cycle of GCBench depth 21 grew the heap from 3 to 169 MB against
+ * a 4 MB goal). The worst case is assumed instead. */
+static void test_revise_first_cycle(void) {
+    struct gcrt_pacer p;
+    after_cycle(&p, 100, GCRT_PACER_NO_LIMIT, 0, 0, 0);
+    p.last_heap_scan = p.last_stack_scan = p.globals_scan = p.max_stack_scan = 0;
+    p.heap_scan = 4 * MiB;
+    p.triggered = 3 * MiB + 800 * 1024;
+    p.heap_live = 3 * MiB + 900 * 1024;
+    p.heap_scan_work = 1 * MiB;
+    gcrt__pacer_revise(&p, &no_mem);
+    /* 3 MiB of the worst case left, ~0.3 MiB of heap to the 4 MiB goal. */
+    EXPECT_GT(p.assist_work_per_byte, 1.0);
+    EXPECT_LT(p.assist_work_per_byte, 100.0);
+    /* An assist's credit is what it owes, or a 64 KiB work's worth. */
+    int64_t credit = 0;
+    EXPECT_GE(gcrt__pacer_assist_work(&p, 4096, &credit), GCRT_PACER_OVER_ASSIST);
+    EXPECT_GE(credit, 4096);
+    EXPECT_LT(credit, 64 << 10);
+}
+
 static void test_revise(void) {
     struct gcrt_pacer p;
     marking(&p);
@@ -720,6 +745,7 @@ int main(void) {
     RUN(test_worker_mode);
     RUN(test_revise);
     RUN(test_revise_gogc_off);
+    RUN(test_revise_first_cycle);
     RUN(test_end_cycle);
     RUN(test_pi_controller);
     RUN(test_scavenge_limit_goal);
