@@ -204,6 +204,12 @@ void gcrt__wb_flush_orphans(void);
 /* An allocating P's share of marking (gc.c). */
 struct gcrt_mcache;
 void gcrt__gc_assist(struct gcrt_mcache *c, int64_t bytes);
+/* The background workers' scan credit (Go: bgScanCredit): workers add the
+ * scan work they do; an assist takes up to want of it before marking
+ * itself and gets what it took (never more than there is). */
+void gcrt__gc_bg_credit_add(int64_t work);
+int64_t gcrt__gc_bg_credit_take(int64_t want);
+int64_t gcrt__gc_bg_credit(void);
 
 /* ---- cycle state read by MemStats (gc.c) ---------------------------------- */
 void gcrt__gc_fill_memstats(struct gcrt_memstats *ms);
