@@ -190,7 +190,11 @@ static void place_swept(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg) {
 
 /* Claims, sweeps and places s (taken off an unswept list by the caller,
  * lock held on entry and exit). Returns s if it has a free slot and
- * want_free, in which case it is left off the lists for the caller. */
+ * want_free, in which case it is left off the lists for the caller: a
+ * small span the sweep emptied too (Go: sweep with preserve keeps an empty
+ * span for cacheSpan), which would otherwise go to the stash or the page
+ * heap only for the caller to sweep on for a span with room, and take one
+ * from the stash or the heap at last. */
 static gcrt_span_t *sweep_locked(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg, int want_free) {
     gcrt_store_relaxed(&s->sweepgen, sg - 1);
     gcrt_store_relaxed(&c->nsweeping, c->nsweeping + 1);
@@ -203,7 +207,15 @@ static gcrt_span_t *sweep_locked(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg
     gcrt__nostop_exit();
     gcrt_store_release(&s->sweepgen, sg);
     if (!live) { /* a dead large object, or a small span with no objects */
-        if ((s->spanclass >> 1) == 0) gcrt__sweep_count_large_free(s);
+        if ((s->spanclass >> 1) == 0) {
+            gcrt__sweep_count_large_free(s);
+        } else if (want_free && !s->specials) {
+            /* The sweep left it as stash_pop would: no slot allocated,
+             * marked or freed, cache refilled, this generation's. */
+            s->needzero = 1;
+            gcrt_store_release(&c->nsweeping, c->nsweeping - 1);
+            return s;
+        }
         release_empty(c, s);
         gcrt_store_release(&c->nsweeping, c->nsweeping - 1);
         return NULL;
