@@ -45,7 +45,10 @@ static void push(gcrt_mcentral_t *c, gcrt_span_t *s, uint8_t which, unsigned set
     gcrt_span_t **head = which == GCRT_LIST_PARTIAL ? &c->partial[set] : &c->full[set];
     s->prev = NULL;
     s->next = *head;
-    if (*head) (*head)->prev = s;
+    if (*head)
+        (*head)->prev = s;
+    else
+        *(which == GCRT_LIST_PARTIAL ? &c->partial_tail[set] : &c->full_tail[set]) = s;
     gcrt_store_relaxed(head, s);
     s->list = which;
     s->list_set = (uint8_t)set;
@@ -58,7 +61,14 @@ static void unlink_span(gcrt_mcentral_t *c, gcrt_span_t *s) {
         s->prev->next = s->next;
     else
         gcrt_store_relaxed(head, s->next);
-    if (s->next) s->next->prev = s->prev;
+    gcrt_span_t **tail =
+        s->list == GCRT_LIST_PARTIAL ? &c->partial_tail[s->list_set] : &c->full_tail[s->list_set];
+    if (s->next) {
+        s->next->prev = s->prev;
+    } else {
+        GCRT_ASSERT(*tail == s);
+        *tail = s->prev;
+    }
     s->next = s->prev = NULL;
     s->list = GCRT_LIST_NONE;
 }
@@ -267,10 +277,13 @@ gcrt_span_t *gcrt__mcentral_cache_span(gcrt_mcentral_t *c) {
             break;
         }
         /* 2. Sweep unswept ones of this class: partial first, then up to
-         * 100 full ones (Go's spanBudget). */
+         * 100 full ones (Go's spanBudget), oldest first, as Go's spanSets
+         * give them: a span that has been full longest holds the oldest
+         * objects, the likeliest to have died (the newest are usually
+         * still all live, and sweeping them first finds no room). */
         int budget = 100;
         while (!s && budget-- > 0 && (c->partial[un] || c->full[un])) {
-            gcrt_span_t *t = c->partial[un] ? c->partial[un] : c->full[un];
+            gcrt_span_t *t = c->partial[un] ? c->partial_tail[un] : c->full_tail[un];
             unlink_span(c, t);
             s = sweep_locked(c, t, sg, 1);
         }
