@@ -30,6 +30,7 @@ set(GCRT_TEST_ENV_test_malloc "GOGC=off")
 set(GCRT_TEST_ENV_test_malloc_stress "GOGC=off")
 set(GCRT_TEST_ENV_test_oom "GOGC=off")
 set(GCRT_TEST_ENV_test_scavenger "GOGC=off")
+set(GCRT_TEST_ENV_test_gc_snapshot "GOGC=off")
 # The GC tests run in the TSan suite too (issue 4).
 foreach(t test_gc test_gc_large test_gc_regress test_gc_roots test_gctrace test_gc_checkmark
           test_gc_knobs test_gc_memlimit test_gc_pacing test_gc_trace test_gc_trace_order
