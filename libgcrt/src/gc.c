@@ -483,6 +483,11 @@ static void finish_cycle(void) {
     uint64_t next_goal = gcrt__pacer_heap_goal(&pacer, &m);
     update_trigger_locked();
     gcrt__unlock(&pacer_lock);
+    /* Every span is unswept now: allocation shares the sweep out until the
+     * next trigger (stop-the-world sweep mode has just finished it). */
+    gcrt__sweep_pace(cyc.mode == 2 ? UINT64_MAX : gcrt_load_relaxed(&trigger_bytes),
+                     gcrt_load_relaxed(&gcrt__heap_live),
+                     gcrt_load_relaxed(&gcrt__mheap.heap_inuse) >> GCRT_PAGE_SHIFT);
     pt_mark(&pt_stw2, "pacer");
     gcrt__scavenger_set_goal_inputs(gcrt_load_relaxed(&gcrt__mheap.heap_inuse), next_goal,
                                     goal_in_force);

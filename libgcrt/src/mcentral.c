@@ -212,6 +212,7 @@ static gcrt_span_t *sweep_locked(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg
      * the world stopped waits for every claimed span. */
     gcrt__nostop_enter();
     gcrt__unlock(&c->lock);
+    gcrt__sweep_note_pages(s->npages);
     int live = gcrt__sweep_span(s);
     gcrt__lock(&c->lock);
     gcrt__nostop_exit();
