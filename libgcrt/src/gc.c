@@ -26,7 +26,8 @@
  *     c. Concurrent mark: background mark threads (mark_worker below:
  *        Go's 25% of GOMAXPROCS as dedicated and fractional workers, plus
  *        idle-time marking on Ps nobody runs on) and mark assists in allocating threads
- *        (charged by the pacer) drain the work buffers. Objects allocated
+ *        (charged by the pacer, paid first from the scan credit the workers
+ *        have earned, Go's bgScanCredit) drain the work buffers. Objects allocated
  *        now are black; gcrt_store shades both the overwritten and the
  *        stored pointer (Go's hybrid barrier, mbarrier.c) into the P's
  *        buffer, which an allocating thread hands over when the workers
@@ -108,6 +109,15 @@ static int32_t limiter_new_procs;           /* GOMAXPROCS changed in a transitio
 static uint64_t cyc_snap;                   /* root snapshot bytes of the running cycle; atomic */
 static uint64_t trigger_bytes = UINT64_MAX; /* heap_live that starts a cycle; atomic */
 static uint64_t cyc_goal = UINT64_MAX;      /* heap goal of the running cycle; atomic */
+/* Scan work the background workers have done and no assist has taken yet
+ * (Go: gcController.bgScanCredit). An assist pays its debt from it first
+ * and marks only for the rest: the workers' marking counts for the
+ * allocating threads, so that with the workers keeping up (an idle P
+ * marking full time) allocation does not mark as well. Racy like Go's:
+ * two assists taking at once may leave it below zero, which only makes
+ * the next ones find none until the workers have flushed more. Zeroed at
+ * each cycle's start (prepare_mcaches_for_mark). Atomic. */
+static int64_t bg_scan_credit;
 
 static struct {
     uint32_t num_gc, num_forced_gc;
@@ -392,6 +402,7 @@ static void prepare_mcaches_for_mark(void) {
         __atomic_fetch_or(&c->hooks, (uint32_t)GCRT_HOOK_BLACK, __ATOMIC_RELAXED);
         c->assist_credit = 0;
     }
+    gcrt_store_relaxed(&bg_scan_credit, (int64_t)0);
 }
 
 static void flush_all_gcw(void) {
@@ -482,6 +493,11 @@ static void finish_cycle(void) {
     uint64_t next_goal = gcrt__pacer_heap_goal(&pacer, &m);
     update_trigger_locked();
     gcrt__unlock(&pacer_lock);
+    /* Every span is unswept now: allocation shares the sweep out until the
+     * next trigger (stop-the-world sweep mode has just finished it). */
+    gcrt__sweep_pace(cyc.mode == 2 ? UINT64_MAX : gcrt_load_relaxed(&trigger_bytes),
+                     gcrt_load_relaxed(&gcrt__heap_live),
+                     gcrt_load_relaxed(&gcrt__mheap.heap_inuse) >> GCRT_PAGE_SHIFT);
     pt_mark(&pt_stw2, "pacer");
     gcrt__scavenger_set_goal_inputs(gcrt_load_relaxed(&gcrt__mheap.heap_inuse), next_goal,
                                     goal_in_force);
@@ -868,6 +884,23 @@ void gcrt__gc_fill_memstats(struct gcrt_memstats *ms) {
  * (Go tracks an assist in flight for the limiter's updates), and it stops
  * early when the limiter turns on (Go's gcDrainN does too). */
 enum { ASSIST_CHUNK = 64 << 10 }; /* scan bytes */
+
+void gcrt__gc_bg_credit_add(int64_t work) {
+    if (work > 0) gcrt_xadd_relaxed(&bg_scan_credit, work);
+}
+
+int64_t gcrt__gc_bg_credit_take(int64_t want) {
+    int64_t have = gcrt_load_relaxed(&bg_scan_credit);
+    if (have <= 0 || want <= 0) return 0;
+    int64_t take = have < want ? have : want;
+    gcrt_xadd_relaxed(&bg_scan_credit, -take);
+    return take;
+}
+
+int64_t gcrt__gc_bg_credit(void) {
+    return gcrt_load_relaxed(&bg_scan_credit);
+}
+
 static int64_t assist_drain(gcrt_mcache_t *c, int64_t work) {
     int64_t done = 0;
     gcrt__nostop_enter();
@@ -928,8 +961,16 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
     gcrt__pacer_revise(&pacer, &m);
     int64_t work = gcrt__pacer_assist_work(&pacer, -c->assist_credit, &credit);
     gcrt__unlock(&pacer_lock);
+    /* The background workers' credit first (Go: gcAssistAlloc steals
+     * bgScanCredit before gcAssistAlloc1). */
+    int64_t done = gcrt__gc_bg_credit_take(work);
+    if (done >= work) {
+        c->assist_credit += credit;
+        if (c->assist_credit < 0) c->assist_credit = 0;
+        return;
+    }
     int64_t t0 = gcrt__nanotime(), cpu0 = gcrt__thread_cputime();
-    int64_t done = assist_drain(c, work);
+    done += assist_drain(c, work - done);
     /* No grey objects to take: the rest of the work is in the background
      * workers' hands. Past the heap goal the allocation waits for them a
      * little (Go parks the assist until they have earned it credit), at
@@ -946,7 +987,8 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
         int64_t s0 = gcrt__nanotime();
         gcrt__sleep_stoppable(20 * 1000); /* mark termination need not signal it */
         gcrt__gc_limiter_add_idle(gcrt__nanotime() - s0);
-        done += assist_drain(c, work - done);
+        done += gcrt__gc_bg_credit_take(work - done);
+        if (done < work) done += assist_drain(c, work - done);
     }
     int64_t earned = done >= work
                          ? credit
@@ -1128,7 +1170,11 @@ static void worker_mark(struct worker *wk) {
             continue; /* the phase check again, after busy */
         }
         mode = next;
-        if (gcrt__gc_drain(&wk->w, WORKER_SLICE) > 0) continue;
+        int64_t n = gcrt__gc_drain(&wk->w, WORKER_SLICE);
+        if (n > 0) {
+            gcrt__gc_bg_credit_add(n);
+            continue;
+        }
         /* No work anywhere we can see: try to finish the mark. (A grace
          * round for the Ps' barrier buffers was tried: under a memory
          * limit a stream of small hand-overs kept the mark from ending

@@ -139,6 +139,23 @@ void gcrt__sweep_some(uintptr_t npages);
 void gcrt__finish_sweep(void);
 /* Whether the current cycle's sweep is complete. */
 bool gcrt__sweep_done(void);
+/* Proportional sweep (Go: gcPaceSweeper, deductSweepCredit): allocation
+ * sweeps as it goes, so that the sweep is done when heap_live reaches the
+ * next cycle's trigger, whatever the background sweeper gets done; the
+ * cycle's start then has nothing left to sweep on its allocating thread.
+ * gcrt__sweep_pace, world stopped after the flip: pages_in_use pages to
+ * sweep before heap_live goes from live to trigger (less 1 MiB of margin;
+ * none within 2 MiB of it: the next cycle's start sweeps what is left).
+ * gcrt__sweep_deduct, by a thread about to take a span of span_bytes:
+ * sweeps until the pages swept since the pace are the share of the
+ * allocation since; pacing ends when nothing is left to sweep. Neither
+ * from a no-stop region. gcrt__sweep_note_pages: every sweeper counts the
+ * pages of each span it sweeps. */
+void gcrt__sweep_pace(uint64_t trigger, uint64_t live, uint64_t pages_in_use);
+void gcrt__sweep_deduct(uint64_t span_bytes);
+void gcrt__sweep_note_pages(uint64_t npages);
+/* Pages to sweep per byte allocated, in 1/2^32 pages (0: not pacing). */
+uint64_t gcrt__sweep_pace_rate(void);
 /* Starts the background sweeper (once) / wakes it after a flip. */
 void gcrt__bgsweep_start(void);
 void gcrt__bgsweep_wake(void);
@@ -207,6 +224,12 @@ void gcrt__wb_flush_orphans(void);
 /* An allocating P's share of marking (gc.c). */
 struct gcrt_mcache;
 void gcrt__gc_assist(struct gcrt_mcache *c, int64_t bytes);
+/* The background workers' scan credit (Go: bgScanCredit): workers add the
+ * scan work they do; an assist takes up to want of it before marking
+ * itself and gets what it took (never more than there is). */
+void gcrt__gc_bg_credit_add(int64_t work);
+int64_t gcrt__gc_bg_credit_take(int64_t want);
+int64_t gcrt__gc_bg_credit(void);
 
 /* ---- cycle state read by MemStats (gc.c) ---------------------------------- */
 void gcrt__gc_fill_memstats(struct gcrt_memstats *ms);

@@ -48,6 +48,10 @@ static void uncache(gcrt_mcache_t *c, unsigned spc) {
 }
 
 gcrt_span_t *gcrt__mcache_refill(gcrt_mcache_t *c, unsigned spc) {
+    /* The allocation's share of the sweep (Go: cacheSpan's
+     * deductSweepCredit), before the no-stop region below. */
+    gcrt__sweep_deduct((uint64_t)gcrt__class_to_npages[gcrt__spc_sizeclass(spc)]
+                       << GCRT_PAGE_SHIFT);
     /* No stop while a span is in flight between the cache and its
      * mcentral (list CACHED, but not in c->alloc): a stop-the-world walks
      * the caches (prepare_mcaches_for_mark clears the stale mark bits of

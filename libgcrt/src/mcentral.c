@@ -45,7 +45,10 @@ static void push(gcrt_mcentral_t *c, gcrt_span_t *s, uint8_t which, unsigned set
     gcrt_span_t **head = which == GCRT_LIST_PARTIAL ? &c->partial[set] : &c->full[set];
     s->prev = NULL;
     s->next = *head;
-    if (*head) (*head)->prev = s;
+    if (*head)
+        (*head)->prev = s;
+    else
+        *(which == GCRT_LIST_PARTIAL ? &c->partial_tail[set] : &c->full_tail[set]) = s;
     gcrt_store_relaxed(head, s);
     s->list = which;
     s->list_set = (uint8_t)set;
@@ -58,7 +61,14 @@ static void unlink_span(gcrt_mcentral_t *c, gcrt_span_t *s) {
         s->prev->next = s->next;
     else
         gcrt_store_relaxed(head, s->next);
-    if (s->next) s->next->prev = s->prev;
+    gcrt_span_t **tail =
+        s->list == GCRT_LIST_PARTIAL ? &c->partial_tail[s->list_set] : &c->full_tail[s->list_set];
+    if (s->next) {
+        s->next->prev = s->prev;
+    } else {
+        GCRT_ASSERT(*tail == s);
+        *tail = s->prev;
+    }
     s->next = s->prev = NULL;
     s->list = GCRT_LIST_NONE;
 }
@@ -190,7 +200,11 @@ static void place_swept(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg) {
 
 /* Claims, sweeps and places s (taken off an unswept list by the caller,
  * lock held on entry and exit). Returns s if it has a free slot and
- * want_free, in which case it is left off the lists for the caller. */
+ * want_free, in which case it is left off the lists for the caller: a
+ * small span the sweep emptied too (Go: sweep with preserve keeps an empty
+ * span for cacheSpan), which would otherwise go to the stash or the page
+ * heap only for the caller to sweep on for a span with room, and take one
+ * from the stash or the heap at last. */
 static gcrt_span_t *sweep_locked(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg, int want_free) {
     gcrt_store_relaxed(&s->sweepgen, sg - 1);
     gcrt_store_relaxed(&c->nsweeping, c->nsweeping + 1);
@@ -198,12 +212,21 @@ static gcrt_span_t *sweep_locked(gcrt_mcentral_t *c, gcrt_span_t *s, uint32_t sg
      * the world stopped waits for every claimed span. */
     gcrt__nostop_enter();
     gcrt__unlock(&c->lock);
+    gcrt__sweep_note_pages(s->npages);
     int live = gcrt__sweep_span(s);
     gcrt__lock(&c->lock);
     gcrt__nostop_exit();
     gcrt_store_release(&s->sweepgen, sg);
     if (!live) { /* a dead large object, or a small span with no objects */
-        if ((s->spanclass >> 1) == 0) gcrt__sweep_count_large_free(s);
+        if ((s->spanclass >> 1) == 0) {
+            gcrt__sweep_count_large_free(s);
+        } else if (want_free && !s->specials) {
+            /* The sweep left it as stash_pop would: no slot allocated,
+             * marked or freed, cache refilled, this generation's. */
+            s->needzero = 1;
+            gcrt_store_release(&c->nsweeping, c->nsweeping - 1);
+            return s;
+        }
         release_empty(c, s);
         gcrt_store_release(&c->nsweeping, c->nsweeping - 1);
         return NULL;
@@ -255,10 +278,13 @@ gcrt_span_t *gcrt__mcentral_cache_span(gcrt_mcentral_t *c) {
             break;
         }
         /* 2. Sweep unswept ones of this class: partial first, then up to
-         * 100 full ones (Go's spanBudget). */
+         * 100 full ones (Go's spanBudget), oldest first, as Go's spanSets
+         * give them: a span that has been full longest holds the oldest
+         * objects, the likeliest to have died (the newest are usually
+         * still all live, and sweeping them first finds no room). */
         int budget = 100;
         while (!s && budget-- > 0 && (c->partial[un] || c->full[un])) {
-            gcrt_span_t *t = c->partial[un] ? c->partial[un] : c->full[un];
+            gcrt_span_t *t = c->partial[un] ? c->partial_tail[un] : c->full_tail[un];
             unlink_span(c, t);
             s = sweep_locked(c, t, sg, 1);
         }

@@ -26,6 +26,9 @@ typedef struct gcrt_mcentral {
      * takes anyway (MemStats adds them; gcrt_bump, read relaxed). */
     uint64_t nfree;      /* objects */
     uint64_t large_free; /* bytes (span classes 0 and 1) */
+    /* The last spans of partial and full: a span is pushed at the head, so
+     * the tail is the one that has been on its list longest (lock). */
+    gcrt_span_t *partial_tail[2], *full_tail[2];
     char pad[GCRT_CACHELINE];
 } gcrt_mcentral_t;
 

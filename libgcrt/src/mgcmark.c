@@ -467,13 +467,19 @@ void gcrt__gc_snapshot_reserve(size_t bytes) {
     size_t words = (bytes + sizeof(uintptr_t) - 1) / sizeof(uintptr_t);
     snap.used = 0;
     if (words <= snap.cap) return;
-    size_t ncap = snap.cap * 2 > words ? snap.cap * 2 : words;
+    /* A quarter more than asked: the first cycle's estimate has no stacks
+     * yet (their size is the last cycle's), and a buffer that grew again
+     * at the second cycle cost its allocating thread the mapping and page
+     * faults of both. */
+    size_t want = words + words / 4;
+    size_t ncap = snap.cap * 2 > want ? snap.cap * 2 : want;
     ncap = gcrt_round_up(ncap * sizeof(uintptr_t), (size_t)GCRT_PAGE_SIZE) / sizeof(uintptr_t);
     if (ncap * sizeof(uintptr_t) > SNAP_MAX_BYTES) ncap = SNAP_MAX_BYTES / sizeof(uintptr_t);
     if (ncap <= snap.cap) return;
-    uintptr_t *nb = gcrt__os_alloc(ncap * sizeof(uintptr_t));
+    /* Faulted in now (by the kernel, at once), not with the world stopped;
+     * the touches only matter if the kernel left some pages out. */
+    uintptr_t *nb = gcrt__os_alloc_populated(ncap * sizeof(uintptr_t));
     if (!nb) return; /* scan in place */
-    /* Fault the pages in now, not with the world stopped. */
     for (size_t i = 0; i < ncap; i += 4096 / sizeof(uintptr_t)) ((volatile uintptr_t *)nb)[i] = 0;
     if (snap.buf) {
         gcrt__os_unmap(snap.buf, snap.cap * sizeof(uintptr_t));

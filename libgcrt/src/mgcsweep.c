@@ -119,6 +119,57 @@ void gcrt__sweep_some(uintptr_t npages) {
     }
 }
 
+/* ---- proportional sweep ------------------------------------------------------ */
+
+/* Go's sweepPagesPerByte, as a fraction over 2^32 (atomic: an allocating
+ * thread that finds nothing left to sweep turns it off); the heap_live and
+ * pages-swept counts it is measured from, set with it with the world
+ * stopped. */
+static uint64_t pace_rate_q32;
+static uint64_t pace_live_basis;
+static uint64_t pace_pages_basis;
+static uint64_t pages_swept; /* every sweeper's pages, ever; atomic */
+
+void gcrt__sweep_note_pages(uint64_t npages) {
+    gcrt_xadd_relaxed(&pages_swept, npages);
+}
+
+uint64_t gcrt__sweep_pace_rate(void) {
+    return gcrt_load_relaxed(&pace_rate_q32);
+}
+
+void gcrt__sweep_pace(uint64_t trigger, uint64_t live, uint64_t pages_in_use) {
+    /* Go leaves 1 MiB of margin, so the sweep is done a little early. With
+     * less room than that (a memory limit below the live heap: cycles back
+     * to back) Go sweeps everything at the first allocation; here the next
+     * cycle's start finishes the sweep instead, as without pacing, and the
+     * GC CPU limiter sees the same split of time as before. */
+    uint64_t rate = 0;
+    if (pages_in_use > 0 && trigger != UINT64_MAX && trigger > live && trigger - live >= (2 << 20))
+        rate = (uint64_t)(((unsigned __int128)pages_in_use << 32) / (trigger - live - (1 << 20)));
+    gcrt_store_relaxed(&pace_live_basis, live);
+    gcrt_store_relaxed(&pace_pages_basis, gcrt_load_relaxed(&pages_swept));
+    gcrt_store_release(&pace_rate_q32, rate);
+}
+
+void gcrt__sweep_deduct(uint64_t span_bytes) {
+    uint64_t rate = gcrt_load_acquire(&pace_rate_q32);
+    if (rate == 0) return;
+    uint64_t basis = gcrt_load_relaxed(&pace_pages_basis);
+    uint64_t live_basis = gcrt_load_relaxed(&pace_live_basis);
+    uint64_t live = gcrt_load_relaxed(&gcrt__heap_live);
+    uint64_t bytes = span_bytes + (live > live_basis ? live - live_basis : 0);
+    uint64_t target = (uint64_t)(((unsigned __int128)rate * bytes) >> 32);
+    while (target > gcrt_load_relaxed(&pages_swept) - basis) {
+        if (!gcrt__sweep_one()) {
+            gcrt_store_relaxed(&pace_rate_q32, (uint64_t)0); /* all swept */
+            return;
+        }
+        /* A new cycle's pace (a flip) while we swept: its own counts. */
+        if (gcrt_load_relaxed(&pace_pages_basis) != basis) return;
+    }
+}
+
 void gcrt__finish_sweep(void) {
     while (gcrt__sweep_one()) {
     }

@@ -21,6 +21,9 @@ void gcrt__os_unmap(void *p, size_t size);
 /* Maps size bytes of fresh zeroed read-write memory for runtime metadata.
  * Returns NULL on failure. */
 void *gcrt__os_alloc(size_t size);
+/* Like gcrt__os_alloc, with every page faulted in by the kernel at once
+ * (MAP_POPULATE: about half the cost of touching them one by one). */
+void *gcrt__os_alloc_populated(size_t size);
 /* Whether releases use MADV_DONTNEED (GODEBUG=madvdontneed=1, Go's default
  * since 1.16) or MADV_FREE. */
 void gcrt__os_set_madvdontneed(int on);

@@ -52,6 +52,12 @@ void *gcrt__os_alloc(size_t size) {
     return p == MAP_FAILED ? NULL : p;
 }
 
+void *gcrt__os_alloc_populated(size_t size) {
+    void *p =
+        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 size_t gcrt__os_rss(void) {
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
