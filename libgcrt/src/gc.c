@@ -667,12 +667,14 @@ static void gc_start_locked(int forced) {
     set_marking(1);
     struct gcrt_pacer_mem m;
     pacer_mem(&m);
-    gcrt__lock(&pacer_lock);
-    pacer.heap_live = cyc.heap0;
     /* The globals this cycle scans (Go: globalsScan, known from the
      * modules' data and bss before any cycle): the first cycle's expected
-     * scan work is only these and the stacks. */
-    pacer.globals_scan = global_roots.bytes + gcrt__gc_registered_root_bytes();
+     * scan work is only these and the stacks. (Read before pacer_lock: the
+     * registered roots' lock ranks below it.) */
+    uint64_t globals_scan = global_roots.bytes + gcrt__gc_registered_root_bytes();
+    gcrt__lock(&pacer_lock);
+    pacer.heap_live = cyc.heap0;
+    pacer.globals_scan = globals_scan;
     /* The scannable heap: what the last mark scanned plus the scannable
      * allocation since (Go: heapScan, fixed during the mark). It bounds the
      * worst-case scan work the assist ratio extrapolates to (revise). */
