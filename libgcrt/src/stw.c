@@ -251,10 +251,13 @@ int64_t gcrt__stop_the_world(const char *reason) {
     int64_t t0 = gcrt__nanotime();
     uint32_t w = gcrt_load_relaxed(&gcrt__stw_word) + 1;
     gcrt_store_relaxed(&stw_owner, self);
+    /* Allocating threads stop at their next allocation: the hooks first,
+     * so that an allocation that begins after a thread saw the stop
+     * pending goes through the hook (a hook with no stop pending costs a
+     * slow path, nothing more). */
+    gcrt__mcache_set_stop_hook(1);
     gcrt_store_release(&gcrt__stw_word, w); /* odd: stop pending */
     gcrt__fence();
-    /* Allocating threads stop at their next allocation. */
-    gcrt__mcache_set_stop_hook(1);
     /* Every round looks at all Ms; once the spin bound is over, every M
      * still running gets the signal at once (not one after another), and
      * again every STW_RESIGNAL_NS. The loop ends after a round that found

@@ -276,7 +276,18 @@ static void test_no_trace_without_godebug(void) {
 static void test_scavtrace_forced(void) {
     const char *env[] = {"GODEBUG=scavtrace=1", NULL};
     struct run r;
-    run_self("scav", env, &r);
+    /* A stale copy of the ring's address (a register or stack slot the
+     * wipe missed: the roots are conservative) keeps the 64 MiB, and then
+     * there is nothing to release; seen once under ASan with a loaded
+     * machine. Up to three children; the checks below are on the last. */
+    for (int attempt = 0;; attempt++) {
+        run_self("scav", env, &r);
+        unsigned long long rel = 0, hs = 0;
+        sscanf(r.out, "final released=%llu heapsys=%llu", &rel, &hs);
+        if (rel >= (60ull << 20) || attempt == 2) break;
+        fprintf(stderr, "scav child %d released only %llu KiB: again\n", attempt, rel >> 10);
+        free_run(&r);
+    }
     EXPECT_EQ(r.status, 0);
     regex_t re;
     REQUIRE_EQ(regcomp(&re, "^scav [0-9]+ KiB work, [0-9]+ KiB total, [0-9]+% util \\(forced\\)$",
