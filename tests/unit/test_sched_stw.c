@@ -182,6 +182,16 @@ static void test_attach_during_stw(void) {
     EXPECT_EQ(__atomic_load_n(&attached_flag, __ATOMIC_ACQUIRE), 1);
 }
 
+/* The threads below block the stop signal: only their safepoints (or a
+ * runtime wait that counts as stopped) can stop them. */
+static void attach_without_signal(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGURG);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    gcrt_thread_attach();
+}
+
 /* A thread that allocates stops at its next allocation (GCRT_HOOK_STOP),
  * not only at its next span refill or on the stop signal. The thread
  * blocks the signal and allocates 8-byte objects (1024 to a span), one
@@ -191,11 +201,7 @@ static void test_attach_during_stw(void) {
 static uint64_t nalloc, violations, pending_seen;
 static int alloc_quit;
 static void *alloc_thread(void *arg) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGURG);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    gcrt_thread_attach();
+    attach_without_signal();
     while (!__atomic_load_n(&alloc_quit, __ATOMIC_RELAXED)) {
         uint32_t w1 = __atomic_load_n(&gcrt__stw_word, __ATOMIC_ACQUIRE);
         void **p = gcrt_alloc(8);
@@ -240,11 +246,7 @@ static void test_allocating_thread_stops_at_allocation(void) {
 static int sleeper_in, sleeper_quit;
 static uint64_t sleeps;
 static void *sleep_thread(void *arg) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGURG);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    gcrt_thread_attach();
+    attach_without_signal();
     while (!__atomic_load_n(&sleeper_quit, __ATOMIC_RELAXED)) {
         __atomic_store_n(&sleeper_in, 1, __ATOMIC_RELAXED);
         gcrt__sleep_stoppable(200 * 1000 * 1000);
