@@ -130,8 +130,15 @@ extern gcrt_g_t *gcrt__allg;
  * when nothing is pending; call it from slow paths (allocator refills,
  * long loops) with no runtime lock held. It never switches goroutines, so
  * the caller stays on its M and may keep using its P's mcache. (Yielding
- * to sysmon's preemption request is gcrt_checkpoint, gcrt_sched.h.) */
-void gcrt__safepoint(void);
+ * to sysmon's preemption request is gcrt_checkpoint, gcrt_sched.h.)
+ * Inline: the allocator's hook calls it on every allocation while a stop
+ * is pending or marking is on. */
+extern uint32_t gcrt__stw_word;
+void gcrt__safepoint_slow(void);
+static inline void gcrt__safepoint(void) {
+    if (__builtin_expect(__atomic_load_n(&gcrt__stw_word, __ATOMIC_RELAXED) & 1, 0))
+        gcrt__safepoint_slow();
+}
 /* Sleeps about ns nanoseconds counted as stopped: a stop-the-world meanwhile
  * claims the thread without a signal (as in a blocking call) and scans its
  * stack from this frame; returns once the world runs again. For the

@@ -135,10 +135,6 @@ void gcrt__stw_pending_check(void) {
     if (ms && ms->locks == 0) gcrt__safepoint_slow();
 }
 
-void gcrt__safepoint(void) {
-    if (GCRT_UNLIKELY(gcrt_load_relaxed(&gcrt__stw_word) & 1)) gcrt__safepoint_slow();
-}
-
 void gcrt_checkpoint(void) {
     if (GCRT_UNLIKELY(gcrt_load_relaxed(&gcrt__stw_word) & 1)) gcrt__safepoint_slow();
     gcrt_g_t *g = gcrt__getg();
