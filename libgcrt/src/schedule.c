@@ -428,6 +428,13 @@ void gcrt__enter_blocking(uintptr_t *regs, uintptr_t caller_sp) {
     gcrt__ms_block(ms);
 }
 
+int gcrt_pthread_join(pthread_t thread, void **retval) {
+    gcrt_enter_blocking();
+    int err = pthread_join(thread, retval);
+    gcrt_exit_blocking();
+    return err;
+}
+
 void gcrt_exit_blocking(void) {
     gcrt_msched_t *ms = gcrt__getms();
     if (!ms || ms->blockdepth == 0) return;

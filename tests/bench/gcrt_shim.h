@@ -29,6 +29,11 @@
 #define GCRT_SHIM_H
 
 #include <gcrt.h>
+/* The workloads' pthread_join (binary-trees' main thread waiting for its
+ * workers) as a blocking call, as bdwgc's row gets GC_THREADS: a
+ * stop-the-world need not signal the waiting thread. */
+#define GCRT_WRAP_PTHREAD_JOIN 1
+#include <gcrt_sched.h>
 
 #define BK_NAME "gcrt"
 

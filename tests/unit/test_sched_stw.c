@@ -276,6 +276,36 @@ static void test_stoppable_sleep(void) {
     EXPECT_GT(__atomic_load_n(&sleeps, __ATOMIC_RELAXED), s1);
 }
 
+/* A thread in gcrt_pthread_join counts as stopped: the stop does not wait
+ * for the joined thread to end (its signal blocked, a thread in a plain
+ * pthread_join would hold the stop until then). */
+static int joiner_in, joinee_done;
+static void *joinee(void *arg) {
+    usleep(300 * 1000);
+    __atomic_store_n(&joinee_done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+static void *joiner(void *arg) {
+    attach_without_signal();
+    pthread_t t;
+    pthread_create(&t, NULL, joinee, NULL);
+    __atomic_store_n(&joiner_in, 1, __ATOMIC_RELEASE);
+    gcrt_pthread_join(t, NULL);
+    gcrt_thread_detach();
+    return NULL;
+}
+static void test_pthread_join_is_blocking(void) {
+    pthread_t t;
+    pthread_create(&t, NULL, joiner, NULL);
+    while (!__atomic_load_n(&joiner_in, __ATOMIC_ACQUIRE)) usleep(1000);
+    usleep(20 * 1000); /* inside the join now */
+    gcrt__stop_the_world("test");
+    EXPECT_EQ(__atomic_load_n(&joinee_done, __ATOMIC_ACQUIRE), 0);
+    gcrt__start_the_world();
+    pthread_join(t, NULL);
+    EXPECT_EQ(__atomic_load_n(&joinee_done, __ATOMIC_ACQUIRE), 1);
+}
+
 int main(void) {
     REQUIRE_EQ(gcrt_init(), 0);
     if (gcrt_gomaxprocs(0) < 2) gcrt_gomaxprocs(2);
@@ -284,5 +314,6 @@ int main(void) {
     RUN(test_attach_during_stw);
     RUN(test_allocating_thread_stops_at_allocation);
     RUN(test_stoppable_sleep);
+    RUN(test_pthread_join_is_blocking);
     return th_summary();
 }
