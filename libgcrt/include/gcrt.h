@@ -51,17 +51,17 @@ GCRT_API bool gcrt_thread_attached(void);
  * size 0 returns one shared, unique zero-size address (like Go's zerobase);
  * never NULL. Objects are aligned like Go's size classes: 8 bytes at least,
  * 16 for sizes that are multiples of 16 ... (see the size-class table). */
-GCRT_API void *gcrt_alloc(size_t size) __attribute__((malloc, alloc_size(1)));
+GCRT_API void *gcrt_alloc(size_t size) __attribute__((malloc, returns_nonnull, alloc_size(1)));
 /* Zeroed pointer-free memory (never scanned; objects under 16 bytes share
  * 16-byte blocks through the tiny allocator). */
-GCRT_API void *gcrt_alloc_noscan(size_t size) __attribute__((malloc, alloc_size(1)));
+GCRT_API void *gcrt_alloc_noscan(size_t size) __attribute__((malloc, returns_nonnull, alloc_size(1)));
 /* make([]T, n): n elements of elem_size bytes. If n * elem_size overflows
  * or exceeds the largest allocation, stops with "fatal error: ... len out of
  * range" (Go panics: makeslice: len out of range). */
 GCRT_API void *gcrt_alloc_array(size_t n, size_t elem_size)
-    __attribute__((malloc, alloc_size(1, 2)));
+    __attribute__((malloc, returns_nonnull, alloc_size(1, 2)));
 GCRT_API void *gcrt_alloc_array_noscan(size_t n, size_t elem_size)
-    __attribute__((malloc, alloc_size(1, 2)));
+    __attribute__((malloc, returns_nonnull, alloc_size(1, 2)));
 
 /* Flags for gcrt_try_alloc. */
 #define GCRT_NOSCAN 1u /* pointer-free object */
