@@ -21,6 +21,7 @@
 #include "godebug.h"
 #include "malloc.h"
 #include "os.h"
+#include "sched.h"
 
 gcrt_mheap_t gcrt__mheap;
 
@@ -276,8 +277,12 @@ gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanc
      * middle (by a stop-the-world whose stopper allocates). The bound is
      * time, not a count of yields: a yield returns at once when nothing
      * else wants this CPU, while the scavenger, preempted on a loaded
-     * machine, may need a scheduler time slice or two to finish. */
-    for (int64_t t0 = 0; !t && h->scav_held;) {
+     * machine, may need a scheduler time slice or two to finish. Not while
+     * a stop-the-world is pending: this thread is in the allocator's
+     * no-stop region, so the stop would wait for the scavenger too (a
+     * preempted scavenger: a scheduler time slice, milliseconds); it grows
+     * the heap by the span instead. */
+    for (int64_t t0 = 0; !t && h->scav_held && !gcrt__stop_pending();) {
         int64_t now = gcrt__nanotime();
         if (t0 == 0) t0 = now;
         if (now - t0 > SCAV_WAIT_NS) break;
