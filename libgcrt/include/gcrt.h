@@ -54,7 +54,8 @@ GCRT_API bool gcrt_thread_attached(void);
 GCRT_API void *gcrt_alloc(size_t size) __attribute__((malloc, returns_nonnull, alloc_size(1)));
 /* Zeroed pointer-free memory (never scanned; objects under 16 bytes share
  * 16-byte blocks through the tiny allocator). */
-GCRT_API void *gcrt_alloc_noscan(size_t size) __attribute__((malloc, returns_nonnull, alloc_size(1)));
+GCRT_API void *gcrt_alloc_noscan(size_t size)
+    __attribute__((malloc, returns_nonnull, alloc_size(1)));
 /* make([]T, n): n elements of elem_size bytes. If n * elem_size overflows
  * or exceeds the largest allocation, stops with "fatal error: ... len out of
  * range" (Go panics: makeslice: len out of range). */
