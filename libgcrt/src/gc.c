@@ -158,6 +158,23 @@ static int32_t busy;               /* workers holding grey objects; atomic */
 static uint32_t worker_word;       /* futex: bumped at each phase change */
 static uint32_t workers_on;        /* 1 while a concurrent mark wants the workers; atomic */
 static struct gcrt_mark_plan plan; /* pacer_lock: this cycle's worker sizing */
+/* The same, for allocating threads deciding on a fractional slice without
+ * the pacer lock (fields atomic, written at mark start, world stopped). */
+static struct {
+    int32_t procs, dedicated;
+    uint64_t fractional_goal_bits;
+    int64_t mark_start_ns;
+} mplan;
+static void mplan_publish(const struct gcrt_mark_plan *pl) {
+    uint64_t g;
+    memcpy(&g, &pl->fractional_goal, sizeof g);
+    gcrt_store_relaxed(&mplan.procs, pl->procs);
+    gcrt_store_relaxed(&mplan.dedicated, pl->dedicated);
+    gcrt_store_relaxed(&mplan.fractional_goal_bits, g);
+    gcrt_store_relaxed(&mplan.mark_start_ns, pl->mark_start_ns);
+}
+static int64_t mutator_fractional_ns; /* CPU the program's threads marked as fractional; atomic */
+static void mutator_fractional(gcrt_mcache_t *c);
 static gcrt_roots_t global_roots;
 
 /* ---- GODEBUG=gcpausetrace=1: where a stop-the-world's time goes ---------- */
@@ -681,6 +698,7 @@ static void gc_start_locked(int forced) {
     pacer.heap_scan += __atomic_exchange_n(&gcrt__heap_scan_alloc, (uint64_t)0, __ATOMIC_RELAXED);
     gcrt__pacer_start_cycle(&pacer, cyc.t_start, procs(), false, cyc.mode != 0, &m);
     plan = gcrt__pacer_mark_plan(&pacer, procs());
+    mplan_publish(&plan);
     gcrt_store_relaxed(&cyc_goal, gcrt__pacer_heap_goal(&pacer, &m));
     gcrt__unlock(&pacer_lock);
     pt_mark(&pt_stw1, "pacer");
@@ -940,6 +958,7 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
         gcrt__gcwork_flush(&c->gcw);
         gcrt__nostop_exit();
     }
+    mutator_fractional(c);
     c->assist_credit -= bytes;
     if (c->assist_credit >= 0) return;
     if (gcrt_load_relaxed(&gcrt__gc_limiter_on)) {
@@ -1083,6 +1102,50 @@ static int32_t busy_ps(void) {
         if (pp && gcrt_load_acquire(&pp->p->status) == GCRT_P_RUNNING) n++;
     }
     return n;
+}
+
+/* A fractional slice on an allocating program thread (called at its
+ * allocation slow path while marking): when the program runs on every P
+ * the fractional worker could use, the thread marks the worker's share
+ * itself, one bounded slice (WORKER_SLICE of scan work, tens of µs) per
+ * refill, as Go runs its fractional worker on a goroutine's P; the worker
+ * thread, one runnable thread more than there are CPUs, then stays asleep
+ * (gcrt__pacer_worker_mode). The CPU counts as the fractional worker's
+ * (gctrace's background figure) and earns background credit. */
+static void mutator_fractional(gcrt_mcache_t *c) {
+    uint64_t gb = gcrt_load_relaxed(&mplan.fractional_goal_bits);
+    if (gb == 0) return; /* no fractional goal this cycle (or 0.0) */
+    struct gcrt_mark_plan pl = {
+        .procs = gcrt_load_relaxed(&mplan.procs),
+        .dedicated = gcrt_load_relaxed(&mplan.dedicated),
+        .mark_start_ns = gcrt_load_relaxed(&mplan.mark_start_ns),
+    };
+    memcpy(&pl.fractional_goal, &gb, sizeof gb);
+    int nw = gcrt_load_acquire(&nworkers);
+    if (pl.dedicated >= nw) return;
+    struct worker *fw = &workers[pl.dedicated]; /* the fractional worker */
+    if (!gcrt__pacer_mutator_fractional(
+            &pl, gcrt__nanotime(), gcrt_load_relaxed(&fw->ns[GCRT_WORKER_FRACTIONAL]), busy_ps()))
+        return;
+    int64_t cpu0 = gcrt__thread_cputime(), n = 0;
+    gcrt__nostop_enter();
+    gcrt_xadd(&busy, 1);
+    if (__atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) == GCRT_GC_MARK) {
+        n = gcrt__gc_drain(&c->gcw, WORKER_SLICE);
+        gcrt__gcwork_flush(&c->gcw);
+    }
+    gcrt_xadd(&busy, -1);
+    gcrt__nostop_exit();
+    int64_t d = gcrt__thread_cputime() - cpu0;
+    if (d > 0) {
+        gcrt_xadd(&fw->ns[GCRT_WORKER_FRACTIONAL], d);
+        gcrt_xadd_relaxed(&mutator_fractional_ns, d);
+    }
+    if (n > 0) gcrt__gc_bg_credit_add(n);
+}
+
+int64_t gcrt__gc_mutator_fractional_ns(void) {
+    return gcrt_load_relaxed(&mutator_fractional_ns);
 }
 
 /* Try to end the mark: nobody holds grey objects and none are queued. The

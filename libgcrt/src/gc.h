@@ -230,6 +230,9 @@ void gcrt__gc_assist(struct gcrt_mcache *c, int64_t bytes);
 void gcrt__gc_bg_credit_add(int64_t work);
 int64_t gcrt__gc_bg_credit_take(int64_t want);
 int64_t gcrt__gc_bg_credit(void);
+/* CPU the program's threads marked in fractional slices (gc.c:
+ * mutator_fractional), all cycles. */
+int64_t gcrt__gc_mutator_fractional_ns(void);
 
 /* ---- cycle state read by MemStats (gc.c) ---------------------------------- */
 void gcrt__gc_fill_memstats(struct gcrt_memstats *ms);

@@ -391,6 +391,14 @@ struct gcrt_mark_plan gcrt__pacer_mark_plan(const struct gcrt_pacer *p, int32_t 
     return plan;
 }
 
+bool gcrt__pacer_mutator_fractional(const struct gcrt_mark_plan *plan, int64_t now_ns,
+                                    int64_t fractional_ns, int32_t busy_ps) {
+    if (plan->fractional_goal <= 0 || busy_ps + plan->dedicated < plan->procs) return false;
+    int64_t delta = now_ns - plan->mark_start_ns;
+    if (delta < 0) delta = 0;
+    return (double)fractional_ns < plan->fractional_goal * (double)plan->procs * (double)delta;
+}
+
 int32_t gcrt__pacer_free_ps(const struct gcrt_mark_plan *plan, int32_t busy_ps,
                             int32_t fractional_on) {
     int64_t free_ps = (int64_t)plan->procs - busy_ps - plan->dedicated - (fractional_on ? 1 : 0);
@@ -416,12 +424,16 @@ int32_t gcrt__pacer_worker_mode(const struct gcrt_mark_plan *plan, const struct 
         double goal = plan->fractional_goal * (double)plan->procs;
         int64_t delta = v->now_ns - plan->mark_start_ns;
         if (delta < 0) delta = 0;
-        double limit = goal * (double)delta;
+        /* No P free for it: the program's threads mark its share at their
+         * allocations (gcrt__pacer_mutator_fractional); it marks only when
+         * they fall behind by more than the lag. */
+        double line = v->busy_ps + plan->dedicated >= plan->procs ? GCRT_WORKER_MUTATOR_LAG : 1.0;
+        double limit = goal * line * (double)delta;
         if (v->prev_mode == GCRT_WORKER_FRACTIONAL) limit *= GCRT_WORKER_FRACTIONAL_EXIT;
         if ((double)v->fractional_ns <= limit) return GCRT_WORKER_FRACTIONAL;
         if (idle_ok) return GCRT_WORKER_IDLE;
-        /* Ahead of the goal: sleep until it is under it again. */
-        double until = (double)v->fractional_ns / goal - (double)delta;
+        /* Ahead of the line: sleep until it is under it again. */
+        double until = (double)v->fractional_ns / (goal * line) - (double)delta;
         int64_t s = until > (double)GCRT_WORKER_MAX_SLEEP_NS ? GCRT_WORKER_MAX_SLEEP_NS
                                                              : (int64_t)until + 1;
         if (s < GCRT_WORKER_MIN_SLEEP_NS) s = GCRT_WORKER_MIN_SLEEP_NS;

@@ -232,6 +232,22 @@ struct gcrt_worker_view {
 #define GCRT_WORKER_IDLE_POLL_NS     (1000000)  /* an idle worker waiting for a free P */
 #define GCRT_WORKER_IDLE_POLL_MAX_NS (10000000) /* ... the later ones less often */
 
+/* With no P free for the fractional worker (the program runs on every P
+ * the dedicated workers leave), the program's threads do its share at
+ * their allocation slow path, as Go runs its fractional worker on a
+ * goroutine's P: no extra runnable thread then. The worker thread takes
+ * over only when they fall below this fraction of the goal (threads that
+ * stopped allocating). */
+#define GCRT_WORKER_MUTATOR_LAG 0.75
+
+/* Whether an allocating program thread should mark a fractional slice now:
+ * the cycle has a fractional goal, no P is free for the fractional worker
+ * (busy_ps + dedicated >= procs) and the fractional CPU so far
+ * (fractional_ns, worker and threads together) is under goal x procs x
+ * the time since mark start. */
+bool gcrt__pacer_mutator_fractional(const struct gcrt_mark_plan *plan, int64_t now_ns,
+                                    int64_t fractional_ns, int32_t busy_ps);
+
 /* Free Ps for idle marking: procs minus the program's busy Ps, the
  * dedicated workers and a marking fractional worker (never < 0). */
 int32_t gcrt__pacer_free_ps(const struct gcrt_mark_plan *plan, int32_t busy_ps,

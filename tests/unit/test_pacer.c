@@ -381,20 +381,37 @@ static void test_worker_mode(void) {
     EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 5 * ms, 1, 0, 0, &sl), F);
     /* Ahead: with a P nobody uses (1 busy of 2) it marks as idle... */
     EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 5 * ms + 1, 1, 0, 0, &sl), I);
-    /* ... unless another worker holds the one idle slot, or every P is
-     * busy: then it sleeps until it is behind again (6 ms / 0.5 - 10 ms). */
+    /* ... unless another worker holds the one idle slot: then it sleeps
+     * until it is behind again (6 ms / 0.5 - 10 ms). */
     EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 6 * ms, 1, 0, 1, &sl), S);
     EXPECT_EQ(sl, 2 * ms + 1);
-    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 6 * ms, 2, 0, 0, &sl), S);
+    /* Every P busy: the program's threads mark its share at their
+     * allocations; the worker marks only below 0.75 of the goal (3.75 ms
+     * of 0.5 x 10 ms) and otherwise sleeps until it falls below that line
+     * (3 ms / 0.375 - 10 ms). */
+    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 3 * ms, 2, 0, 0, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 3 * ms + 750 * 1000, 2, 0, 0, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 3 * ms + 750 * 1000 + 1, 2, 0, 0, &sl), S);
+    EXPECT_EQ(mode_of(&pl, 0, S, 1016 * ms, 6 * ms, 2, 0, 0, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 0, S, 1016 * ms, 6 * ms + 1, 2, 0, 0, &sl), S);
+    EXPECT_EQ(sl, GCRT_WORKER_MIN_SLEEP_NS);
+    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 4500 * 1000, 2, 0, 0, &sl), S);
     EXPECT_EQ(sl, 2 * ms + 1);
     /* The nap is bounded: never longer than MAX, never shorter than MIN. */
     EXPECT_EQ(mode_of(&pl, 0, S, 1100 * ms, 100 * ms, 2, 0, 0, &sl), S);
     EXPECT_EQ(sl, GCRT_WORKER_MAX_SLEEP_NS);
-    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 5 * ms + 2, 2, 0, 0, &sl), S);
+    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 5 * ms + 2, 1, 0, 1, &sl), S);
     EXPECT_EQ(sl, GCRT_WORKER_MIN_SLEEP_NS);
     /* Go's hysteresis: once running it stops only above 1.2 x the goal. */
-    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 6 * ms, 2, 0, 0, &sl), F);
-    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 6 * ms + 1, 2, 0, 0, &sl), S);
+    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 6 * ms, 1, 0, 1, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 6 * ms + 1, 1, 0, 1, &sl), S);
+    /* What the program's threads see (gcrt__pacer_mutator_fractional): a
+     * slice while every P is busy and the share is behind the goal. */
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 5 * ms - 1, 2));
+    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 5 * ms, 2));
+    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 0, 1)); /* a free P: the worker's */
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 0, 5));
+    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 1000 * ms, 0, 2)); /* at mark start */
     /* At mark start (no time elapsed) it starts marking at once. */
     EXPECT_EQ(mode_of(&pl, 0, S, 1000 * ms, 0, 2, 0, 0, &sl), F);
     EXPECT_EQ(mode_of(&pl, 0, S, 999 * ms, 0, 2, 0, 0, &sl), F);
@@ -416,9 +433,13 @@ static void test_worker_mode(void) {
      * blocks (a thread in gcrt_gc, say). */
     gcrt__pacer_start_cycle(&p, 0, 1, false, false, &no_mem);
     pl = gcrt__pacer_mark_plan(&p, 1);
-    EXPECT_EQ(mode_of(&pl, 0, S, 100 * ms, 25 * ms, 1, 0, 0, &sl), F);
-    EXPECT_EQ(mode_of(&pl, 0, S, 100 * ms, 26 * ms, 1, 0, 0, &sl), S);
+    /* The program's one thread runs on the one P: it marks the share at
+     * its allocations, the worker below 0.75 x 0.25 x 100 ms. */
+    EXPECT_EQ(mode_of(&pl, 0, S, 100 * ms, 18 * ms, 1, 0, 0, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 0, S, 100 * ms, 19500 * 1000, 1, 0, 0, &sl), S);
     EXPECT_EQ(sl, 4 * ms + 1);
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 100 * ms, 24 * ms, 1));
+    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 100 * ms, 25 * ms, 1));
     EXPECT_EQ(mode_of(&pl, 0, S, 100 * ms, 26 * ms, 0, 0, 0, &sl), I);
 
     /* GOMAXPROCS=4: worker 0 dedicated whatever it sees; no fractional
@@ -436,8 +457,13 @@ static void test_worker_mode(void) {
     gcrt__pacer_start_cycle(&p, 0, 6, false, false, &no_mem);
     pl = gcrt__pacer_mark_plan(&p, 6);
     EXPECT_EQ(mode_of(&pl, 0, S, 10 * ms, 0, 6, 0, 0, &sl), D);
-    EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 5 * ms, 6, 0, 0, &sl), F);
-    EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 6 * ms, 6, 0, 0, &sl), S);
+    EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 5 * ms, 4, 0, 0, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 6 * ms, 4, 0, 1, &sl), S);
+    /* 5 busy + 1 dedicated fill the 6 Ps: the threads' share. */
+    EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 3 * ms, 5, 0, 0, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 4 * ms, 5, 0, 0, &sl), S);
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 10 * ms, 4 * ms, 5));
+    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 10 * ms, 4 * ms, 4));
     EXPECT_EQ(mode_of(&pl, 2, S, 10 * ms, 0, 3, 1, 0, &sl), I); /* 6-3-1-1 = 1 free */
     EXPECT_EQ(mode_of(&pl, 2, S, 10 * ms, 0, 4, 1, 0, &sl), S);
 
