@@ -921,11 +921,25 @@ int64_t gcrt__gc_bg_credit(void) {
     return gcrt_load_relaxed(&bg_scan_credit);
 }
 
-static int64_t assist_drain(gcrt_mcache_t *c, int64_t work) {
-    int64_t done = 0;
+/* An allocating thread marks from its P's work buffer between these two:
+ * in a no-stop region (the buffer), counted busy so the mark cannot end
+ * meanwhile. mark_enter says whether the mark is on; mark_exit hands the
+ * buffer over if so. */
+static int mark_enter(void) {
     gcrt__nostop_enter();
     gcrt_xadd(&busy, 1);
-    if (__atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) == GCRT_GC_MARK) {
+    return __atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) == GCRT_GC_MARK;
+}
+static void mark_exit(gcrt_mcache_t *c, int marking) {
+    if (marking) gcrt__gcwork_flush(&c->gcw);
+    gcrt_xadd(&busy, -1);
+    gcrt__nostop_exit();
+}
+
+static int64_t assist_drain(gcrt_mcache_t *c, int64_t work) {
+    int64_t done = 0;
+    int marking = mark_enter();
+    if (marking) {
         int64_t t = gcrt__nanotime();
         for (;;) {
             int64_t n =
@@ -939,10 +953,8 @@ static int64_t assist_drain(gcrt_mcache_t *c, int64_t work) {
                 __atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) != GCRT_GC_MARK)
                 break;
         }
-        gcrt__gcwork_flush(&c->gcw);
     }
-    gcrt_xadd(&busy, -1);
-    gcrt__nostop_exit();
+    mark_exit(c, marking);
     return done;
 }
 
@@ -1128,14 +1140,9 @@ static void mutator_fractional(gcrt_mcache_t *c) {
             &pl, gcrt__nanotime(), gcrt_load_relaxed(&fw->ns[GCRT_WORKER_FRACTIONAL]), busy_ps()))
         return;
     int64_t cpu0 = gcrt__thread_cputime(), n = 0;
-    gcrt__nostop_enter();
-    gcrt_xadd(&busy, 1);
-    if (__atomic_load_n(&gcrt__gcphase, __ATOMIC_SEQ_CST) == GCRT_GC_MARK) {
-        n = gcrt__gc_drain(&c->gcw, WORKER_SLICE);
-        gcrt__gcwork_flush(&c->gcw);
-    }
-    gcrt_xadd(&busy, -1);
-    gcrt__nostop_exit();
+    int marking = mark_enter();
+    if (marking) n = gcrt__gc_drain(&c->gcw, WORKER_SLICE);
+    mark_exit(c, marking);
     int64_t d = gcrt__thread_cputime() - cpu0;
     if (d > 0) {
         gcrt_xadd(&fw->ns[GCRT_WORKER_FRACTIONAL], d);
