@@ -811,13 +811,12 @@ static void wait_completed(uint32_t target) {
     }
 }
 
-void gcrt_gc(void) {
-    if (!gcrt__tls_m && gcrt_init() != 0) return;
+void gcrt__gc_cycle(void) {
     /* Go's runtime.GC: wait for the cycle in progress (n, counted when it
      * started), run a whole new one (n + 1) unless another thread started
-     * it meanwhile, and finish its sweep before returning. Counting by
-     * completions instead lets a cycle that started before the call pass
-     * for the new one (its roots hold what the caller has just dropped). */
+     * it meanwhile. Counting by completions instead lets a cycle that
+     * started before the call pass for the new one (its roots hold what the
+     * caller has just dropped). */
     uint32_t n = gcrt_load_acquire(&started);
     wait_completed(n);
     for (;;) {
@@ -828,6 +827,12 @@ void gcrt_gc(void) {
     if (gcrt_load_acquire(&started) == n) gc_start_locked(1);
     gcrt__unlock(&start_lock);
     wait_completed(n + 1);
+}
+
+void gcrt_gc(void) {
+    if (!gcrt__tls_m && gcrt_init() != 0) return;
+    /* A whole new cycle, and its sweep finished before returning (Go). */
+    gcrt__gc_cycle();
     /* Our own cache first (only its owner may flush it), then the rest. */
     gcrt_m_t *m = gcrt__tls_m;
     if (m && m->mcache) {

@@ -159,6 +159,11 @@ uint64_t gcrt__sweep_pace_rate(void);
 /* Starts the background sweeper (once) / wakes it after a flip. */
 void gcrt__bgsweep_start(void);
 void gcrt__bgsweep_wake(void);
+/* Pages every sweeper has swept, ever. */
+uint64_t gcrt__sweep_pages_swept(void);
+/* gcrt_gc without its sweep: returns once a whole new cycle's mark has
+ * terminated (its sweep left to the background sweeper and allocation). */
+void gcrt__gc_cycle(void);
 
 /* ---- the cycle (gc.c) --------------------------------------------------------- */
 

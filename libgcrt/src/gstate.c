@@ -67,7 +67,7 @@ static void stack_pcs(gcrt_goroutine_t *r, gcrt_g_t *g, int self) {
     }
     gcrt_msched_t *ms = ms_running(g);
     if (!ms || !ms->stop_sp) return;
-    uint32_t st = gcrt_load_acquire(&ms->stwstate);
+    uint32_t st = GCRT_MS_KIND(gcrt_load_acquire(&ms->stwstate));
     if (st != GCRT_MS_STOPPED && st != GCRT_MS_BLOCK_STOPPED) return;
     uintptr_t pc0 = 0, sp = ms->stop_sp;
     if (ms->stop_uctx && st == GCRT_MS_STOPPED)

@@ -18,6 +18,7 @@
 #include "mcentral.h"
 #include "mheap.h"
 #include "os.h"
+#include "sched.h"
 
 #define SCAV_CHUNK   ((uintptr_t)64 << 10)
 #define SCAV_PERCENT 1                   /* of one CPU */
@@ -73,6 +74,7 @@ static void *scavenger_main(void *arg) {
     (void)arg;
     int64_t last_age = 0;
     for (;;) {
+        gcrt__wait_world_running();
         uint32_t w = gcrt_load_acquire(&wake_word);
         if (gcrt__mheap.arena_start) gcrt__gc_periodic_check();
         /* Emptied spans a class has not reused for a while go back to the

@@ -150,6 +150,15 @@ extern uint32_t gcrt__stw_word;
 static inline int gcrt__stop_pending(void) {
     return (int)(__atomic_load_n(&gcrt__stw_word, __ATOMIC_RELAXED) & 1);
 }
+/* For the runtime's threads that are not Ms (the background sweeper, the
+ * scavenger): while a stop-the-world is pending or on, waits for the world
+ * to restart instead of taking a CPU from the threads the stopper waits for
+ * (Go's sweeper and scavenger are goroutines: they stop with the world).
+ * Call with no runtime lock held. */
+void gcrt__wait_world_running(void);
+/* Stopped threads a later stop counted as stopped before they ran again
+ * (back-to-back stops), ever. */
+int64_t gcrt__stw_claimed(void);
 /* Stops for a pending stop-the-world if the scheduler allows it here
  * (called when a thread leaves a no-stop region, lock.h). */
 void gcrt__stw_pending_check(void);

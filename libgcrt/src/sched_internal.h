@@ -35,6 +35,11 @@ enum {
  * RUN -> STOPPED by the M; BLOCK -> BLOCK_STOPPED by the stopper;
  * BLOCK_STOPPED -> BLOCK by start-the-world. */
 enum { GCRT_MS_RUN = 0, GCRT_MS_BLOCK, GCRT_MS_STOPPED, GCRT_MS_BLOCK_STOPPED };
+/* stwstate's low byte is one of the above; a STOPPED thread's upper bits
+ * count the later stops that claimed it before it ran again (stw.c:
+ * is_stopped), so that its own exit CAS fails after a claim. */
+#define GCRT_MS_KIND(s)   ((s)&0xffu)
+#define GCRT_MS_CLAIM_ONE 0x100u
 
 struct gcrt_psched;
 

@@ -42,6 +42,7 @@ uint32_t gcrt__stw_word;
 static uint32_t stw_progress; /* bumped by every M that stops: the stopper sleeps on it */
 static gcrt_lock_t stw_lock = GCRT_LOCK_INIT(GCRT_RANK_NONE);
 static int64_t stw_count, stw_last_ns, stw_max_ns, stw_total_ns, stw_signals;
+static int64_t stw_claimed; /* stopped threads a later stop claimed before they ran (is_stopped) */
 /* The last stop in detail (GODEBUG=gcpausetrace): signals sent, refused
  * (unsafe point, no-stop region), Ms stopped by the signal, rounds. */
 static struct gcrt_stw_detail stw_detail;
@@ -72,11 +73,16 @@ static void stopped_wait(gcrt_msched_t *ms) {
     gcrt__futex_wake(&stw_progress, 1);
     for (;;) {
         uint32_t w = gcrt_load_acquire(&gcrt__stw_word);
-        if (!(w & 1)) break;
+        if (!(w & 1)) {
+            /* The world runs: leave, unless a new stop claimed this thread
+             * since (is_stopped; the claim changed the state): look again. */
+            uint32_t s = gcrt_load_acquire(&ms->stwstate);
+            if (gcrt_cas(&ms->stwstate, &s, GCRT_MS_RUN)) break;
+            continue;
+        }
         if (gcrt_load_relaxed(&ms->stopped_gen) != w) gcrt_store_release(&ms->stopped_gen, w);
         gcrt__futex_wait(&gcrt__stw_word, w, -1);
     }
-    gcrt_store_release(&ms->stwstate, GCRT_MS_RUN);
 }
 
 GCRT_NOINLINE void gcrt__safepoint_slow(void) {
@@ -225,7 +231,20 @@ void gcrt__stw_signal_init(void) {
 static int is_stopped(gcrt_msched_t *ms, uint32_t w) {
     uint32_t s = gcrt_load_acquire(&ms->stwstate);
     if (s == GCRT_MS_BLOCK_STOPPED) return 1;
-    if (s == GCRT_MS_STOPPED) return gcrt_load_acquire(&ms->stopped_gen) == w;
+    if (GCRT_MS_KIND(s) == GCRT_MS_STOPPED) {
+        if (gcrt_load_acquire(&ms->stopped_gen) == w) return 1;
+        /* Stopped by an earlier stop and not running again yet (the kernel
+         * has not scheduled it since that stop ended; with back-to-back
+         * stops and more runnable threads than CPUs that takes a time
+         * slice): it has run none of its code since, so it is stopped for
+         * this one too, with the same saved state. Claiming it changes its
+         * state word: if it was about to leave stopped_wait, its CAS fails
+         * and it sees this stop. */
+        if (!gcrt_cas(&ms->stwstate, &s, s + GCRT_MS_CLAIM_ONE)) return 0;
+        gcrt_store_release(&ms->stopped_gen, w);
+        gcrt_xadd_relaxed(&stw_claimed, 1);
+        return 1;
+    }
     if (s == GCRT_MS_BLOCK) {
         uint32_t b = GCRT_MS_BLOCK;
         return gcrt_cas(&ms->stwstate, &b, GCRT_MS_BLOCK_STOPPED);
@@ -350,6 +369,15 @@ void gcrt__start_the_world(void) {
     gcrt_store_release(&gcrt__stw_word, gcrt__stw_word + 1); /* even */
     gcrt__futex_wake(&gcrt__stw_word, INT32_MAX);
     gcrt__unlock(&stw_lock);
+}
+
+int64_t gcrt__stw_claimed(void) {
+    return gcrt_load_relaxed(&stw_claimed);
+}
+
+void gcrt__wait_world_running(void) {
+    uint32_t w;
+    while ((w = gcrt_load_acquire(&gcrt__stw_word)) & 1) gcrt__futex_wait(&gcrt__stw_word, w, -1);
 }
 
 void gcrt__stw_last_detail(struct gcrt_stw_detail *d) {

@@ -10,6 +10,8 @@
 #include "harness.h"
 #include "gc.h"
 #include "malloc.h"
+#include "os.h"
+#include "sched.h"
 
 static void test_pace_rate(void) {
     const uint64_t live = 64 << 20;
@@ -43,9 +45,35 @@ static void test_refill_sweeps_its_share(void) {
     EXPECT_UEQ(gcrt__sweep_pace_rate(), 0);
 }
 
+/* The background sweeper is a runtime thread, not an M: it does not stop
+ * with the world, but it waits for the world to restart instead of
+ * sweeping (taking a CPU) through a stop-the-world. */
+static void test_bgsweep_waits_for_the_world(void) {
+    /* 32 MiB of 32-byte garbage: thousands of spans for the next sweep. */
+    for (int i = 0; i < (32 << 20) / 32; i++) {
+        void *p = gcrt_alloc(32);
+        gcrt_keep_alive(p);
+    }
+    gcrt__gc_cycle(); /* marked; the sweep is left to the background sweeper */
+    gcrt__stop_the_world("test_bgsweep_waits_for_the_world");
+    /* A span it was sweeping when the stop began is finished first. */
+    gcrt__os_sleep_ns(2 * 1000 * 1000);
+    uint64_t before = gcrt__sweep_pages_swept();
+    gcrt__bgsweep_wake();
+    gcrt__os_sleep_ns(20 * 1000 * 1000);
+    uint64_t during = gcrt__sweep_pages_swept();
+    gcrt__start_the_world();
+    EXPECT_UEQ(during, before);
+    /* Once the world runs it sweeps everything. */
+    for (int i = 0; i < 2000 && !gcrt__sweep_done(); i++) gcrt__os_sleep_ns(1000 * 1000);
+    EXPECT_TRUE(gcrt__sweep_done());
+    EXPECT_GT(gcrt__sweep_pages_swept(), during);
+}
+
 int main(void) {
     EXPECT_EQ(gcrt_init(), 0);
     RUN(test_pace_rate);
     RUN(test_refill_sweeps_its_share);
+    RUN(test_bgsweep_waits_for_the_world);
     return th_summary();
 }

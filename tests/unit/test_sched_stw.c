@@ -306,6 +306,44 @@ static void test_pthread_join_is_blocking(void) {
     EXPECT_EQ(__atomic_load_n(&joinee_done, __ATOMIC_ACQUIRE), 1);
 }
 
+/* Back-to-back stops: a thread stopped by one stop that has not run again
+ * when the next one begins (woken, not yet scheduled) counts as stopped
+ * for it too (claimed), and it stays stopped: it runs none of its code
+ * while the world is stopped. */
+static int b2b_quit;
+static uint64_t b2b_count;
+static void *b2b_thread(void *arg) {
+    (void)arg;
+    gcrt_thread_attach();
+    while (!__atomic_load_n(&b2b_quit, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&b2b_count, b2b_count + 1, __ATOMIC_RELAXED);
+        gcrt_checkpoint(); /* a safepoint */
+    }
+    gcrt_thread_detach();
+    return NULL;
+}
+static void test_back_to_back_stops(void) {
+    pthread_t t;
+    pthread_create(&t, NULL, b2b_thread, NULL);
+    while (__atomic_load_n(&b2b_count, __ATOMIC_RELAXED) < 1000) usleep(100);
+    int64_t claimed0 = gcrt__stw_claimed();
+    int moved = 0;
+    for (int i = 0; i < 300; i++) {
+        gcrt__stop_the_world("test");
+        gcrt__start_the_world();
+        gcrt__stop_the_world("test"); /* at once: the thread is still waking */
+        uint64_t c0 = __atomic_load_n(&b2b_count, __ATOMIC_RELAXED);
+        for (volatile int k = 0; k < 20000; k++) {
+        }
+        if (__atomic_load_n(&b2b_count, __ATOMIC_RELAXED) != c0) moved++;
+        gcrt__start_the_world();
+    }
+    __atomic_store_n(&b2b_quit, 1, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+    EXPECT_EQ(moved, 0);
+    EXPECT_GT(gcrt__stw_claimed() - claimed0, 0);
+}
+
 int main(void) {
     REQUIRE_EQ(gcrt_init(), 0);
     if (gcrt_gomaxprocs(0) < 2) gcrt_gomaxprocs(2);
@@ -315,5 +353,6 @@ int main(void) {
     RUN(test_allocating_thread_stops_at_allocation);
     RUN(test_stoppable_sleep);
     RUN(test_pthread_join_is_blocking);
+    RUN(test_back_to_back_stops);
     return th_summary();
 }
