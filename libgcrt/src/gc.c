@@ -811,7 +811,7 @@ static void wait_completed(uint32_t target) {
     }
 }
 
-void gcrt__gc_cycle(void) {
+static inline __attribute__((always_inline)) void gc_cycle(void) {
     /* Go's runtime.GC: wait for the cycle in progress (n, counted when it
      * started), run a whole new one (n + 1) unless another thread started
      * it meanwhile. Counting by completions instead lets a cycle that
@@ -829,10 +829,14 @@ void gcrt__gc_cycle(void) {
     wait_completed(n + 1);
 }
 
+void gcrt__gc_cycle(void) {
+    gc_cycle();
+}
+
 void gcrt_gc(void) {
     if (!gcrt__tls_m && gcrt_init() != 0) return;
     /* A whole new cycle, and its sweep finished before returning (Go). */
-    gcrt__gc_cycle();
+    gc_cycle();
     /* Our own cache first (only its owner may flush it), then the rest. */
     gcrt_m_t *m = gcrt__tls_m;
     if (m && m->mcache) {
