@@ -207,8 +207,9 @@ static void pt_print(struct pausetrace *pt, const char *what, uint32_t num) {
     size_t off = 0;
     int64_t total = pt->t[pt->n - 1] - pt->t[0];
     off +=
-        gcrt__fmt(line + off, sizeof line - off, "gcpause %u %s total=%lld.%lluus", (unsigned)num,
-                  what, (long long)(total / 1000), (unsigned long long)(total % 1000 / 100));
+        gcrt__fmt(line + off, sizeof line - off, "gcpause %u %s at=%lld tid=%d total=%lld.%lluus",
+                  (unsigned)num, what, (long long)pt->t[0], gcrt__os_gettid(),
+                  (long long)(total / 1000), (unsigned long long)(total % 1000 / 100));
     for (int i = 1; i < pt->n && off < sizeof line; i++) {
         int64_t d = pt->t[i] - pt->t[i - 1];
         off += gcrt__fmt(line + off, sizeof line - off, " %s=%lld.%lluus", pt->name[i],
@@ -1280,6 +1281,9 @@ static void worker_mark(struct worker *wk) {
 
 static void *mark_worker(void *arg) {
     struct worker *wk = arg;
+    char name[16] = "gcrt-mark-";
+    name[10] = (char)('0' + wk->idx % 10);
+    gcrt__os_set_thread_name(name);
     for (;;) {
         uint32_t word = gcrt_load_acquire(&worker_word);
         if (gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_MARK ||

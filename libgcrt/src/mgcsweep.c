@@ -204,6 +204,7 @@ static pthread_once_t bgsweep_once = PTHREAD_ONCE_INIT;
 
 static void *bgsweep_main(void *arg) {
     (void)arg;
+    gcrt__os_set_thread_name("gcrt-sweep");
     for (;;) {
         uint32_t w = gcrt_load_acquire(&bgsweep_word);
         int n = 0;

@@ -62,6 +62,8 @@ void gcrt__futex_wake(uint32_t *addr, int n);
 
 /* Yields the CPU to another thread (sched_yield). */
 void gcrt__os_yield(void);
+/* Names the calling thread (at most 15 bytes show: top -H, perf, gdb). */
+void gcrt__os_set_thread_name(const char *name);
 /* Sleeps for ns nanoseconds. */
 void gcrt__os_sleep_ns(int64_t ns);
 

@@ -72,6 +72,7 @@ static uint64_t excess(void) {
 
 static void *scavenger_main(void *arg) {
     (void)arg;
+    gcrt__os_set_thread_name("gcrt-scavenge");
     int64_t last_age = 0;
     for (;;) {
         gcrt__wait_world_running();

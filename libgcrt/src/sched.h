@@ -159,6 +159,8 @@ void gcrt__wait_world_running(void);
 /* Stopped threads a later stop counted as stopped before they ran again
  * (back-to-back stops), ever. */
 int64_t gcrt__stw_claimed(void);
+/* Whether a stop or restart holds the stop-the-world lock now (tests). */
+int gcrt__stw_lock_held(void);
 /* Stops for a pending stop-the-world if the scheduler allows it here
  * (called when a thread leaves a no-stop region, lock.h). */
 void gcrt__stw_pending_check(void);

@@ -367,8 +367,18 @@ void gcrt__start_the_world(void) {
         gcrt_cas(&ms->stwstate, &s, GCRT_MS_BLOCK);
     }
     gcrt_store_release(&gcrt__stw_word, gcrt__stw_word + 1); /* even */
-    gcrt__futex_wake(&gcrt__stw_word, INT32_MAX);
+    /* The lock goes before the wake-up: a woken thread may preempt us on
+     * this CPU (the kernel favours a waking sleeper), and the next stop
+     * must not wait for us to run again to take the lock (allocbench with
+     * 2 threads: the next stop's thread blocked 4 ms on the lock while the
+     * CPU it could have had stayed idle). A sleeper still asleep when a new
+     * stop begins is claimed by it (is_stopped) or sees the word odd. */
     gcrt__unlock(&stw_lock);
+    gcrt__futex_wake(&gcrt__stw_word, INT32_MAX);
+}
+
+int gcrt__stw_lock_held(void) {
+    return gcrt_load_acquire(&stw_lock.key) != 0;
 }
 
 int64_t gcrt__stw_claimed(void) {

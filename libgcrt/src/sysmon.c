@@ -114,6 +114,7 @@ static int retake(int64_t now) {
 
 static void *sysmon(void *arg) {
     (void)arg;
+    gcrt__os_set_thread_name("gcrt-sysmon");
     /* sysmon never stops for a stop-the-world and never takes a signal
      * meant for Ms. */
     sigset_t all;
