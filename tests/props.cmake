@@ -34,10 +34,13 @@ set(GCRT_TEST_ENV_test_gc_snapshot "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_sweep_pace "GOGC=off")
 # One P, and this test's thread runs on it: the fractional share is its own.
 set(GCRT_TEST_ENV_test_gc_fractional "GOMAXPROCS=1;GOGC=100")
+# Two Ps: this test's thread on one, the idle mark worker on the other.
+set(GCRT_TEST_ENV_test_gc_worker_cpu "GOMAXPROCS=2;GOGC=100")
 # The GC tests run in the TSan suite too (issue 4).
 foreach(t test_gc test_gc_large test_gc_regress test_gc_roots test_gctrace test_gc_checkmark
           test_gc_knobs test_gc_memlimit test_gc_pacing test_gc_trace test_gc_trace_order
-          test_gc_graph test_gc_assist_credit test_gc_sweep_pace test_gc_fractional)
+          test_gc_graph test_gc_assist_credit test_gc_sweep_pace test_gc_fractional
+          test_gc_worker_cpu)
   set(GCRT_TEST_LABELS_${t} tsan)
 endforeach()
 # test_gc_large wants heap-triggered cycles from its 24 MiB rounds of

@@ -64,6 +64,7 @@
 #include "gc.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1090,11 +1091,17 @@ void gcrt_keep_alive(const void *p) {
  * idle figure and the CPU limiter's idle time. */
 #define MAX_WORKERS 64
 enum { WORKER_SLICE = 64 << 10 };
+static int64_t worker_moves; /* fractional/idle workers that left a program CPU */
 static struct worker {
     gcrt_gcwork_t w;
     int idx;
     pthread_t thread;
     int64_t ns[GCRT_WORKER_NMODES]; /* CPU marked per mode this cycle; atomic */
+    /* step_aside: the CPUs it had before it narrowed them this mark, the
+     * narrowed set, and when. */
+    cpu_set_t home, narrow;
+    int narrowed;
+    int64_t narrowed_at;
 } workers[MAX_WORKERS];
 static int nworkers;           /* atomic: grows at cycle starts (start_lock) */
 static int32_t idle_running;   /* workers in idle mode; atomic */
@@ -1161,6 +1168,10 @@ static void mutator_fractional(gcrt_mcache_t *c) {
     if (n > 0) gcrt__gc_bg_credit_add(n);
 }
 
+int64_t gcrt__gc_worker_moves(void) {
+    return gcrt_load_relaxed(&worker_moves);
+}
+
 int64_t gcrt__gc_mutator_fractional_ns(void) {
     return gcrt_load_relaxed(&mutator_fractional_ns);
 }
@@ -1213,6 +1224,59 @@ static void worker_charge(struct worker *wk, int32_t mode, int64_t *cpu0) {
     if (mode == GCRT_WORKER_IDLE) gcrt__gc_limiter_add_idle(d);
 }
 
+/* A fractional or idle worker (Go runs these on a P the program does not
+ * need) that finds itself on the CPU where a program thread holding a P
+ * last allocated: the kernel has queued the two on one CPU, and may give
+ * this thread full time slices there while another CPU idles (service: the
+ * request thread waited 0.4-1.1 ms behind the worker). It narrows its CPUs
+ * to those no such thread is on, and the kernel moves it; the next mark
+ * starts from its own set again. Not a yield: sched_yield hands the CPU to
+ * other processes too, and under outside load the mark lagged (the heap
+ * 50% over GOMEMLIMIT in test_gc_memlimit). With no CPU free of program
+ * threads it stays (the program has more threads than CPUs; the kernel
+ * shares). At most once a millisecond. */
+static void step_aside(struct worker *wk) {
+    int cpu = sched_getcpu();
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return;
+    cpu_set_t progcpus;
+    CPU_ZERO(&progcpus);
+    int32_t n = gcrt_load_acquire(&gcrt__nallp);
+    gcrt_p_t **all = gcrt_load_acquire(&gcrt__allp); /* old arrays stay valid */
+    for (int32_t i = 0; i < n && all; i++) {
+        gcrt_p_t *p = gcrt_load_acquire(&all[i]);
+        if (!p || gcrt_load_acquire(&p->status) != GCRT_P_RUNNING) continue;
+        int32_t c = gcrt_load_relaxed(&p->mcache->cpu) - 1;
+        if (c >= 0 && c < CPU_SETSIZE) CPU_SET(c, &progcpus);
+    }
+    if (!CPU_ISSET(cpu, &progcpus)) return;
+    int64_t now = gcrt__nanotime();
+    if (wk->narrowed && now - wk->narrowed_at < 1000 * 1000) return;
+    /* From the CPUs it had before this mark narrowed them: whoever set
+     * those (the program, taskset) keeps the last word. */
+    cpu_set_t from = wk->home, to;
+    if (!wk->narrowed && sched_getaffinity(0, sizeof from, &from) != 0) return;
+    CPU_ZERO(&to);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &from) && !CPU_ISSET(c, &progcpus)) CPU_SET(c, &to);
+    if (CPU_COUNT(&to) == 0) return;
+    if (sched_setaffinity(0, sizeof to, &to) != 0) return;
+    wk->home = from;
+    wk->narrow = to;
+    wk->narrowed = 1;
+    wk->narrowed_at = now;
+    gcrt_xadd_relaxed(&worker_moves, 1);
+}
+
+/* The worker's CPUs of before, at the end of its mark, unless someone else
+ * has set them since. */
+static void step_back(struct worker *wk) {
+    if (!wk->narrowed) return;
+    wk->narrowed = 0;
+    cpu_set_t cur;
+    if (sched_getaffinity(0, sizeof cur, &cur) == 0 && CPU_EQUAL(&cur, &wk->narrow))
+        (void)sched_setaffinity(0, sizeof wk->home, &wk->home);
+}
+
 /* One concurrent mark phase (until mark termination) for one worker. */
 static void worker_mark(struct worker *wk) {
     struct gcrt_mark_plan pl;
@@ -1255,6 +1319,7 @@ static void worker_mark(struct worker *wk) {
         int64_t n = gcrt__gc_drain(&wk->w, WORKER_SLICE);
         if (n > 0) {
             gcrt__gc_bg_credit_add(n);
+            if (mode != GCRT_WORKER_DEDICATED) step_aside(wk);
             continue;
         }
         /* No work anywhere we can see: try to finish the mark. (A grace
@@ -1270,6 +1335,7 @@ static void worker_mark(struct worker *wk) {
         gcrt_xadd(&busy, 1);
         cpu0 = gcrt__thread_cputime();
     }
+    step_back(wk);
     if (mode != GCRT_WORKER_SLEEP) {
         worker_charge(wk, mode, &cpu0);
         if (mode == GCRT_WORKER_IDLE) gcrt_xadd(&idle_running, -1);

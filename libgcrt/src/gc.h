@@ -238,6 +238,9 @@ int64_t gcrt__gc_bg_credit(void);
 /* CPU the program's threads marked in fractional slices (gc.c:
  * mutator_fractional), all cycles. */
 int64_t gcrt__gc_mutator_fractional_ns(void);
+/* How many times a fractional or idle mark worker left the CPU of a
+ * program thread (tests). */
+int64_t gcrt__gc_worker_moves(void);
 
 /* ---- cycle state read by MemStats (gc.c) ---------------------------------- */
 void gcrt__gc_fill_memstats(struct gcrt_memstats *ms);

@@ -56,6 +56,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 
 #include "godebug.h"
@@ -358,6 +359,9 @@ static GCRT_NOPREEMPT void *alloc_large(gcrt_mcache_t *c, size_t size, unsigned 
 }
 
 void gcrt__malloc_gc_work(gcrt_mcache_t *c, int64_t bytes) {
+    /* For the mark workers: which CPU this P's thread runs on (glibc reads
+     * it from the rseq area, no system call). */
+    gcrt_store_relaxed(&c->cpu, (int32_t)(sched_getcpu() + 1));
     gcrt__fin_wake_check();
     if (gcrt_load_relaxed(&gcrt__gc_marking)) gcrt__gc_assist(c, bytes);
     if (++c->refills % 16 == 0) gcrt__gc_update_trigger();

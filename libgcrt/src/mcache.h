@@ -57,6 +57,7 @@ typedef struct gcrt_mcache {
     gcrt_gcwork_t gcw;     /* grey objects from this P's barrier and assists */
     int64_t assist_credit; /* bytes this P may allocate before it must assist */
     uint32_t refills;      /* span refills (trigger refresh pacing) */
+    int32_t cpu;           /* 1 + the CPU of the owner's last refill, 0 unknown; relaxed (gc.c) */
     gcrt_pstats_t stats;
     struct gcrt_mcache *alllink; /* all mcaches (memstats) */
 } gcrt_mcache_t;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <link.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,9 @@ gcrt_p_t *gcrt__p_acquire(gcrt_m_t *m) {
     gcrt__unlock(&gcrt__allp_lock);
     m->p = p;
     m->mcache = p->mcache;
+    /* Where its new thread runs, not where the last one did (gc.c:
+     * step_aside; refills keep it current). */
+    gcrt_store_relaxed(&p->mcache->cpu, (int32_t)(sched_getcpu() + 1));
     if (m->foreign) gcrt_xadd(&gcrt__foreign_running, 1);
     return p;
 }
