@@ -19,25 +19,7 @@
 #include "gc.h"
 #include "gcrt.h"
 #include "harness.h"
-
-struct node {
-    struct node *left, *right;
-    uint64_t check;
-};
-
-static struct node *tree(int depth, uint64_t v) {
-    struct node *n = gcrt_alloc(sizeof *n);
-    n->check = v;
-    if (depth > 0) {
-        gcrt_store((void **)&n->left, tree(depth - 1, 2 * v));
-        gcrt_store((void **)&n->right, tree(depth - 1, 2 * v + 1));
-    }
-    return n;
-}
-
-static uint64_t sum(const struct node *n) {
-    return n ? n->check + sum(n->left) + sum(n->right) : 0;
-}
+#include "common/tree.h"
 
 static uint32_t num_gc(void) {
     struct gcrt_memstats ms;
