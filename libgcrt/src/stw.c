@@ -72,11 +72,18 @@ static void stopped_wait(gcrt_msched_t *ms) {
     gcrt_xadd(&stw_progress, 1);
     gcrt__futex_wake(&stw_progress, 1);
     for (;;) {
+        /* The state before the word: a new stop sets the word odd before it
+         * claims this thread (is_stopped), so a claim that comes before
+         * this load shows in the word below, and one that comes after it
+         * fails the CAS. (Loaded the other way round, the claim could fall
+         * between the two loads: the CAS then succeeded with the claimed
+         * state and the thread ran during the new stop; test_stw saw a
+         * counter move, once the restart's wake-up came after its unlock.) */
+        uint32_t s = gcrt_load_acquire(&ms->stwstate);
         uint32_t w = gcrt_load_acquire(&gcrt__stw_word);
         if (!(w & 1)) {
             /* The world runs: leave, unless a new stop claimed this thread
-             * since (is_stopped; the claim changed the state): look again. */
-            uint32_t s = gcrt_load_acquire(&ms->stwstate);
+             * since (the claim changed the state): look again. */
             if (gcrt_cas(&ms->stwstate, &s, GCRT_MS_RUN)) break;
             continue;
         }
