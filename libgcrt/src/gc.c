@@ -1179,10 +1179,23 @@ int64_t gcrt__gc_mutator_fractional_ns(void) {
 /* Try to end the mark: nobody holds grey objects and none are queued. The
  * caller holds none (not counted in busy). */
 static void worker_try_terminate(void) {
-    uint32_t z = 0;
-    if (gcrt_load_acquire(&workers_on) && gcrt_load_acquire(&busy) == 0 &&
-        !gcrt__gc_global_work() && gcrt_cas(&term_claim, &z, 1u))
-        gcrt__gc_mark_done();
+    uint32_t cycle = gcrt_load_acquire(&started), z = 0;
+    if (!gcrt_load_acquire(&workers_on) || gcrt_load_acquire(&busy) != 0 ||
+        gcrt__gc_global_work() || !gcrt_cas(&term_claim, &z, 1u))
+        return;
+    /* Looked at again with the claim held: a worker preempted between its
+     * checks and the claim may win it after another worker has ended this
+     * mark and given the claim back, and would end the mark a second time
+     * (or a later cycle's, on stale checks): "transitioning GC to the same
+     * state", and a sweep during the next mark (test_gc_checkmark under
+     * ctest -j2). */
+    if (gcrt_load_acquire(&started) != cycle || gcrt_load_acquire(&gcrt__gcphase) != GCRT_GC_MARK ||
+        !gcrt_load_acquire(&workers_on) || gcrt_load_acquire(&busy) != 0 ||
+        gcrt__gc_global_work()) {
+        gcrt_store_release(&term_claim, 0u);
+        return;
+    }
+    gcrt__gc_mark_done();
 }
 
 /* The mode this worker marks in next; claims or gives back the idle slot
