@@ -59,6 +59,9 @@ uintptr_t gcrt__mcentral_sweep_one(gcrt_mcentral_t *c);
  * previous call. */
 void gcrt__mcentral_flush_stash(int all);
 /* Bytes in stashed spans (INUSE to the page heap; MemStats: HeapIdle). */
+/* The most stashed spans one flush returned to the page heap in a single
+ * hold of a class's lock (tests). */
+uint32_t gcrt__mcentral_flush_most(void);
 uint64_t gcrt__mcentral_stash_bytes(void);
 /* The mcentral a span belongs to. */
 static inline gcrt_mcentral_t *gcrt__mcentral_of(const gcrt_span_t *s) {
