@@ -135,7 +135,10 @@ GCRT_API void gcrt_cond_broadcast(gcrt_cond_t *c);
  * object survives at most two cycles unused. A pool is a GC root while it
  * holds objects. Objects put in a pool must be GC-heap objects (or memory
  * the caller keeps alive otherwise). A zeroed pool, or GCRT_POOL_INIT(fn),
- * is ready to use. */
+ * is ready to use. Once used, a pool stays registered with the runtime for
+ * the life of the process (as a Go pool stays reachable): keep it in static
+ * storage, on the GC heap (gcrt_pool_new), or in memory never freed, not on
+ * a stack. */
 typedef struct gcrt_pool {
     void *(*new_fn)(void); /* Pool.New: makes a value when the pool is empty; may be NULL */
     /* private */

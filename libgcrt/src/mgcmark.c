@@ -10,6 +10,7 @@
 #include "os.h"
 #include "proc.h"
 #include "mcache.h"
+#include "pool.h"
 #include "sched.h"
 
 /* ---- work lists ----------------------------------------------------------- */
@@ -577,6 +578,7 @@ uint64_t gcrt__gc_scan_roots(gcrt_gcwork_t *w, const gcrt_roots_t *r) {
     for (size_t i = 0; i < nuser_roots; i++) snap_range(w, user_roots[i].lo, user_roots[i].hi);
     gcrt__unlock(&roots_lock);
     gcrt__fin_scan_roots(w);
+    gcrt__pool_scan_roots(w);
     /* Every attached thread's TLS blocks. */
     for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink)
         if (gcrt_load_acquire(&m->tid) != 0)

@@ -31,6 +31,7 @@
 
 #include <string.h>
 
+#include "gc.h"
 #include "lock.h"
 #include "proc.h"
 #include "runtime.h"
@@ -253,6 +254,24 @@ bool gcrt__pool_cleanup(void) {
     all_pools = NULL;
     gcrt__unlock(&pools_lock);
     return true;
+}
+
+void gcrt__pool_scan_roots(gcrt_gcwork_t *w) {
+    /* The registry reaches every pool in use, but a pool may live where the
+     * collector does not look (malloc'd memory, or a heap pool linked only
+     * from one that does): its caches, and the pool itself, are roots. */
+    gcrt__lock(&pools_lock);
+    for (gcrt_pool_t *p = all_pools; p != NULL; p = p->all_next) {
+        gcrt__gc_shade(w, (uintptr_t)p);
+        gcrt__gc_shade(w, (uintptr_t)gcrt_load_relaxed(&p->local));
+        gcrt__gc_shade(w, (uintptr_t)gcrt_load_relaxed(&p->victim));
+    }
+    for (gcrt_pool_t *p = old_pools; p != NULL; p = p->old_next) {
+        gcrt__gc_shade(w, (uintptr_t)p);
+        gcrt__gc_shade(w, (uintptr_t)gcrt_load_relaxed(&p->local));
+        gcrt__gc_shade(w, (uintptr_t)gcrt_load_relaxed(&p->victim));
+    }
+    gcrt__unlock(&pools_lock);
 }
 
 static size_t count_array(struct pool_array *a) {

@@ -15,6 +15,11 @@
  * this cycle and returns false; otherwise true. */
 bool gcrt__pool_cleanup(void);
 
+/* Shades every registered pool and its two caches (the root scan, world
+ * stopped): a pool in memory the collector does not scan keeps them. */
+struct gcrt_gcwork;
+void gcrt__pool_scan_roots(struct gcrt_gcwork *w);
+
 /* Number of objects in p's primary cache and in its victim cache (tests;
  * not a consistent snapshot under concurrent use). */
 void gcrt__pool_counts(gcrt_pool_t *p, size_t *primary, size_t *victim);
