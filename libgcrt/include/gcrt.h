@@ -175,9 +175,9 @@ GCRT_API int gcrt_remove_roots(void *lo);
  * alive until fn has run. Objects in a cycle with a finalizer are never
  * collected; if A points to B and both have finalizers, A's runs first.
  * fn NULL removes the finalizer. Returns 0, -EINVAL (obj is not the start
- * of a heap object), -EEXIST (already set; Go panics), -ENOENT (removing
- * one that is not set), -ENOMEM. gcrt_free of the object drops its
- * finalizer without running it. */
+ * of an allocated heap object: a freed one is not), -EEXIST (already set;
+ * Go panics), -ENOENT (removing one that is not set), -ENOMEM. gcrt_free
+ * of the object drops its finalizer without running it. */
 GCRT_API int gcrt_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg);
 
 /* runtime.KeepAlive: keeps p reachable up to this point of the program. */

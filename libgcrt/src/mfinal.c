@@ -168,6 +168,10 @@ int gcrt_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg) {
     uintptr_t off = p - s->base;
     if (s->divmagic && ((uint64_t)off * s->divmagic >> 32) * s->elemsize != off) return -EINVAL;
     if (s->divmagic == 0 && off != 0) return -EINVAL;
+    /* A free slot (an object already freed, or not allocated yet) is no
+     * object: a record there would go to the next object allocated at
+     * that address (gcrt_find_object says no as well). */
+    if (!gcrt__span_slot_allocated(s, s->divmagic ? off / s->elemsize : 0)) return -EINVAL;
     if (fn) pthread_once(&fing_once, fing_start);
     gcrt__lock(&specials_lock);
     gcrt_special_t **pp = &s->specials;
