@@ -84,3 +84,8 @@ if(GCRT_TSAN)
   # 10-20 s to turn the limiter on (test_gc_limiter.c).
   set(GCRT_TEST_ENV_test_gc_limiter "${GCRT_TEST_ENV_test_gc_limiter};GCRT_LIMITER_QUICK=1;GCRT_LIMITER_MB=8")
 endif()
+
+# test_gc_dlroots dlopens this module (its data is a GC root).
+add_library(gcrt_test_deps_test_gc_dlroots MODULE ${CMAKE_CURRENT_SOURCE_DIR}/unit/dlroot_lib.c)
+set_target_properties(gcrt_test_deps_test_gc_dlroots PROPERTIES PREFIX "" OUTPUT_NAME dlroot_lib)
+set(GCRT_TEST_LIBS_test_gc_dlroots dl)

@@ -644,26 +644,14 @@ void gcrt__gc_mark_done(void) {
 
 /* ---- starting a cycle ------------------------------------------------------ */
 
-/* Stop-the-world #1 and the root scan; then marking runs concurrently, or,
- * in the stop-the-world modes, to completion right here. Caller holds
- * start_lock and is attached. */
-static void gc_start_locked(int forced) {
-    gcrt_store_release(&started, started + 1);
-    gcrt__sched_start(); /* the stop signal and sysmon: once */
-    gcrt__gc_workers_start();
-    /* The workers are asleep until the mark begins (workers_on): their
-     * per-mode CPU counts start again. */
-    gcrt__gc_workers_cpu_mark();
-    gcrt__finish_sweep();
-    memset(&cyc, 0, sizeof cyc);
-    cyc.forced = forced;
-    cyc.mode = gcrt__debug.gcstoptheworld > 0 ? (gcrt__debug.gcstoptheworld > 1 ? 2 : 1) : 0;
-    gcrt_store_relaxed(&cur_mode, (uint32_t)cyc.mode);
-    cyc.heap0 = gcrt_load_relaxed(&gcrt__heap_live);
+/* gc_start_locked's part from the listing of the roots to their snapshot,
+ * with the loaded modules' list locked (gcrt__gc_with_modules_locked). */
+static uint64_t last_stacks;
+static void gc_start_roots(void *arg) {
+    gcrt_gcwork_t *w = arg;
     gcrt__gc_collect_global_roots(&global_roots);
     /* Room for this cycle's root snapshot: the globals, registered roots
      * and TLS, and the stacks with room to grow (mgcmark.c). */
-    static uint64_t last_stacks;
     gcrt__gc_snapshot_reserve(global_roots.bytes + gcrt__gc_registered_root_bytes() +
                               2 * last_stacks + (256 << 10));
 
@@ -707,14 +695,37 @@ static void gc_start_locked(int forced) {
     prepare_mcaches_for_mark();
     pt_mark(&pt_stw1, "mcaches");
 
-    gcrt_gcwork_t w;
-    gcrt__gcwork_init(&w);
-    mark_tiny_blocks(&w);
+    mark_tiny_blocks(w);
     cyc.globals = global_roots.bytes + gcrt__gc_registered_root_bytes();
     pt_mark(&pt_stw1, "tiny");
-    cyc.stacks = gcrt__gc_scan_roots(&w, &global_roots);
+    cyc.stacks = gcrt__gc_scan_roots(w, &global_roots);
     last_stacks = cyc.stacks;
     pt_mark(&pt_stw1, "roots");
+}
+
+/* Stop-the-world #1 and the root scan; then marking runs concurrently, or,
+ * in the stop-the-world modes, to completion right here. Caller holds
+ * start_lock and is attached. */
+static void gc_start_locked(int forced) {
+    gcrt_store_release(&started, started + 1);
+    gcrt__sched_start(); /* the stop signal and sysmon: once */
+    gcrt__gc_workers_start();
+    /* The workers are asleep until the mark begins (workers_on): their
+     * per-mode CPU counts start again. */
+    gcrt__gc_workers_cpu_mark();
+    gcrt__finish_sweep();
+    memset(&cyc, 0, sizeof cyc);
+    cyc.forced = forced;
+    cyc.mode = gcrt__debug.gcstoptheworld > 0 ? (gcrt__debug.gcstoptheworld > 1 ? 2 : 1) : 0;
+    gcrt_store_relaxed(&cur_mode, (uint32_t)cyc.mode);
+    cyc.heap0 = gcrt_load_relaxed(&gcrt__heap_live);
+    /* From the listing of the loaded modules to the copy of their data, no
+     * module may be loaded or unloaded: one loaded after the listing would
+     * not be scanned (a pointer moved into its data and bss meanwhile is
+     * lost), and one unloaded would be read after its unmapping. */
+    gcrt_gcwork_t w;
+    gcrt__gcwork_init(&w);
+    gcrt__gc_with_modules_locked(gc_start_roots, &w);
     gcrt_store_relaxed(&gcrt__gc_heap_scan_work, (uint64_t)0);
     gcrt_store_relaxed(&cyc_snap, gcrt__gc_snapshot_bytes());
     gcrt__lock(&pacer_lock);

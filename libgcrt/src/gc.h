@@ -92,6 +92,9 @@ typedef struct gcrt_roots {
     uint64_t bytes;
 } gcrt_roots_t;
 void gcrt__gc_collect_global_roots(gcrt_roots_t *r);
+/* Runs fn(arg) with the list of loaded modules locked: no dlopen or dlclose
+ * completes meanwhile (gcrt__gc_collect_global_roots may be called in fn). */
+void gcrt__gc_with_modules_locked(void (*fn)(void *), void *arg);
 /* Sizes the root snapshot buffer for about bytes of roots (before the stop;
  * mgcmark.c, "root snapshots"), and empties it for a new cycle. */
 void gcrt__gc_snapshot_reserve(size_t bytes);

@@ -437,6 +437,33 @@ void gcrt__gc_collect_global_roots(gcrt_roots_t *r) {
     dl_iterate_phdr(phdr_cb, r);
 }
 
+/* dl_iterate_phdr holds the loader's lock on the module list (glibc's
+ * dl_load_write_lock, recursive) while it calls back: dlopen cannot add a
+ * module and dlclose cannot remove (and then unmap) one meanwhile. fn runs
+ * inside the first call back. Threads that dlopen or dlclose meanwhile
+ * block in the loader, where a stop-the-world stops them like any C code. */
+struct modules_locked {
+    void (*fn)(void *);
+    void *arg;
+    int ran;
+};
+
+static int modules_locked_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    struct modules_locked *c = arg;
+    (void)info, (void)size;
+    if (!c->ran) {
+        c->ran = 1;
+        c->fn(c->arg);
+    }
+    return 1; /* done */
+}
+
+void gcrt__gc_with_modules_locked(void (*fn)(void *), void *arg) {
+    struct modules_locked c = {fn, arg, 0};
+    dl_iterate_phdr(modules_locked_cb, &c);
+    if (!c.ran) fn(arg); /* no module listed at all */
+}
+
 /* ---- root snapshots ------------------------------------------------------------
  *
  * The roots must be read while the world is stopped (gc.c, step 4: plain C
