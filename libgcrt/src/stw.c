@@ -159,6 +159,18 @@ void gcrt_checkpoint(void) {
 extern const char __start_gcrt_nopreempt_text[] __attribute__((visibility("hidden")));
 extern const char __stop_gcrt_nopreempt_text[] __attribute__((visibility("hidden")));
 
+/* The top of the stack sp is on: the current G's, the thread's own, or
+ * (curg not yet the G whose stack sp is on) a goroutine's; 0 if none, e.g.
+ * an alternate signal stack. */
+static uintptr_t stack_hi_of(gcrt_m_t *m, gcrt_msched_t *ms, uintptr_t sp) {
+    gcrt_g_t *g = gcrt_load_acquire(&ms->curg);
+    if (g && sp >= g->stack_lo && sp < g->stack_hi) return g->stack_hi;
+    if (sp >= m->stack_lo && sp < m->stack_hi) return m->stack_hi;
+    for (gcrt_g_t *x = gcrt_load_acquire(&gcrt__allg); x; x = x->alllink)
+        if (x->stk && sp >= x->stack_lo && sp < x->stack_hi) return x->stack_hi;
+    return 0;
+}
+
 /* The interrupted code may not stop here (runtime.h: GCRT_NOPREEMPT). */
 static int unsafe_point(const void *uctx) {
     uintptr_t pc = (uintptr_t)((const ucontext_t *)uctx)->uc_mcontext.gregs[REG_RIP];
@@ -188,6 +200,14 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
     } else if (ms && (w & 1) && gcrt_load_acquire(&ms->stwstate) != GCRT_MS_RUN) {
         /* Already stopped (a safepoint, or blocked): a resent signal must
          * not touch the saved state the stopper is reading. */
+    } else if (ms && (w & 1) &&
+               !stack_hi_of(m, ms, (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP])) {
+        /* In a handler of the program's on an alternate signal stack
+         * (SA_ONSTACK): the stack the interrupted code keeps its pointers
+         * on is not where sp is, and a stop here would have the GC scan
+         * none of it. The stopper signals again; the thread stops once
+         * the handler has returned. */
+        gcrt_xadd_relaxed(&stw_detail.refused_unsafe, 1);
     } else if (ms && (w & 1) && unsafe_point(uctx)) {
         /* In the allocator between taking a slot and handing it out: the
          * stopper signals again; an allocating thread also stops at its
@@ -433,15 +453,7 @@ static void for_each_m_stack(void (*f)(uintptr_t lo, uintptr_t hi, const void *r
         gcrt_msched_t *ms = gcrt_load_acquire((gcrt_msched_t **)&m->sched);
         if (!ms || ms == self || gcrt_load_acquire(&m->tid) == 0) continue;
         if (signal_only && !ms->stop_uctx) continue;
-        gcrt_g_t *g = gcrt_load_acquire(&ms->curg);
-        uintptr_t sp = ms->stop_sp, hi = 0;
-        if (g && sp >= g->stack_lo && sp < g->stack_hi)
-            hi = g->stack_hi;
-        else if (sp >= m->stack_lo && sp < m->stack_hi)
-            hi = m->stack_hi;
-        else /* curg is not (yet) the G whose stack sp is on: find it */
-            for (gcrt_g_t *x = gcrt_load_acquire(&gcrt__allg); x && !hi; x = x->alllink)
-                if (x->stk && sp >= x->stack_lo && sp < x->stack_hi) hi = x->stack_hi;
+        uintptr_t sp = ms->stop_sp, hi = stack_hi_of(m, ms, sp);
         const void *regs = NULL;
         size_t len = 0;
         if (ms->stop_uctx) {
