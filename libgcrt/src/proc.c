@@ -177,6 +177,7 @@ int gcrt_thread_attach(void) {
     m->attach_depth = 1;
     m->thread = pthread_self();
     thread_stack_bounds(m);
+    gcrt__sched_m_stack_changed(m); /* a reused record: its g0 too */
     thread_tls_ranges(m);
     /* tid last: stoppers and the GC's root scan read the fields above once
      * they see it (release/acquire), and never in the middle of a stop. */

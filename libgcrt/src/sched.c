@@ -178,6 +178,13 @@ static GCRT_NOINLINE gcrt_g_t *make_g0(gcrt_msched_t *ms) {
     return g0;
 }
 
+void gcrt__sched_m_stack_changed(gcrt_m_t *m) {
+    gcrt_msched_t *ms = gcrt_load_acquire((gcrt_msched_t **)&m->sched);
+    if (!ms || !ms->g0) return;
+    ms->g0->stack_lo = m->stack_lo;
+    ms->g0->stack_hi = m->stack_hi;
+}
+
 GCRT_NOINLINE gcrt_msched_t *gcrt__getms_slow(void) {
     gcrt_m_t *m = gcrt__getm();
     if (!m) return NULL;

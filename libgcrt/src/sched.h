@@ -101,6 +101,11 @@ typedef struct gcrt_g {
  * Never cache it across a call that may park: a goroutine may resume on
  * another thread. */
 gcrt_g_t *gcrt__getg(void);
+/* A thread attaching with a runtime record another thread used before:
+ * its thread goroutine takes the record's new stack bounds (m->stack_lo,
+ * stack_hi), which the collector scans. Before the record is published. */
+struct gcrt_m;
+void gcrt__sched_m_stack_changed(struct gcrt_m *m);
 
 /* Go's gopark: marks the current G waiting with reason, then calls
  * unlockf(g, arg) (for a goroutine: on the scheduler's stack, after the G
