@@ -56,10 +56,14 @@ void gcrt__copy_barrier(void *dst, const void *src, size_t n) {
     if ((d & 7) || (s & 7) || (n & 7)) {
         /* Pointers are only recognised at aligned addresses: an unaligned
          * copy stores none the collector could see. Shade the source's
-         * aligned words so nothing it held is lost. */
-        if (gcrt_load_acquire(&gcrt_gc_barrier_on))
+         * aligned words so nothing it held is lost, and the destination's,
+         * which the copy overwrites (the barrier's old values). */
+        if (gcrt_load_acquire(&gcrt_gc_barrier_on)) {
             for (uintptr_t q = gcrt_round_up(s, 8); q + 8 <= s + n; q += 8)
                 gcrt_write_barrier(NULL, *(void *const *)q);
+            for (uintptr_t q = gcrt_round_up(d, 8); q + 8 <= d + n; q += 8)
+                gcrt_write_barrier(*(void *const *)q, NULL);
+        }
         memmove(dst, src, n);
         return;
     }
