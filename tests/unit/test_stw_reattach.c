@@ -65,8 +65,8 @@ static void run_on(void *stack, void *(*fn)(void *)) {
 static void test_reattach_on_overlapping_stack(void) {
     char *area = aligned_alloc(4096, STACK + STACK / 2);
     REQUIRE_TRUE(area != NULL);
-    run_on(area, first);               /* [area, area + STACK) */
-    run_on(area + STACK / 2, second);  /* [area + STACK/2, area + 3 STACK/2) */
+    run_on(area, first);              /* [area, area + STACK) */
+    run_on(area + STACK / 2, second); /* [area + STACK/2, area + 3 STACK/2) */
     EXPECT_EQ(found_bad, 0);
     free(area);
 }
