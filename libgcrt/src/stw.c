@@ -159,7 +159,7 @@ void gcrt_checkpoint(void) {
 extern const char __start_gcrt_nopreempt_text[] __attribute__((visibility("hidden")));
 extern const char __stop_gcrt_nopreempt_text[] __attribute__((visibility("hidden")));
 
-/* The top of the stack sp is on: the current G's, the thread's own, or
+/* (World stopped.) The top of the stack sp is on: the current G's, the thread's own, or
  * (curg not yet the G whose stack sp is on) a goroutine's; 0 if none, e.g.
  * an alternate signal stack. */
 static uintptr_t stack_hi_of(gcrt_m_t *m, gcrt_msched_t *ms, uintptr_t sp) {
@@ -169,6 +169,14 @@ static uintptr_t stack_hi_of(gcrt_m_t *m, gcrt_msched_t *ms, uintptr_t sp) {
     for (gcrt_g_t *x = gcrt_load_acquire(&gcrt__allg); x; x = x->alllink)
         if (x->stk && sp >= x->stack_lo && sp < x->stack_hi) return x->stack_hi;
     return 0;
+}
+
+/* Whether sp is on this thread's alternate signal stack (async-signal
+ * safe). */
+static int on_sigaltstack(uintptr_t sp) {
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) != 0 || (ss.ss_flags & SS_DISABLE)) return 0;
+    return sp >= (uintptr_t)ss.ss_sp && sp < (uintptr_t)ss.ss_sp + ss.ss_size;
 }
 
 /* The interrupted code may not stop here (runtime.h: GCRT_NOPREEMPT). */
@@ -201,12 +209,14 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
         /* Already stopped (a safepoint, or blocked): a resent signal must
          * not touch the saved state the stopper is reading. */
     } else if (ms && (w & 1) &&
-               !stack_hi_of(m, ms, (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP])) {
+               on_sigaltstack((uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP])) {
         /* In a handler of the program's on an alternate signal stack
          * (SA_ONSTACK): the stack the interrupted code keeps its pointers
          * on is not where sp is, and a stop here would have the GC scan
          * none of it. The stopper signals again; the thread stops once
-         * the handler has returned. */
+         * the handler has returned. (Asked of the kernel: the goroutines'
+         * stack bounds, which the scan's lookup reads with the world
+         * stopped, change under a handler.) */
         gcrt_xadd_relaxed(&stw_detail.refused_unsafe, 1);
     } else if (ms && (w & 1) && unsafe_point(uctx)) {
         /* In the allocator between taking a slot and handing it out: the

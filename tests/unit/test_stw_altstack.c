@@ -59,7 +59,8 @@ static void *thread_main(void *arg) {
     memset(&ss, 0, sizeof ss);
     ss.ss_size = 1 << 16;
     ss.ss_sp = malloc(ss.ss_size);
-    sigaltstack(&ss, NULL);
+    stack_t old_ss; /* the sanitizers' own, which they unmap at exit */
+    sigaltstack(&ss, &old_ss);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = usr1_handler;
@@ -67,6 +68,8 @@ static void *thread_main(void *arg) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
     hold_and_signal();
+    sigaltstack(&old_ss, NULL);
+    free(ss.ss_sp);
     gcrt_thread_detach();
     return NULL;
 }
