@@ -32,6 +32,7 @@ set(GCRT_TEST_ENV_test_oom "GOGC=off")
 set(GCRT_TEST_ENV_test_scavenger "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_snapshot "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_copy_barrier "GOGC=off")
+set(GCRT_TEST_ENV_test_gc_shade_reuse "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_sweep_pace "GOGC=off")
 # One P, and this test's thread runs on it: the fractional share is its own.
 set(GCRT_TEST_ENV_test_gc_fractional "GOMAXPROCS=1;GOGC=100")

@@ -224,6 +224,11 @@ uint64_t gcrt__fin_count_run(void);
 /* Copies / clears n bytes of memory that may hold pointers, through the
  * write barrier word by word where the destination is aligned (Go:
  * typedmemmove, typedmemclr). Overlap allowed for copies. */
+#if GCRT_ASSERT_LEVEL >= 2
+/* Tests: called by gcrt__gc_shade between reading the span struct and its
+ * bitmaps, where a preempted marker may find the span freed and reused. */
+extern void (*gcrt__shade_test_hook)(uintptr_t p);
+#endif
 void gcrt__copy_barrier(void *dst, const void *src, size_t n);
 void gcrt__clear_barrier(void *dst, size_t n);
 

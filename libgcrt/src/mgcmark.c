@@ -153,13 +153,17 @@ enum { OBLET = 128 << 10 };
  * GCRT_NO_SANITIZE function (atomic loads it would, and report the
  * allocator's plain initialising stores). Root words are scanned by the
  * concurrent mark now, stale ones included, so such reads are common. */
-static inline GCRT_NO_SANITIZE int slot_allocated_racy(const gcrt_span_t *s, uintptr_t idx) {
-    const volatile uint64_t *ab = *(const volatile uint64_t *const volatile *)&s->alloc_bits;
-    const volatile uint64_t *fb = *(const volatile uint64_t *const volatile *)&s->freed_bits;
+static inline GCRT_NO_SANITIZE int slot_allocated_racy(const gcrt_span_t *s,
+                                                       const volatile uint64_t *ab,
+                                                       const volatile uint64_t *fb, uintptr_t idx) {
     if (idx >= *(const volatile uint16_t *)&s->freeindex && !((ab[idx / 64] >> (idx % 64)) & 1))
         return 0;
     return !((fb[idx / 64] >> (idx % 64)) & 1);
 }
+
+#if GCRT_ASSERT_LEVEL >= 2
+void (*gcrt__shade_test_hook)(uintptr_t p);
+#endif
 
 GCRT_NO_SANITIZE void gcrt__gc_shade(gcrt_gcwork_t *w, uintptr_t p) {
     gcrt_mheap_t *h = &gcrt__mheap;
@@ -169,8 +173,22 @@ GCRT_NO_SANITIZE void gcrt__gc_shade(gcrt_gcwork_t *w, uintptr_t p) {
     if (!s || gcrt_load_acquire(&s->state) != GCRT_SPAN_INUSE) return;
     if (p < s->base || p >= s->limit) return;
     uintptr_t idx = s->divmagic ? (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32) : 0;
-    if (!slot_allocated_racy(s, idx)) return; /* a free slot: garbage */
-    uint64_t bit = (uint64_t)1 << (idx % 64), *word = &s->gcmark_bits[idx / 64];
+    /* The struct may be freed and reused for another size class from here
+     * on (an explicit free, a stash flush), its bitmaps replaced by a
+     * smaller block: idx, from the old layout, would then fall outside the
+     * new block, in another span's bits. One block, loaded once, and its
+     * own cap (mspan.c) bound every bitmap access below. */
+    uint64_t *ab = *(uint64_t *const volatile *)&s->alloc_bits;
+    if (!ab) return;
+    uint64_t cap = *(const volatile uint64_t *)(ab - 1);
+    if (idx / 64 >= cap) return;
+    if (!slot_allocated_racy(s, ab, ab + cap, idx)) return; /* a free slot: garbage */
+#if GCRT_ASSERT_LEVEL >= 2
+    /* Tests: what another thread may do while this one is descheduled
+     * here (test_gc_shade_reuse). */
+    if (GCRT_UNLIKELY(gcrt__shade_test_hook != NULL)) gcrt__shade_test_hook(p);
+#endif
+    uint64_t bit = (uint64_t)1 << (idx % 64), *word = &ab[2 * cap + idx / 64];
     if (gcrt_load_relaxed(word) & bit) return;
     if (__atomic_fetch_or(word, bit, __ATOMIC_RELAXED) & bit) return;
     gcrt_bump(&w->bytes_marked, (uint64_t)s->elemsize); /* w has one user at a time */

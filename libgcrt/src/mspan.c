@@ -52,8 +52,17 @@ void gcrt__span_struct_free(gcrt_mheap_t *h, gcrt_span_t *s) {
     gcrt_bump(&gcrt__meta.mspan_inuse, -(uint64_t)sizeof *s);
 }
 
-/* ---- bitmaps: alloc, freed and mark bits, one block of 3*nwords words, from
- * per-size free lists (1, 2, 4, 8, 16 words). Heap lock held. ----------- */
+/* ---- bitmaps: alloc, freed and mark bits, one block of 3*cap words (cap =
+ * 1, 2, 4, 8 or 16 words a bitmap, per-size free lists), after a header
+ * word holding cap. Heap lock held.
+ *
+ * The header is for the marker (mgcmark.c: gcrt__gc_shade), which reads a
+ * span struct with no lock while the span may be freed and its struct
+ * reused for another size class: it takes the one alloc_bits pointer it
+ * loads, finds the freed and mark bits from that block's own cap, and
+ * never writes past it, whatever the struct says by then. The header is
+ * written once, when the block is carved, and never changes: a released
+ * block keeps its list link in its first bitmap word. --------------------- */
 
 static uint64_t *bits_free[5];
 static char *bits_chunk;
@@ -72,18 +81,21 @@ static uint64_t *bits_alloc(uint32_t nwords) {
     if (w) {
         bits_free[b] = *(uint64_t **)w;
     } else {
-        if (bits_left < bytes) {
+        if (bits_left < bytes + 8) {
             size_t chunk = 256 << 10;
             bits_chunk = gcrt__os_alloc(chunk);
             if (!bits_chunk) return NULL;
             bits_left = chunk;
             gcrt_bump(&gcrt__meta.gc_sys, chunk);
         }
-        w = (uint64_t *)bits_chunk;
-        bits_chunk += bytes;
-        bits_left -= bytes;
+        uint64_t *hdr = (uint64_t *)bits_chunk;
+        gcrt_store_relaxed(hdr, (uint64_t)1 << b);
+        w = hdr + 1;
+        bits_chunk += bytes + 8;
+        bits_left -= bytes + 8;
     }
-    memset(w, 0, bytes);
+    /* Relaxed stores: a marker may read a recycled block (see above). */
+    for (size_t i = 0; i < ((size_t)3 << b); i++) gcrt_store_relaxed(&w[i], (uint64_t)0);
     return w;
 }
 
@@ -108,15 +120,16 @@ void gcrt__span_init_objects(gcrt_span_t *s, unsigned spanclass) {
     }
     s->limit = s->base + s->elemsize * s->nelems;
     uint32_t nw = ((uint32_t)s->nelems + 63) / 64;
-    if (s->alloc_bits && bits_bucket(s->nbits_words) != bits_bucket(nw)) {
-        bits_release(s->alloc_bits, s->nbits_words);
-        s->alloc_bits = NULL;
-    }
-    if (!s->alloc_bits) {
-        s->alloc_bits = bits_alloc(nw);
-        if (!s->alloc_bits) gcrt__throw("out of memory allocating span bitmaps");
-    } else {
+    if (s->alloc_bits && bits_bucket(s->nbits_words) == bits_bucket(nw)) {
         memset(s->alloc_bits, 0, (size_t)3 * 8 << bits_bucket(nw));
+    } else {
+        /* The new block is in place before the old one is released: a
+         * marker looking at this struct never loads NULL or a block of
+         * another size whose cap it did not read (bits_alloc). */
+        uint64_t *old = s->alloc_bits, *nb = bits_alloc(nw);
+        if (!nb) gcrt__throw("out of memory allocating span bitmaps");
+        gcrt_store_release(&s->alloc_bits, nb);
+        if (old) bits_release(old, s->nbits_words);
     }
     s->nbits_words = nw;
     s->freed_bits = s->alloc_bits + ((size_t)1 << bits_bucket(nw));
