@@ -434,7 +434,7 @@ void gcrt_free(void *ptr) {
         uintptr_t bytes = (uintptr_t)s->npages << GCRT_PAGE_SHIFT;
         gcrt__nostop_enter();
         free_barrier(c, s, p);
-        gcrt__mcentral_free_large(s); /* throws on a double free; counts it */
+        gcrt__mcentral_free_large(s, &c->gcw); /* throws on a double free; counts it */
         gcrt__nostop_exit();
         gcrt_xadd_relaxed(&gcrt__heap_live, -(uint64_t)bytes);
         return;
@@ -447,7 +447,7 @@ void gcrt_free(void *ptr) {
                      (size_t)s->elemsize);
     gcrt__nostop_enter();
     free_barrier(c, s, p);
-    gcrt__mcentral_free_object(&gcrt__mcentral[s->spanclass], s, p); /* counts it */
+    gcrt__mcentral_free_object(&gcrt__mcentral[s->spanclass], s, p, &c->gcw); /* counts it */
     gcrt__nostop_exit();
 }
 

@@ -372,7 +372,21 @@ static void wait_not_sweeping(gcrt_mcentral_t *c, gcrt_span_t *s) {
     }
 }
 
-void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p) {
+/* The object in slot idx of s is being freed (lock held, the caller in a
+ * no-stop region). While marking, its mark bit is this mark's: set by a
+ * black allocation or by the marker, it made the object count in
+ * bytes_marked, which becomes heap_marked, the basis of the next heap goal.
+ * Freed, it is not live at the mark's end: clear the bit (nothing may mark
+ * a freed slot) and take it off the count. */
+static void unmark_freed(gcrt_gcwork_t *w, gcrt_span_t *s, uintptr_t idx) {
+    if (!gcrt_load_relaxed(&gcrt__gc_marking)) return;
+    uint64_t bit = (uint64_t)1 << (idx % 64);
+    if (__atomic_fetch_and(&s->gcmark_bits[idx / 64], ~bit, __ATOMIC_RELAXED) & bit)
+        gcrt_bump(&w->bytes_marked, -(uint64_t)s->elemsize); /* w: the caller's own */
+}
+
+void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p,
+                                gcrt_gcwork_t *w) {
     uintptr_t idx = (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32);
     gcrt__lock(&c->lock);
     wait_not_sweeping(c, s);
@@ -386,6 +400,7 @@ void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p)
     s->nfreed++;
     gcrt_bump(&c->nfree, 1);
     gcrt__fin_remove(s, p - s->base);
+    unmark_freed(w, s, idx);
     gcrt_xadd_relaxed(&gcrt__heap_live, -(uint64_t)s->elemsize);
     if (s->list == GCRT_LIST_FULL && worth_caching(s)) {
         unsigned set = s->list_set;
@@ -414,7 +429,7 @@ void gcrt__mcentral_add_large(gcrt_span_t *s) {
     gcrt__unlock(&c->lock);
 }
 
-void gcrt__mcentral_free_large(gcrt_span_t *s) {
+void gcrt__mcentral_free_large(gcrt_span_t *s, gcrt_gcwork_t *w) {
     gcrt_mcentral_t *c = &gcrt__mcentral[s->spanclass & 1];
     gcrt__lock(&c->lock);
     wait_not_sweeping(c, s);
@@ -424,6 +439,7 @@ void gcrt__mcentral_free_large(gcrt_span_t *s) {
         gcrt__throwf("gcrt_free: %p is not an allocated object (double free?)", (void *)s->base);
     }
     gcrt__fin_remove(s, 0);
+    unmark_freed(w, s, 0);
     gcrt_bump(&c->nfree, 1);
     gcrt_bump(&c->large_free, (uint64_t)s->npages << GCRT_PAGE_SHIFT);
     unlink_span(c, s);

@@ -46,12 +46,16 @@ gcrt_span_t *gcrt__mcentral_cache_span(gcrt_mcentral_t *c);
 /* Gives a cached span back. */
 void gcrt__mcentral_uncache_span(gcrt_mcentral_t *c, gcrt_span_t *s);
 /* Explicit free of the object at p (its base) in small span s. Throws on a
- * pointer that is not an allocated object. */
-void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p);
+ * pointer that is not an allocated object. While marking, an object this
+ * mark already counted as marked is taken off w's count (the caller's P's
+ * gcwork). */
+void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p,
+                                gcrt_gcwork_t *w);
 /* Registers a new large-object span (mcentral of its span class). */
 void gcrt__mcentral_add_large(gcrt_span_t *s);
-/* Explicit free of large object span s; throws on a double free. */
-void gcrt__mcentral_free_large(gcrt_span_t *s);
+/* Explicit free of large object span s; throws on a double free. w as for
+ * gcrt__mcentral_free_object. */
+void gcrt__mcentral_free_large(gcrt_span_t *s, gcrt_gcwork_t *w);
 /* Sweeps one unswept span of c, if any. Returns its pages, or 0. */
 uintptr_t gcrt__mcentral_sweep_one(gcrt_mcentral_t *c);
 /* Gives emptied spans kept for reuse back to the page heap: all of them
