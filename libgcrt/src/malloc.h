@@ -20,9 +20,8 @@ void *gcrt__meta_alloc(size_t size);
 extern uint64_t gcrt__heap_live;
 
 /* Bytes of scannable heap allocated since the last mark termination,
- * counting a cached scannable span's free slots as allocated like
- * gcrt__heap_live (Go: the scanAlloc each refill adds to
- * gcController.heapScan outside a mark). The pacer's heap_scan, the
+ * counted when a span leaves its cache (Go: the scanAlloc each refill adds
+ * to gcController.heapScan outside a mark). The pacer's heap_scan, the
  * worst-case scan work of a cycle, is the last cycle's heap scan work plus
  * this at the cycle's start; gc.c zeroes it at each mark termination.
  * Atomic. */

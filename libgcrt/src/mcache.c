@@ -39,9 +39,13 @@ void gcrt__mcache_set_stop_hook(int on) {
 static void uncache(gcrt_mcache_t *c, unsigned spc) {
     gcrt_span_t *s = c->alloc[spc];
     if (s == &gcrt__empty_span) return;
+    uint64_t nalloc = (uint64_t)(s->alloc_count - s->alloc_count_before_cache);
+    /* The scannable allocation made from it (Go: the scanAlloc that
+     * refill and releaseAll add to heapScan). */
+    if (!(spc & 1) && spc != GCRT_TINY_SPC)
+        gcrt_xadd_relaxed(&gcrt__heap_scan_alloc, nalloc * s->elemsize);
     gcrt__stats_begin(&c->stats);
-    gcrt_bump(&c->stats.small_alloc_count[gcrt__spc_sizeclass(spc)],
-              (uint64_t)(s->alloc_count - s->alloc_count_before_cache));
+    gcrt_bump(&c->stats.small_alloc_count[gcrt__spc_sizeclass(spc)], nalloc);
     gcrt_store_relaxed(&c->alloc[spc], &gcrt__empty_span);
     gcrt__stats_end(&c->stats);
     gcrt__mcentral_uncache_span(&gcrt__mcentral[spc], s);

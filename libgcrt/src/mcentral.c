@@ -330,11 +330,12 @@ gcrt_span_t *gcrt__mcentral_cache_span(gcrt_mcentral_t *c) {
     gcrt__span_refill_cache(s, (s->freeindex & ~(uintptr_t)63) / 8);
     s->alloc_cache >>= s->freeindex & 63;
     gcrt__unlock(&c->lock);
-    /* The free slots now count as allocated for pacing (Go: heapLive), and
-     * as scannable heap when they may hold pointers (Go: heapScan). */
+    /* The free slots now count as allocated for pacing (Go: heapLive).
+     * Scannable heap counts only what is really allocated, when the span
+     * leaves the cache (mcache.c: uncache): a span cached again would
+     * count its free slots a second time. */
     uint64_t free_bytes = (uint64_t)(s->nelems - s->alloc_count) * s->elemsize;
     gcrt_xadd_relaxed(&gcrt__heap_live, free_bytes);
-    if (!(c->spanclass & 1)) gcrt_xadd_relaxed(&gcrt__heap_scan_alloc, free_bytes);
     return s;
 }
 
