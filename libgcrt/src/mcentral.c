@@ -386,8 +386,7 @@ static void unmark_freed(gcrt_gcwork_t *w, gcrt_span_t *s, uintptr_t idx) {
         gcrt_bump(&w->bytes_marked, -(uint64_t)s->elemsize); /* w: the caller's own */
 }
 
-void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p,
-                                gcrt_gcwork_t *w) {
+void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p, gcrt_gcwork_t *w) {
     uintptr_t idx = (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32);
     gcrt__lock(&c->lock);
     wait_not_sweeping(c, s);

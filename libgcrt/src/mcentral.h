@@ -49,8 +49,7 @@ void gcrt__mcentral_uncache_span(gcrt_mcentral_t *c, gcrt_span_t *s);
  * pointer that is not an allocated object. While marking, an object this
  * mark already counted as marked is taken off w's count (the caller's P's
  * gcwork). */
-void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p,
-                                gcrt_gcwork_t *w);
+void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p, gcrt_gcwork_t *w);
 /* Registers a new large-object span (mcentral of its span class). */
 void gcrt__mcentral_add_large(gcrt_span_t *s);
 /* Explicit free of large object span s; throws on a double free. w as for
