@@ -42,8 +42,13 @@ set(GCRT_TEST_ENV_test_gc_worker_cpu "GOMAXPROCS=2;GOGC=100")
 foreach(t test_gc test_gc_large test_gc_regress test_gc_roots test_gctrace test_gc_checkmark
           test_gc_knobs test_gc_memlimit test_gc_pacing test_gc_trace test_gc_trace_order
           test_gc_graph test_gc_assist_credit test_gc_sweep_pace test_gc_fractional
-          test_gc_worker_cpu)
+          test_gc_worker_cpu test_gc_free_marked test_gc_scan_alloc test_stw_altstack
+          test_pool_unscanned test_finalizer_freeslot)
   set(GCRT_TEST_LABELS_${t} tsan)
+# Not in the TSan run: test_gc_dlroots wraps dl_iterate_phdr, which TSan
+# intercepts and calls before main; test_stw_reattach runs threads on 1 MiB
+# stacks of its own and goes 640 KiB deep, and TSan's thread start takes
+# ~770 KiB of a thread's stack before the thread function runs.
 endforeach()
 # test_gc_large wants heap-triggered cycles from its 24 MiB rounds of
 # garbage; the heap goal counts the globals, and under TSan those are the
