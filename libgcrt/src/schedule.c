@@ -19,6 +19,10 @@ static gcrt_psched_t *newp(int32_t idx) {
     gcrt_m_t tmp = {0};
     gcrt_p_t *p = gcrt__p_acquire(&tmp);
     gcrt_store_relaxed(&p->m, NULL);
+    /* Nobody runs it yet: idle (p_acquire left it RUNNING), or
+     * gcrt_gomaxprocs, which puts a re-enabled P on the idle list only if
+     * it is idle and unowned, would never hand out a P it made. */
+    gcrt_store_release(&p->status, GCRT_P_IDLE);
     p->sched = pp;
     pp->p = p;
     pp->idx = idx;
