@@ -3,6 +3,7 @@
  * start-up, gcrt_main, GOMAXPROCS and blocking calls. See sched.c. */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "gc.h"
@@ -384,6 +385,16 @@ int gcrt_main(int (*fn)(int argc, char **argv), int argc, char **argv) {
     m->foreign = 0;
     ms->runtime = 1;
     gcrt__m_signal_stack(ms);
+    /* As a new M does (mthread.c: mstart): the stop signal and the
+     * overflow report get through whatever the program blocked here (a
+     * program that waits for signals in one thread blocks them all in
+     * main first), and preempt.c compares the mask goroutines run with. */
+    sigset_t ours;
+    sigemptyset(&ours);
+    sigaddset(&ours, SIGURG);
+    sigaddset(&ours, SIGSEGV);
+    pthread_sigmask(SIG_UNBLOCK, &ours, NULL);
+    pthread_sigmask(SIG_SETMASK, NULL, &ms->sigmask);
 #if defined(GCRT_TSAN_FIBERS)
     ms->tsan_fiber = __tsan_get_current_fiber();
 #endif
