@@ -96,11 +96,21 @@ void gcrt_timer_init(gcrt_timer_t *t, void (*f)(void *arg), void *arg) {
     t->state = 1;
 }
 
+/* Whether t is in the heap (timers_lock held). Not from idx alone: a
+ * timer that was never initialised (zeroed memory: idx 0) or was
+ * initialised again while armed would make stop remove, or reset move,
+ * whichever timer sits at that index (another goroutine's sleep, lost). */
+static bool in_heap(const gcrt_timer_t *t) {
+    return t->idx >= 0 && t->idx < heap_len && heap[t->idx] == t;
+}
+
 /* Arms t at an absolute time. Returns whether it was armed. */
 static bool timer_arm_at(gcrt_timer_t *t, int64_t when, int64_t period) {
     gcrt__sched_start();
+    if (GCRT_UNLIKELY(!t->f))
+        gcrt__throw("gcrt_timer_reset: timer without a function (not set up with gcrt_timer_init)");
     gcrt__lock(&timers_lock);
-    bool was = t->idx >= 0;
+    bool was = in_heap(t);
     int64_t old_next = timers_next;
     t->when = when;
     t->period = period > 0 ? period : 0;
@@ -125,7 +135,7 @@ bool gcrt_timer_reset(gcrt_timer_t *t, int64_t ns, int64_t period) {
 
 bool gcrt_timer_stop(gcrt_timer_t *t) {
     gcrt__lock(&timers_lock);
-    bool was = t->idx >= 0;
+    bool was = in_heap(t);
     if (was) heap_remove(t);
     update_next();
     gcrt__unlock(&timers_lock);
