@@ -40,7 +40,9 @@ GCRT_API int gcrt_init(void);
  * needs its detach), or -errno. Initialises the runtime if needed. */
 GCRT_API int gcrt_thread_attach(void);
 /* Detaches the calling thread; its cached spans go back to the heap.
- * Returns 0, or -EPERM if the thread was not attached. */
+ * Returns 0, or -EPERM if the thread was not attached. On a goroutine
+ * both calls do nothing and return 0: a goroutine is always attached, and
+ * may run on another thread after any blocking operation. */
 GCRT_API int gcrt_thread_detach(void);
 /* Whether the calling thread is attached. */
 GCRT_API bool gcrt_thread_attached(void);

@@ -151,6 +151,9 @@ static void thread_tls_ranges(gcrt_m_t *m) {
 
 int gcrt_thread_attach(void) {
     gcrt_m_t *m = gcrt__tls_m;
+    /* A runtime M (foreign == 0): the caller is a goroutine, attached for
+     * good, which may move to another M before its detach. No count. */
+    if (m && !m->foreign) return 0;
     if (m) {
         m->attach_depth++;
         return 0;
@@ -193,6 +196,8 @@ int gcrt_thread_attach(void) {
 int gcrt_thread_detach(void) {
     gcrt_m_t *m = gcrt__tls_m;
     if (!m) return -EPERM;
+    /* A goroutine (see attach): never detaches the M it runs on. */
+    if (!m->foreign) return 0;
     if (--m->attach_depth > 0) return 0;
     gcrt__p_release(m);
     gcrt__tls_m = NULL;
