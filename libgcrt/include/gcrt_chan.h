@@ -96,7 +96,9 @@ GCRT_API size_t gcrt_chan_cap(gcrt_chan_t *c);
 /* time.After(d): a channel of int64_t (capacity 1) that receives
  * gcrt_nanotime() once, ns nanoseconds from now (ns <= 0: at once, from
  * the timer thread). For timeouts in a select. The timer stays alive until
- * it fires even if the channel is dropped. Never returns NULL. */
+ * it fires even if the channel is dropped. Never returns NULL. Go's
+ * channel is receive-only; this one may be closed (the timer then drops
+ * its value: receives get the zero value, ok = false). */
 GCRT_API gcrt_chan_t *gcrt_chan_after(int64_t ns);
 
 /* ---- select ------------------------------------------------------------- */

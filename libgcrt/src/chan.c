@@ -416,8 +416,11 @@ void gcrt__chan_send_to(gcrt_chan_t *c, gcrt_sudog_t *sg, const void *ep, void (
     gcrt__ready(gp);
 }
 
-/* Go: chansend. Returns whether the value was sent (always, if block). */
-static bool chansend(gcrt_chan_t *c, const void *ep, bool block) {
+/* Go: chansend. Returns whether the value was sent (always, if block).
+ * A closed channel panics, unless drop_closed (the time.After timer, whose
+ * channel Go's type system keeps anyone else from closing): then the
+ * value is dropped. */
+static bool chansend(gcrt_chan_t *c, const void *ep, bool block, bool drop_closed) {
     if (c == NULL) {
         if (!block) return false;
         gcrt__block_forever(GCRT_WAIT_CHAN_SEND_NIL_CHAN);
@@ -438,6 +441,7 @@ static bool chansend(gcrt_chan_t *c, const void *ep, bool block) {
     gcrt__chan_lock(c);
     if (c->closed) {
         gcrt__chan_unlock(c);
+        if (drop_closed) return false;
         gcrt__panic("send on closed channel");
     }
     gcrt_sudog_t *sg = gcrt__waitq_dequeue(&c->recvq);
@@ -484,10 +488,10 @@ static bool chansend(gcrt_chan_t *c, const void *ep, bool block) {
  * scheduler threads. */
 void gcrt_chan_send(gcrt_chan_t *c, const void *elem) {
     gcrt__safepoint();
-    chansend(c, elem, true);
+    chansend(c, elem, true, false);
 }
 bool gcrt_chan_try_send(gcrt_chan_t *c, const void *elem) {
-    return chansend(c, elem, false);
+    return chansend(c, elem, false, false);
 }
 
 /* ---- receive ------------------------------------------------------------ */
@@ -666,8 +670,10 @@ static void after_fire(void *arg) {
     gcrt__unlock(&after_lock);
     int64_t now = gcrt_nanotime();
     /* Never blocks: the buffer has room for the only value ever sent. On
-     * a scheduler thread, not a goroutine: no safepoint here. */
-    chansend(a->c, &now, false);
+     * a scheduler thread, not a goroutine: no safepoint here. Go's channel
+     * is receive-only; ours can be closed (or filled) by the program: the
+     * value is dropped then, never a panic on this thread. */
+    chansend(a->c, &now, false, true);
 }
 
 gcrt_chan_t *gcrt_chan_after(int64_t ns) {
