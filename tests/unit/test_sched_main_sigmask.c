@@ -71,7 +71,8 @@ static void test_preempt_on_main_m(void) {
     gcrt__preempt_stats(st);
     sigset_t cur;
     pthread_sigmask(SIG_BLOCK, NULL, &cur);
-    fprintf(stderr, "preempt done %lld signals %lld sigmask-refused %lld; SIGURG blocked here: %d\n",
+    fprintf(stderr,
+            "preempt done %lld signals %lld sigmask-refused %lld; SIGURG blocked here: %d\n",
             (long long)st[GCRT_PREEMPT_DONE], (long long)st[GCRT_PREEMPT_SIGNALS],
             (long long)st[GCRT_PREEMPT_SIGMASK], sigismember(&cur, SIGURG));
     gcrt_gomaxprocs(old);
