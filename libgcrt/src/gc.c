@@ -239,15 +239,12 @@ static void pt_print(struct pausetrace *pt, const char *what, uint32_t num) {
 /* ---- helpers -------------------------------------------------------------- */
 
 static void pacer_mem(struct gcrt_pacer_mem *m) {
-    struct gcrt_memstats ms;
     gcrt_mheap_t *h = &gcrt__mheap;
-    uint64_t meta =
-        gcrt_load_relaxed(&gcrt__meta.mspan_sys) + gcrt_load_relaxed(&gcrt__meta.gc_sys) +
-        gcrt_load_relaxed(&gcrt__meta.other_sys) + gcrt_load_relaxed(&gcrt__meta.stack_sys);
-    (void)ms;
     uint64_t inuse = gcrt_load_relaxed(&h->heap_inuse) + gcrt_load_relaxed(&h->stack_inuse);
     uint64_t hfree = gcrt_load_relaxed(&h->heap_free);
-    m->mapped_ready = inuse + hfree + meta;
+    /* Everything Sys counts, goroutine stacks included (Go: mappedReady). */
+    m->mapped_ready = gcrt__mheap_mapped_ready(h);
+    if (m->mapped_ready < inuse + hfree) m->mapped_ready = inuse + hfree; /* read apart */
     m->heap_free = hfree;
     uint64_t live = gcrt_load_relaxed(&gcrt__heap_live);
     m->heap_alloc = live < inuse ? live : inuse;

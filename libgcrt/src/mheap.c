@@ -20,6 +20,7 @@
 #include "gc.h"
 #include "godebug.h"
 #include "malloc.h"
+#include "memstats.h"
 #include "os.h"
 #include "sched.h"
 
@@ -245,12 +246,16 @@ int gcrt__mheap_init(gcrt_mheap_t *h, size_t reserve) {
     return 0;
 }
 
-/* Memory the runtime maps and has not released: Sys - HeapReleased. */
-static uint64_t mapped_ready(const gcrt_mheap_t *h) {
+/* Memory the runtime maps and has not released: Sys - HeapReleased, every
+ * term of gcrt_read_memstats' Sys but the released heap pages (Go's
+ * mappedReady counts goroutine stacks and profiling buckets too). */
+uint64_t gcrt__mheap_mapped_ready(const gcrt_mheap_t *h) {
     return gcrt_load_relaxed(&h->heap_inuse) + gcrt_load_relaxed(&h->heap_free) +
            gcrt_load_relaxed(&h->stack_inuse) + gcrt_load_relaxed(&gcrt__meta.mspan_sys) +
            gcrt_load_relaxed(&gcrt__meta.gc_sys) + gcrt_load_relaxed(&gcrt__meta.other_sys) +
-           gcrt_load_relaxed(&gcrt__meta.stack_sys);
+           gcrt_load_relaxed(&gcrt__meta.stack_sys) +
+           gcrt_load_relaxed(&gcrt__meta.buck_hash_sys) +
+           gcrt_load_relaxed(&gcrt__stack_inuse_extra) + gcrt_load_relaxed(&gcrt__stack_sys_extra);
 }
 
 gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanclass, int manual) {
@@ -260,7 +265,7 @@ gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanc
      * limiter is on; the time counts as assist time for it. */
     uint64_t limit = gcrt_load_relaxed(&h->memory_limit);
     if (limit && !gcrt_load_relaxed(&gcrt__gc_limiter_on)) {
-        uint64_t want = mapped_ready(h) + (npages << GCRT_PAGE_SHIFT);
+        uint64_t want = gcrt__mheap_mapped_ready(h) + (npages << GCRT_PAGE_SHIFT);
         if (want > limit) {
             int64_t t0 = gcrt__nanotime();
             gcrt__mheap_scavenge(h, want - limit);

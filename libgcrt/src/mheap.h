@@ -123,6 +123,8 @@ void gcrt__mheap_free(gcrt_mheap_t *h, gcrt_span_t *s);
 /* Releases up to nbytes (rounded to pages) of free pages to the OS, highest
  * addresses first; returns bytes released. */
 uintptr_t gcrt__mheap_scavenge(gcrt_mheap_t *h, uintptr_t nbytes);
+/* What the memory limit counts: MemStats Sys - HeapReleased (Go: mappedReady). */
+uint64_t gcrt__mheap_mapped_ready(const gcrt_mheap_t *h);
 
 /* Span lookup: the INUSE span containing p, or NULL. Lock-free. */
 static inline gcrt_span_t *gcrt__span_of(const gcrt_mheap_t *h, uintptr_t p) {
