@@ -16,7 +16,9 @@
 #include "gc.h"
 #include "godebug.h"
 #include "mcentral.h"
+#include "memstats.h"
 #include "mheap.h"
+#include "pacer.h"
 #include "os.h"
 #include "sched.h"
 
@@ -60,12 +62,21 @@ static uint64_t excess(void) {
                                         gcrt_load_relaxed(&in_heap_goal),
                                         gcrt_load_relaxed(&in_last_heap_goal), GCRT_PAGE_SIZE);
     uint64_t over = retained > goal ? retained - goal : 0;
-    /* GOMEMLIMIT: keep retained memory under 95% of the limit (the intent of
-     * Go 1.19's memory-limit goal; see ../shared/spec/go-formats.md sec. 9). */
+    /* GOMEMLIMIT: keep what the limit counts, Sys - HeapReleased (Go's
+     * mappedReady: goroutine stacks and runtime metadata too, not only the
+     * heap's retained pages), under 95% of the limit (the intent of Go
+     * 1.19's memory-limit goal; see ../shared/spec/go-formats.md sec. 9). */
     uint64_t limit = gcrt_load_relaxed(&h->memory_limit);
     if (limit) {
-        uint64_t lgoal = limit / 100 * 95;
-        if (retained > lgoal && retained - lgoal > over) over = retained - lgoal;
+        uint64_t ready = retained + gcrt_load_relaxed(&gcrt__meta.mspan_sys) +
+                         gcrt_load_relaxed(&gcrt__meta.gc_sys) +
+                         gcrt_load_relaxed(&gcrt__meta.other_sys) +
+                         gcrt_load_relaxed(&gcrt__meta.stack_sys) +
+                         gcrt_load_relaxed(&gcrt__meta.buck_hash_sys) +
+                         gcrt_load_relaxed(&gcrt__stack_inuse_extra) +
+                         gcrt_load_relaxed(&gcrt__stack_sys_extra);
+        uint64_t lgoal = gcrt__pacer_scavenge_limit_goal((int64_t)limit, ready);
+        if (lgoal != UINT64_MAX && ready - lgoal > over) over = ready - lgoal;
     }
     return over;
 }
