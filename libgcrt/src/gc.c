@@ -125,8 +125,25 @@ static struct {
     uint64_t pause_ns[256], pause_end[256];
     uint64_t pause_total_ns;
     uint64_t last_gc_unix;
-    uint64_t gc_cpu_ns; /* Go's work.totaltime */
+    uint64_t gc_cpu_ns;     /* Go's work.totaltime */
+    double gc_cpu_fraction; /* as of the last cycle's end (memstats.gc_cpu_fraction) */
+    /* The integral of GOMAXPROCS over time (Go: sched.totaltime up to
+     * sched.procresizetime, at procs_cur Ps since). */
+    int64_t procs_total_ns, procs_resize_ns;
+    int32_t procs_cur;
 } st;
+
+static int32_t procs(void);
+
+/* Go's totalCpu: sched.totaltime + (now - sched.procresizetime) * gomaxprocs
+ * (stats_lock held). */
+static double total_cpu_locked(int64_t now) {
+    if (st.procs_cur == 0) {
+        st.procs_cur = procs();
+        st.procs_resize_ns = gcrt__runtime_init_time;
+    }
+    return (double)st.procs_total_ns + (double)(now - st.procs_resize_ns) * st.procs_cur;
+}
 
 /* The running cycle (written with the world stopped or by the worker that
  * claimed termination). */
@@ -341,6 +358,13 @@ static void limiter_maybe_update(void) {
  * so far is counted with the old procs; during a transition, at its end. */
 void gcrt__gc_limiter_set_procs(int32_t n) {
     if (n < 1) n = 1;
+    /* Go's procresize: sched.totaltime += (now - procresizetime) * old procs. */
+    int64_t now = gcrt__nanotime();
+    gcrt__lock(&stats_lock);
+    st.procs_total_ns = (int64_t)total_cpu_locked(now);
+    st.procs_resize_ns = now;
+    st.procs_cur = n;
+    gcrt__unlock(&stats_lock);
     gcrt__lock(&pacer_lock);
     if (limiter.transitioning) {
         limiter_new_procs = n;
@@ -552,9 +576,12 @@ static void finish_cycle(void) {
         .procs = procs(),
         .forced = cyc.forced != 0,
     };
-    int64_t elapsed = cyc.t_end - gcrt__runtime_init_time;
-    tc.gc_cpu_fraction = elapsed > 0 ? (double)st.gc_cpu_ns / ((double)elapsed * procs()) : 0;
+    /* Go computes it here only; MemStats reports this value until the
+     * next cycle ends (readmemstats_m copies memstats.gc_cpu_fraction). */
+    double total_cpu = total_cpu_locked(cyc.t_end);
+    tc.gc_cpu_fraction = total_cpu > 0 ? (double)st.gc_cpu_ns / total_cpu : 0;
     if (tc.gc_cpu_fraction > 1) tc.gc_cpu_fraction = 1;
+    st.gc_cpu_fraction = tc.gc_cpu_fraction;
     gcrt__unlock(&stats_lock);
     gcrt__lock(&pacer_lock);
     limiter.numgc = st.num_gc; /* read without stats_lock: only cycles write it */
@@ -894,10 +921,7 @@ static void fill_memstats(struct gcrt_memstats *ms) {
     memcpy(ms->pause_end, st.pause_end, sizeof st.pause_end);
     ms->pause_total_ns = st.pause_total_ns;
     ms->last_gc = st.last_gc_unix;
-    int64_t elapsed = gcrt__nanotime() - gcrt__runtime_init_time;
-    double total_cpu = (double)elapsed * procs();
-    ms->gc_cpu_fraction = total_cpu > 0 ? (double)st.gc_cpu_ns / total_cpu : 0;
-    if (ms->gc_cpu_fraction > 1) ms->gc_cpu_fraction = 1;
+    ms->gc_cpu_fraction = st.gc_cpu_fraction;
     gcrt__unlock(&stats_lock);
     struct gcrt_pacer_mem m;
     pacer_mem(&m);
