@@ -48,6 +48,28 @@ static void read_pstats(gcrt_mcache_t *c, gcrt_pstats_t *out, uint64_t *tiny) {
 
 void gcrt__read_heap_counts(struct gcrt_heap_counts *hc) {
     memset(hc, 0, sizeof *hc);
+    /* The frees first, then the allocations: every free counted here was
+     * of an object whose allocation was counted before it, so the
+     * allocations read afterwards include it. (Read the other way round,
+     * an object allocated and freed between the two reads counted as
+     * freed only: Frees > Mallocs, and HeapObjects and HeapAlloc wrapped
+     * to ~2^64 (test_memstats_consistent). Go stops the world.)
+     * What gcrt_free freed (mcentral.h). */
+    for (unsigned spc = 0; spc < GCRT_NUM_CACHE_CLASSES; spc++) {
+        const gcrt_mcentral_t *mc = &gcrt__mcentral[spc];
+        uint64_t n = gcrt_load_acquire(&mc->nfree);
+        if ((spc >> 1) == 0) {
+            hc->large_free += gcrt_load_acquire(&mc->large_free);
+            hc->large_free_count += n;
+        } else {
+            hc->small_free_count[gcrt__spc_sizeclass(spc)] += n;
+        }
+    }
+    /* What the collector's sweeping freed. */
+    for (unsigned i = 0; i < GCRT_NUM_SIZE_CLASSES; i++)
+        hc->small_free_count[i] += gcrt_load_acquire(&gcrt__sweep_stats.small_free_count[i]);
+    hc->large_free += gcrt_load_acquire(&gcrt__sweep_stats.large_free);
+    hc->large_free_count += gcrt_load_acquire(&gcrt__sweep_stats.large_free_count);
     gcrt__lock(&gcrt__allmcache_lock);
     for (gcrt_mcache_t *c = gcrt__allmcache; c; c = c->alllink) {
         gcrt_pstats_t st;
@@ -60,22 +82,6 @@ void gcrt__read_heap_counts(struct gcrt_heap_counts *hc) {
         hc->tiny_allocs += st.tiny_allocs + tiny;
     }
     gcrt__unlock(&gcrt__allmcache_lock);
-    /* What gcrt_free freed (mcentral.h). */
-    for (unsigned spc = 0; spc < GCRT_NUM_CACHE_CLASSES; spc++) {
-        const gcrt_mcentral_t *mc = &gcrt__mcentral[spc];
-        uint64_t n = gcrt_load_relaxed(&mc->nfree);
-        if ((spc >> 1) == 0) {
-            hc->large_free += gcrt_load_relaxed(&mc->large_free);
-            hc->large_free_count += n;
-        } else {
-            hc->small_free_count[gcrt__spc_sizeclass(spc)] += n;
-        }
-    }
-    /* What the collector's sweeping freed. */
-    for (unsigned i = 0; i < GCRT_NUM_SIZE_CLASSES; i++)
-        hc->small_free_count[i] += gcrt_load_relaxed(&gcrt__sweep_stats.small_free_count[i]);
-    hc->large_free += gcrt_load_relaxed(&gcrt__sweep_stats.large_free);
-    hc->large_free_count += gcrt_load_relaxed(&gcrt__sweep_stats.large_free_count);
 }
 
 void gcrt_read_memstats(struct gcrt_memstats *ms) {
