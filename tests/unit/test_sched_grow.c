@@ -7,7 +7,7 @@
 #include "harness.h"
 #include "sched_internal.h"
 
-static uint32_t seen;       /* bit i: a goroutine ran on P i */
+static uint32_t seen; /* bit i: a goroutine ran on P i */
 static int32_t done;
 
 static void hog(void *arg) {
