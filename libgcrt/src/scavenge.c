@@ -68,13 +68,12 @@ static uint64_t excess(void) {
      * 1.19's memory-limit goal; see ../shared/spec/go-formats.md sec. 9). */
     uint64_t limit = gcrt_load_relaxed(&h->memory_limit);
     if (limit) {
-        uint64_t ready = retained + gcrt_load_relaxed(&gcrt__meta.mspan_sys) +
-                         gcrt_load_relaxed(&gcrt__meta.gc_sys) +
-                         gcrt_load_relaxed(&gcrt__meta.other_sys) +
-                         gcrt_load_relaxed(&gcrt__meta.stack_sys) +
-                         gcrt_load_relaxed(&gcrt__meta.buck_hash_sys) +
-                         gcrt_load_relaxed(&gcrt__stack_inuse_extra) +
-                         gcrt_load_relaxed(&gcrt__stack_sys_extra);
+        uint64_t ready =
+            retained + gcrt_load_relaxed(&gcrt__meta.mspan_sys) +
+            gcrt_load_relaxed(&gcrt__meta.gc_sys) + gcrt_load_relaxed(&gcrt__meta.other_sys) +
+            gcrt_load_relaxed(&gcrt__meta.stack_sys) +
+            gcrt_load_relaxed(&gcrt__meta.buck_hash_sys) +
+            gcrt_load_relaxed(&gcrt__stack_inuse_extra) + gcrt_load_relaxed(&gcrt__stack_sys_extra);
         uint64_t lgoal = gcrt__pacer_scavenge_limit_goal((int64_t)limit, ready);
         if (lgoal != UINT64_MAX && ready - lgoal > over) over = ready - lgoal;
     }

@@ -10,12 +10,12 @@
 #include "gcrt.h"
 #include "harness.h"
 
-static volatile int stop;
+static int stop; /* atomic */
 
 static void *churner(void *arg) {
     (void)arg;
     gcrt_thread_attach();
-    while (!stop) {
+    while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
         void *p = gcrt_alloc(64);
         gcrt_free(p);
         void *q = gcrt_alloc(40 << 10); /* a large object */
@@ -35,12 +35,14 @@ static void test_read_is_consistent(void) {
         gcrt_read_memstats(&ms);
         if (ms.frees > ms.mallocs || ms.heap_alloc > ms.total_alloc) bad++;
     }
-    stop = 1;
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     pthread_join(t, NULL);
-    fprintf(stderr, "%d reads; last: Mallocs %llu Frees %llu HeapObjects %llu HeapAlloc %llu "
-            "HeapInuse %llu\n", reads, (unsigned long long)ms.mallocs,
-            (unsigned long long)ms.frees, (unsigned long long)ms.heap_objects,
-            (unsigned long long)ms.heap_alloc, (unsigned long long)ms.heap_inuse);
+    fprintf(stderr,
+            "%d reads; last: Mallocs %llu Frees %llu HeapObjects %llu HeapAlloc %llu "
+            "HeapInuse %llu\n",
+            reads, (unsigned long long)ms.mallocs, (unsigned long long)ms.frees,
+            (unsigned long long)ms.heap_objects, (unsigned long long)ms.heap_alloc,
+            (unsigned long long)ms.heap_inuse);
     EXPECT_EQ(bad, 0);
 }
 
