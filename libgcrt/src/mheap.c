@@ -253,8 +253,7 @@ uint64_t gcrt__mheap_mapped_ready(const gcrt_mheap_t *h) {
     return gcrt_load_relaxed(&h->heap_inuse) + gcrt_load_relaxed(&h->heap_free) +
            gcrt_load_relaxed(&h->stack_inuse) + gcrt_load_relaxed(&gcrt__meta.mspan_sys) +
            gcrt_load_relaxed(&gcrt__meta.gc_sys) + gcrt_load_relaxed(&gcrt__meta.other_sys) +
-           gcrt_load_relaxed(&gcrt__meta.stack_sys) +
-           gcrt_load_relaxed(&gcrt__meta.buck_hash_sys) +
+           gcrt_load_relaxed(&gcrt__meta.stack_sys) + gcrt_load_relaxed(&gcrt__meta.buck_hash_sys) +
            gcrt_load_relaxed(&gcrt__stack_inuse_extra) + gcrt_load_relaxed(&gcrt__stack_sys_extra);
 }
 
