@@ -76,7 +76,8 @@ GCRT_API void *gcrt_alloc_array_noscan(size_t n, size_t elem_size)
 GCRT_API void *gcrt_try_alloc(size_t size, unsigned flags);
 
 /* Largest request gcrt_alloc accepts (bytes): the heap reservation caps
- * what can really be had. */
+ * what can really be had, and one object is at most 32 TiB - 4 MiB (the
+ * page heap counts a span's pages in 32 bits; more is ENOMEM). */
 #define GCRT_MAX_ALLOC ((size_t)1 << 47)
 
 /* Explicit free of an object that is no longer referenced (bdwgc's

@@ -27,6 +27,10 @@
 gcrt_mheap_t gcrt__mheap;
 
 #define GROW_MIN ((uint64_t)4 << 20) /* commit at least 4 MiB at a time */
+/* The largest span: its page count (gcrt_span_t.npages) is 32 bits. A
+ * multiple of GROW_MIN's pages, so that grow() rounding a request up to
+ * GROW_MIN, plus the free run it merges with, stays below 2^32 pages. */
+#define MAX_SPAN_PAGES ((uintptr_t)UINT32_MAX & ~(uintptr_t)((GROW_MIN >> GCRT_PAGE_SHIFT) - 1))
 /* How long an allocation waits for the scavenger to put back a free run it
  * holds while in madvise, before growing the heap instead (alloc). */
 #define SCAV_WAIT_NS ((int64_t)50 * 1000 * 1000)
@@ -119,13 +123,15 @@ static void set_free_bounds(gcrt_mheap_t *h, gcrt_span_t *s) {
     gcrt_store_relaxed(&h->spans[i + s->npages - 1], s);
 }
 
-/* Inserts a FREE run, merging it with free neighbours. */
+/* Inserts a FREE run, merging it with free neighbours (unless the merged
+ * run would not fit the 32-bit page count: above 32 TiB). */
 static void insert_free(gcrt_mheap_t *h, gcrt_span_t *s) {
     uintptr_t i = page_index(h, s->base);
     if (i > 0) {
         gcrt_span_t *prev = h->spans[i - 1];
         if (prev && gcrt_load_relaxed(&prev->state) == GCRT_SPAN_FREE && prev->heapfree &&
-            prev->base + ((uintptr_t)prev->npages << GCRT_PAGE_SHIFT) == s->base) {
+            prev->base + ((uintptr_t)prev->npages << GCRT_PAGE_SHIFT) == s->base &&
+            (uintptr_t)prev->npages + s->npages <= UINT32_MAX) {
             free_list_remove(h, prev);
             s->base = prev->base;
             s->npages += prev->npages;
@@ -136,7 +142,7 @@ static void insert_free(gcrt_mheap_t *h, gcrt_span_t *s) {
     if (end < h->arena_used) {
         gcrt_span_t *next = h->spans[page_index(h, end)];
         if (next && gcrt_load_relaxed(&next->state) == GCRT_SPAN_FREE && next->heapfree &&
-            next->base == end) {
+            next->base == end && (uintptr_t)next->npages + s->npages <= UINT32_MAX) {
             free_list_remove(h, next);
             s->npages += next->npages;
             gcrt__span_struct_free(h, next);
@@ -258,7 +264,7 @@ uint64_t gcrt__mheap_mapped_ready(const gcrt_mheap_t *h) {
 }
 
 gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanclass, int manual) {
-    if (npages == 0 || npages > UINT32_MAX) return NULL;
+    if (npages == 0 || npages > MAX_SPAN_PAGES) return NULL;
     /* Under a memory limit, release free pages first when this span would
      * go over it (Go: allocSpan's scavenging assist), unless the GC CPU
      * limiter is on; the time counts as assist time for it. */
