@@ -52,10 +52,12 @@ GCRT_API bool gcrt_thread_attached(void);
 /* Zeroed memory that may hold pointers to other GC objects (it is scanned).
  * size 0 returns one shared, unique zero-size address (like Go's zerobase);
  * never NULL. Objects are aligned like Go's size classes: 8 bytes at least,
- * 16 for sizes that are multiples of 16 ... (see the size-class table). */
+ * 16 for sizes that are multiples of 16 ... (see the size-class table), at
+ * most 8 KiB (a page). */
 GCRT_API void *gcrt_alloc(size_t size) __attribute__((malloc, returns_nonnull, alloc_size(1)));
 /* Zeroed pointer-free memory (never scanned; objects under 16 bytes share
- * 16-byte blocks through the tiny allocator). */
+ * 16-byte blocks through the tiny allocator and are aligned by their size
+ * only: 8 for multiples of 8, else 4, 2 or 1). */
 GCRT_API void *gcrt_alloc_noscan(size_t size)
     __attribute__((malloc, returns_nonnull, alloc_size(1)));
 /* make([]T, n): n elements of elem_size bytes. If n * elem_size overflows
@@ -91,10 +93,12 @@ GCRT_API void gcrt_free(void *p);
 
 /* If p points into (or at) an allocated heap object, stores its base and
  * its size (the size-class size, or the page-rounded size for large objects)
- * and returns true. Interior pointers count. Returns false for anything else
+ * and returns true. For a tiny object (pointer-free, under 16 bytes) that is
+ * the 16-byte block it shares with other tiny objects, not the object. Interior pointers count. Returns false for anything else
  * (free slots, stacks, malloc'd memory, NULL). Safe to call from any thread. */
 GCRT_API bool gcrt_find_object(const void *p, void **base, size_t *size);
-/* Usable size of the object p points into, or 0 if p is not in one. */
+/* Usable size of the object p points into, or 0 if p is not in one (for a
+ * tiny object: its block's 16 bytes, which other objects may share). */
 GCRT_API size_t gcrt_usable_size(const void *p);
 
 /* ---- runtime.MemStats --------------------------------------------------- */
