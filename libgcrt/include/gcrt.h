@@ -94,8 +94,9 @@ GCRT_API void gcrt_free(void *p);
 /* If p points into (or at) an allocated heap object, stores its base and
  * its size (the size-class size, or the page-rounded size for large objects)
  * and returns true. For a tiny object (pointer-free, under 16 bytes) that is
- * the 16-byte block it shares with other tiny objects, not the object. Interior pointers count. Returns false for anything else
- * (free slots, stacks, malloc'd memory, NULL). Safe to call from any thread. */
+ * the 16-byte block it shares with other tiny objects, not the object. Interior pointers count.
+ * Returns false for anything else (free slots, stacks, malloc'd memory, NULL). Safe to call from
+ * any thread. */
 GCRT_API bool gcrt_find_object(const void *p, void **base, size_t *size);
 /* Usable size of the object p points into, or 0 if p is not in one (for a
  * tiny object: its block's 16 bytes, which other objects may share). */
