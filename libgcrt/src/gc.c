@@ -870,8 +870,23 @@ void gcrt__gc_cycle(void) {
     gc_cycle();
 }
 
+/* For the public calls on a thread that is not attached. A program whose
+ * first call this is gets the runtime initialised and the thread attached
+ * for good (gcrt_init, as on a first allocation). Once the runtime runs,
+ * any other thread is only attached for the call (gcrt_gc needs a P) or
+ * not at all: left attached, it would be waited for by every later
+ * stop-the-world once it has exited, forever. Returns 1 if the caller must
+ * detach again, 0 if not, -1 on error. */
+static int attach_for_call(bool need_p) {
+    if (gcrt__tls_m) return 0;
+    if (gcrt_load_relaxed(&gcrt__mheap.arena_start) == 0) return gcrt_init() == 0 ? 0 : -1;
+    if (!need_p) return 0;
+    return gcrt_thread_attach() == 0 ? 1 : -1;
+}
+
 void gcrt_gc(void) {
-    if (!gcrt__tls_m && gcrt_init() != 0) return;
+    int detach = attach_for_call(true);
+    if (detach < 0) return;
     /* A whole new cycle, and its sweep finished before returning (Go). */
     gc_cycle();
     /* Our own cache first (only its owner may flush it), then the rest. */
@@ -882,12 +897,13 @@ void gcrt_gc(void) {
         gcrt__nostop_exit();
     }
     gcrt__finish_sweep();
+    if (detach) gcrt_thread_detach();
 }
 
 /* ---- knobs ------------------------------------------------------------------ */
 
 int gcrt_set_gc_percent(int percent) {
-    gcrt_init();
+    (void)attach_for_call(false); /* as gcrt_init() before: errors are not ours to report */
     gcrt__lock(&pacer_lock);
     int32_t old = gcrt__pacer_set_gc_percent(&pacer, percent);
     gcrt__pacer_commit(&pacer, gcrt__sweep_done());
@@ -899,7 +915,7 @@ int gcrt_set_gc_percent(int percent) {
 }
 
 int64_t gcrt_set_memory_limit(int64_t limit) {
-    gcrt_init();
+    (void)attach_for_call(false);
     gcrt__lock(&pacer_lock);
     int64_t old = gcrt__pacer_set_memory_limit(&pacer, limit);
     if (limit >= 0) {
