@@ -142,6 +142,9 @@ void gcrt__scavtrace_print(const char *suffix) {
 
 void gcrt_free_os_memory(void) {
     if (gcrt__mheap.arena_start == 0) return;
+    /* Go's freeOSMemory: GC() first (a whole cycle and its sweep), so
+     * that the garbage's pages are free to be released too. */
+    gcrt_gc();
     gcrt__mcentral_flush_stash(1);
     gcrt__mheap_scavenge(&gcrt__mheap, gcrt__mheap.arena_end - gcrt__mheap.arena_start);
     if (gcrt__debug.scavtrace > 0) gcrt__scavtrace_print(" (forced)");
