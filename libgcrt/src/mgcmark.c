@@ -722,7 +722,8 @@ static void ck_span(gcrt_span_t *s, void *arg) {
  * sweep would free an object the program still references. Checked: the
  * globals, registered roots and TLS. Not the stacks: a conservative look
  * at a stack sees dead slots, which may show long-gone pointers. */
-static void ck_root_words(const uintptr_t *words, size_t n, uintptr_t at, const char *what) {
+static GCRT_NO_SANITIZE void ck_root_words(const uintptr_t *words, size_t n, uintptr_t at,
+                                           const char *what) {
     for (size_t i = 0; i < n; i++) {
         gcrt_span_t *ws;
         uintptr_t widx;

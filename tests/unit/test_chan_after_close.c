@@ -5,10 +5,12 @@
 #include "test_chan_util.h"
 
 static void test_after_closed_before_firing(void) {
-    gcrt_chan_t *c = gcrt_chan_after(1000000); /* 1 ms */
+    /* 200 ms: closed long before it fires, also under TSan on a busy
+     * machine (1 ms was not: the value was in the buffer first). */
+    gcrt_chan_t *c = gcrt_chan_after(200000000);
     gcrt_chan_close(c);
     /* Timers fire in deadline order: once this one has, so has c's. */
-    gcrt_chan_recv(gcrt_chan_after(20000000), NULL, NULL);
+    gcrt_chan_recv(gcrt_chan_after(400000000), NULL, NULL);
     int64_t v = -1;
     bool ok = true;
     EXPECT_TRUE(gcrt_chan_try_recv(c, &v, &ok)); /* closed and drained */
