@@ -80,9 +80,16 @@
 #include "scavenge.h"
 #include "sched_internal.h"
 
-uint32_t gcrt__gcphase;
-uint32_t gcrt__gc_marking;
-uint32_t gcrt_gc_barrier_on; /* the flag gcrt_store reads (gcrt.h) */
+/* Read by the program on every pointer store (gcrt_store) and allocation
+ * refill, written a few times a cycle: on a cache line of their own. A
+ * counter a mark worker writes as it marks, once placed on this line (the
+ * workers' array moved up by 8 bytes in the linker's layout), made every
+ * store of the program miss and binary-trees' mark ~1.7x slower
+ * (tests/bench/RESULTS.md section 17). */
+#define READ_MOSTLY __attribute__((section(".data.gcrt_read_mostly"), aligned(GCRT_CACHELINE)))
+uint32_t gcrt__gcphase READ_MOSTLY = 0;
+uint32_t gcrt__gc_marking READ_MOSTLY = 0;
+uint32_t gcrt_gc_barrier_on READ_MOSTLY = 0; /* the flag gcrt_store reads (gcrt.h) */
 
 /* ---- cycle state -------------------------------------------------------- */
 
@@ -98,8 +105,8 @@ static struct gcrt_pacer pacer; /* pacer_lock */
  * drains with mutator time; while it is full, assists are skipped, so a
  * GC that cannot keep up (a memory limit below the live heap) takes at
  * most about half the CPU instead of all of it. */
-static struct gcrt_cpu_limiter limiter; /* pacer_lock */
-uint32_t gcrt__gc_limiter_on;           /* limiter.enabled, for lock-free checks */
+static struct gcrt_cpu_limiter limiter;       /* pacer_lock */
+uint32_t gcrt__gc_limiter_on READ_MOSTLY = 0; /* limiter.enabled, for lock-free checks */
 /* Assist and idle ns not yet in the limiter's pools: added without the
  * lock (an update that cannot take it must not lose them), moved in under
  * pacer_lock before each update and transition. Atomic. */
@@ -1150,10 +1157,11 @@ static struct worker {
     cpu_set_t home, narrow;
     int narrowed;
     int64_t narrowed_at;
-} workers[MAX_WORKERS];
-static int nworkers;           /* atomic: grows at cycle starts (start_lock) */
-static int32_t idle_running;   /* workers in idle mode; atomic */
-static uint32_t fractional_on; /* the fractional worker is in fractional mode */
+} __attribute__((aligned(GCRT_CACHELINE))) workers[MAX_WORKERS]; /* each on lines of its own */
+static int nworkers; /* atomic: grows at cycle starts (start_lock) */
+static int32_t idle_running
+    __attribute__((aligned(GCRT_CACHELINE))); /* workers in idle mode; atomic */
+static uint32_t fractional_on;                /* the fractional worker is in fractional mode */
 
 uint64_t gcrt__gc_workers_take_marked(void) {
     uint64_t n = 0;
