@@ -115,9 +115,18 @@ static void test_stays_on_its_own_cpu(void) {
     REQUIRE_TRUE(pin_workers(cpu_a) > 0);
     REQUIRE_EQ(pin_self(cpu_b), 0);
     (void)cycles_of_garbage(1); /* our P's CPU is B from here on */
-    int64_t m = cycles_of_garbage(3);
-    printf("program thread on CPU %d, workers on %d: %lld moves in 3 cycles\n", cpu_b, cpu_a,
-           (long long)m);
+    /* Up to three tries of three cycles: a goroutine of the runtime's that
+     * runs on A at a mark's start (its P's CPU then A) is a program thread
+     * there too, and a move for it is right (about one run in eight on a
+     * loaded machine). A worker that moves while nothing runs on A moves
+     * in every try. */
+    int64_t m = 0;
+    for (int t = 0; t < 3; t++) {
+        m = cycles_of_garbage(3);
+        printf("program thread on CPU %d, workers on %d: %lld moves in 3 cycles\n", cpu_b, cpu_a,
+               (long long)m);
+        if (m == 0) break;
+    }
     EXPECT_EQ(m, 0);
     EXPECT_UEQ(sum(live), want);
 }
