@@ -6,30 +6,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "gcrt.h"
-#include "gcrt_chan.h"
-#include "gcrt_sched.h"
-#include "harness.h"
-#include "sched_internal.h"
+#include "common/parked.h"
 
 enum { NG = 4000 };
-static gcrt_chan_t *block;
-static gcrt_chan_t *ready;
-
-static void parked(void *arg) {
-    (void)arg;
-    int one = 1;
-    gcrt_chan_send(ready, &one);
-    gcrt_chan_recv(block, NULL, NULL); /* until closed */
-}
 
 static void test_limit_goal_counts_stacks(void) {
     gcrt_set_gc_percent(-1);
-    block = gcrt_chan_make(sizeof(int), 0);
-    ready = gcrt_chan_make(sizeof(int), NG);
-    for (int i = 0; i < NG; i++) REQUIRE_TRUE(gcrt_go(parked, NULL) > 0);
-    for (int i = 0; i < NG; i++) gcrt_chan_recv(ready, NULL, NULL);
-    gcrt__stack_publish(); /* sysmon does this every period */
+    park_goroutines(NG);
 
     const int64_t limit = 64 << 20;
     gcrt_set_memory_limit(limit);
@@ -48,7 +31,7 @@ static void test_limit_goal_counts_stacks(void) {
     /* Slack: the pacer's heap_alloc is heap_live (free slots of cached
      * spans count as allocated), a little above HeapAlloc. */
     EXPECT_ULE(ms.next_gc, go_goal + (1 << 20));
-    gcrt_chan_close(block);
+    release_goroutines();
 }
 
 int main(void) {

@@ -7,22 +7,9 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "gcrt.h"
-#include "gcrt_chan.h"
-#include "gcrt_sched.h"
-#include "harness.h"
-#include "sched_internal.h"
+#include "common/parked.h"
 
 enum { NG = 4000 };
-static gcrt_chan_t *block;
-static gcrt_chan_t *ready;
-
-static void parked(void *arg) {
-    (void)arg;
-    int one = 1;
-    gcrt_chan_send(ready, &one);
-    gcrt_chan_recv(block, NULL, NULL); /* until closed */
-}
 
 static __attribute__((noinline)) void garbage(int mib) {
     for (int i = 0; i < mib; i++) {
@@ -33,11 +20,7 @@ static __attribute__((noinline)) void garbage(int mib) {
 
 static void test_background_scavenger_counts_non_heap(void) {
     gcrt_set_gc_percent(-1);
-    block = gcrt_chan_make(sizeof(int), 0);
-    ready = gcrt_chan_make(sizeof(int), NG);
-    for (int i = 0; i < NG; i++) REQUIRE_TRUE(gcrt_go(parked, NULL) > 0);
-    for (int i = 0; i < NG; i++) gcrt_chan_recv(ready, NULL, NULL);
-    gcrt__stack_publish(); /* sysmon does this every period */
+    park_goroutines(NG);
     garbage(32);
     gcrt_gc(); /* 32 MiB of free heap pages, not released */
 
@@ -58,7 +41,7 @@ static void test_background_scavenger_counts_non_heap(void) {
             ready_bytes / 1048576.0, ms.stack_sys / 1048576.0,
             (ms.heap_sys - ms.heap_released) / 1048576.0);
     EXPECT_ULE(ready_bytes, goal + (64 << 10));
-    gcrt_chan_close(block);
+    release_goroutines();
 }
 
 int main(void) {
