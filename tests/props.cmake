@@ -33,6 +33,7 @@ set(GCRT_TEST_ENV_test_scavenger "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_snapshot "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_copy_barrier "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_shade_reuse "GOGC=off")
+set(GCRT_TEST_ENV_test_scavenge_held "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_sweep_pace "GOGC=off")
 # One P, and this test's thread runs on it: the fractional share is its own.
 set(GCRT_TEST_ENV_test_gc_fractional "GOMAXPROCS=1;GOGC=100")
@@ -47,7 +48,7 @@ foreach(t test_gc test_gc_large test_gc_regress test_gc_roots test_gctrace test_
           test_gc_cpu_fraction test_gc_memlimit_stacks test_scavenge_limit_nonheap
           test_sched_grow test_sched_timer_unarmed test_sched_attach_goroutine
           test_sched_main_sigmask test_chan_after_close test_gc_plain_thread
-          test_gc_free_os_memory test_gc_checkmark_root)
+          test_gc_free_os_memory test_gc_checkmark_root test_scavenge_held)
   set(GCRT_TEST_LABELS_${t} tsan)
 # Not in the TSan run: test_gc_dlroots wraps dl_iterate_phdr, which TSan
 # intercepts and calls before main; test_stw_reattach runs threads on 1 MiB

@@ -384,6 +384,10 @@ void gcrt__mheap_free(gcrt_mheap_t *h, gcrt_span_t *s) {
  * caller took off the free lists (so nobody else touches its pages; see
  * scav_held). The stretches are found under the heap lock, released with
  * the lock dropped (madvise is slow), then marked. Returns pages released. */
+#if GCRT_ASSERT_LEVEL >= 2
+void (*gcrt__release_test_hook)(void);
+#endif
+
 static uintptr_t release_run(gcrt_mheap_t *h, gcrt_span_t *s, uintptr_t want) {
     enum { MAXSTRETCH = 32 };
     uintptr_t lo[MAXSTRETCH], hi[MAXSTRETCH];
@@ -401,6 +405,11 @@ static uintptr_t release_run(gcrt_mheap_t *h, gcrt_span_t *s, uintptr_t want) {
         n++;
     }
     gcrt__unlock(&h->lock);
+#if GCRT_ASSERT_LEVEL >= 2
+    /* Tests: what other threads may do while this one is in madvise with
+     * the run off the lists (test_scavenge_held). */
+    if (GCRT_UNLIKELY(gcrt__release_test_hook != NULL)) gcrt__release_test_hook();
+#endif
     int ok[MAXSTRETCH];
     for (int k = 0; k < n; k++)
         ok[k] = gcrt__os_release((void *)(h->arena_start + (lo[k] << GCRT_PAGE_SHIFT)),
@@ -416,8 +425,11 @@ static uintptr_t release_run(gcrt_mheap_t *h, gcrt_span_t *s, uintptr_t want) {
     return done;
 }
 
-uintptr_t gcrt__mheap_scavenge(gcrt_mheap_t *h, uintptr_t nbytes) {
+/* wait: whether to wait for runs other scavengers hold (see
+ * gcrt__mheap_scavenge_all). */
+static uintptr_t scavenge(gcrt_mheap_t *h, uintptr_t nbytes, int wait) {
     uintptr_t want = (nbytes + GCRT_PAGE_MASK) >> GCRT_PAGE_SHIFT, done = 0;
+    int64_t t0 = 0;
     gcrt__lock(&h->lock);
     while (done < want) {
         /* Pick the free run with the most unreleased pages, largest first:
@@ -435,6 +447,21 @@ uintptr_t gcrt__mheap_scavenge(gcrt_mheap_t *h, uintptr_t nbytes) {
                 }
             }
         }
+        if (!pick && wait && h->scav_held) {
+            /* Another scavenger (the background one, or an allocation
+             * under a memory limit) holds a run off the lists while it is
+             * in madvise: its pages are not on the lists but may be
+             * unreleased. Wait for it to put the run back. Bounded: a
+             * holder that a stop-the-world stopped may take a while. */
+            int64_t now = gcrt__nanotime();
+            if (t0 == 0) t0 = now;
+            if (now - t0 <= SCAV_WAIT_NS) {
+                gcrt__unlock(&h->lock);
+                gcrt__os_sleep_ns(20 * 1000);
+                gcrt__lock(&h->lock);
+                continue;
+            }
+        }
         if (!pick) break;
         free_list_remove(h, pick);
         pick->heapfree = 0; /* neighbours will not merge with it */
@@ -450,4 +477,12 @@ uintptr_t gcrt__mheap_scavenge(gcrt_mheap_t *h, uintptr_t nbytes) {
     }
     gcrt__unlock(&h->lock);
     return done << GCRT_PAGE_SHIFT;
+}
+
+uintptr_t gcrt__mheap_scavenge(gcrt_mheap_t *h, uintptr_t nbytes) {
+    return scavenge(h, nbytes, 0);
+}
+
+uintptr_t gcrt__mheap_scavenge_all(gcrt_mheap_t *h) {
+    return scavenge(h, h->arena_end - h->arena_start, 1);
 }

@@ -123,6 +123,13 @@ void gcrt__mheap_free(gcrt_mheap_t *h, gcrt_span_t *s);
 /* Releases up to nbytes (rounded to pages) of free pages to the OS, highest
  * addresses first; returns bytes released. */
 uintptr_t gcrt__mheap_scavenge(gcrt_mheap_t *h, uintptr_t nbytes);
+/* Releases every free page (debug.FreeOSMemory), including the runs other
+ * scavengers hold while this one runs; returns bytes released. */
+uintptr_t gcrt__mheap_scavenge_all(gcrt_mheap_t *h);
+#if GCRT_ASSERT_LEVEL >= 2
+/* Tests: called by a scavenger with its run off the free lists, before madvise. */
+extern void (*gcrt__release_test_hook)(void);
+#endif
 /* What the memory limit counts: MemStats Sys - HeapReleased (Go: mappedReady). */
 uint64_t gcrt__mheap_mapped_ready(const gcrt_mheap_t *h);
 

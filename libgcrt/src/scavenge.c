@@ -146,6 +146,6 @@ void gcrt_free_os_memory(void) {
      * that the garbage's pages are free to be released too. */
     gcrt_gc();
     gcrt__mcentral_flush_stash(1);
-    gcrt__mheap_scavenge(&gcrt__mheap, gcrt__mheap.arena_end - gcrt__mheap.arena_start);
+    gcrt__mheap_scavenge_all(&gcrt__mheap);
     if (gcrt__debug.scavtrace > 0) gcrt__scavtrace_print(" (forced)");
 }
