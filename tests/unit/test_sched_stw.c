@@ -352,7 +352,7 @@ static void test_back_to_back_stops(void) {
  * woken thread runs while the restarting one is still in the restart; it
  * looks at the lock first thing after it leaves the stop. */
 static int order_quit, order_held, order_woken;
-static uint64_t order_count;
+static uint64_t order_count, order_restart; /* order_restart odd: in the restart */
 static void *order_thread(void *arg) {
     cpu_set_t *one = arg;
     pthread_setaffinity_np(pthread_self(), sizeof *one, one);
@@ -361,8 +361,14 @@ static void *order_thread(void *arg) {
         uint64_t c = __atomic_load_n(&order_count, __ATOMIC_RELAXED);
         gcrt_checkpoint(); /* stops here while the world is stopped */
         if (__atomic_load_n(&order_count, __ATOMIC_ACQUIRE) != c) {
-            /* the main thread counted a stop while we were in it */
-            if (gcrt__stw_lock_held()) order_held++;
+            /* the main thread counted a stop while we were in it; the
+             * lock held while that stop's restart is still running (not
+             * the next stop: a loaded machine may run the main thread's
+             * next stop before this check) */
+            uint64_t r1 = __atomic_load_n(&order_restart, __ATOMIC_ACQUIRE);
+            int held = gcrt__stw_lock_held();
+            uint64_t r2 = __atomic_load_n(&order_restart, __ATOMIC_ACQUIRE);
+            if (held && r1 == r2 && (r1 & 1)) order_held++;
             order_woken++;
         }
     }
@@ -381,7 +387,9 @@ static void test_restart_unlocks_before_waking(void) {
     for (int i = 0; i < 300; i++) {
         gcrt__stop_the_world("test");
         __atomic_store_n(&order_count, order_count + 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&order_restart, order_restart + 1, __ATOMIC_RELEASE);
         gcrt__start_the_world();
+        __atomic_store_n(&order_restart, order_restart + 1, __ATOMIC_RELEASE);
         usleep(200);
     }
     __atomic_store_n(&order_quit, 1, __ATOMIC_RELAXED);
