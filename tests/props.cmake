@@ -48,7 +48,7 @@ foreach(t test_gc test_gc_large test_gc_regress test_gc_roots test_gctrace test_
           test_gc_cpu_fraction test_gc_memlimit_stacks test_scavenge_limit_nonheap
           test_sched_grow test_sched_timer_unarmed test_sched_attach_goroutine
           test_sched_main_sigmask test_chan_after_close test_gc_plain_thread
-          test_gc_free_os_memory test_gc_checkmark_root test_scavenge_held)
+          test_gc_free_os_memory test_gc_checkmark_root test_scavenge_held test_gc_forcegc)
   set(GCRT_TEST_LABELS_${t} tsan)
 # Not in the TSan run: test_gc_dlroots wraps dl_iterate_phdr, which TSan
 # intercepts and calls before main; test_stw_reattach runs threads on 1 MiB

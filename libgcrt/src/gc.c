@@ -809,14 +809,19 @@ void gcrt__gc_maybe_start(void) {
 
 /* Go's forcegc: a cycle when none ran for 2 minutes (GOGC >= 0). Called
  * by the scavenger thread (not attached: it holds no heap pointers). */
+int64_t gcrt__forcegc_period_ns = (int64_t)120 * 1000 * 1000 * 1000;
+
 void gcrt__gc_periodic_check(void) {
     limiter_maybe_update(); /* also when sysmon sleeps */
     int64_t last;
     gcrt__lock(&stats_lock);
     last = (int64_t)st.last_gc_unix;
     gcrt__unlock(&stats_lock);
-    if (last == 0) last = gcrt__walltime() - (gcrt__nanotime() - gcrt__runtime_init_time);
-    if (gcrt__walltime() - last < (int64_t)120 * 1000 * 1000 * 1000) return;
+    /* Go: lastgc != 0 && now - lastgc > forcegcperiod: none before the
+     * first cycle (a program that never grows its heap to the first goal
+     * never collects). */
+    if (last == 0) return;
+    if (gcrt__walltime() - last < gcrt_load_relaxed(&gcrt__forcegc_period_ns)) return;
     gcrt__lock(&pacer_lock);
     int32_t gc_percent = pacer.gc_percent;
     gcrt__unlock(&pacer_lock);

@@ -175,6 +175,8 @@ void gcrt__gc_cycle(void);
 void gcrt__gc_maybe_start(void);
 /* A cycle if none ran for 2 minutes (Go's forcegc); scavenger thread. */
 void gcrt__gc_periodic_check(void);
+/* The period of forced cycles (Go's forcegcperiod, 2 minutes); tests shorten it. */
+extern int64_t gcrt__forcegc_period_ns;
 /* Refreshes the trigger from the pacer (allocator slow path). */
 void gcrt__gc_update_trigger(void);
 /* The GC CPU limiter (gc.c): on while the collector has used too much CPU
