@@ -23,13 +23,26 @@ static int child_memlimit(void) {
     gcrt_init();
     fill_ring(16);
     uint64_t peak = 0;
+    struct gcrt_memstats at; /* at the peak: for the report when it is too high */
+    memset(&at, 0, sizeof at);
     for (int i = 0; i < 64; i++) {
         churn(16u << 20); /* 1 GiB of garbage in all */
         struct gcrt_memstats ms;
         gcrt_read_memstats(&ms);
-        if (ms.sys - ms.heap_released > peak) peak = ms.sys - ms.heap_released;
+        if (ms.sys - ms.heap_released > peak) {
+            peak = ms.sys - ms.heap_released;
+            at = ms;
+        }
     }
     printf("peak=%llu\n", (unsigned long long)peak);
+    printf("at the peak: numgc %u nextgc %llu heapalloc %llu heapinuse %llu heapidle %llu "
+           "released %llu stacksys %llu gcsys %llu othersys %llu gccpu %.3f; limiter last on "
+           "in cycle %u\n",
+           at.num_gc, (unsigned long long)at.next_gc, (unsigned long long)at.heap_alloc,
+           (unsigned long long)at.heap_inuse, (unsigned long long)at.heap_idle,
+           (unsigned long long)at.heap_released, (unsigned long long)at.stack_sys,
+           (unsigned long long)at.gc_sys, (unsigned long long)at.other_sys, at.gc_cpu_fraction,
+           gcrt_gc_limiter_last_enabled());
     print_stats("final");
     return 0;
 }
@@ -69,8 +82,17 @@ static void limit_case(const char *gogc) {
     EXPECT_GE(f.numgc, 5);
     EXPECT_EQ(f.forced, 0);
     /* A soft limit: under CPU contention (ctest -j) the mark can lag and the
-     * heap overshoots; without the limit it would reach ~1 GiB. */
-    EXPECT_ULE(peak, (unsigned long long)(64 * 1.6 * (1 << 20)));
+     * heap overshoots; without the limit it would reach ~1 GiB. When the GC
+     * CPU limiter turned on (GC over half the CPU: a TSan build beside other
+     * builds, CI 2026-12-01: 297 MiB in 153 cycles), the limit yields to it
+     * by design (Go: assists and the allocation's scavenging stop while it
+     * is on), and only a bound that still catches an ignored limit holds. */
+    unsigned limiter_on = 0;
+    const char *l = strstr(r.out, "limiter last on in cycle ");
+    if (l) sscanf(l, "limiter last on in cycle %u", &limiter_on);
+    unsigned long long bound = (unsigned long long)((limiter_on ? 8 : 1.6) * (64 << 20));
+    EXPECT_ULE(peak, bound);
+    if (peak > (unsigned long long)(64 * 1.6 * (1 << 20))) fputs(r.out, stderr);
     free_run(&r);
 }
 
