@@ -552,7 +552,9 @@ static void finish_cycle(void) {
 
     cyc.t_end = gcrt__nanotime();
     int64_t stw2 = cyc.t_end - cyc.t_markterm;
-    int32_t stwprocs = procs() < gcrt__os_ncpu() ? procs() : gcrt__os_ncpu();
+    /* Go: work.stwprocs = min(GOMAXPROCS, ncpu), ncpu the process's CPUs
+     * (this thread may be a mark worker whose own set is narrowed). */
+    int32_t stwprocs = procs() < gcrt__ncpu ? procs() : gcrt__ncpu;
     gcrt__lock(&stats_lock);
     uint32_t k = st.num_gc % 256;
     /* Go counts the stops that restarted the mark too (work.pauseNS). */

@@ -28,13 +28,14 @@ static int64_t next_m_id;
 
 int64_t gcrt__runtime_init_time;
 int32_t gcrt__gomaxprocs;
+int32_t gcrt__ncpu = 1;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_err;
 
 /* Go's GOMAXPROCS: a positive decimal integer, else the CPU count. */
 static int32_t read_gomaxprocs(void) {
-    int32_t n = gcrt__os_ncpu();
+    int32_t n = gcrt__ncpu;
     const char *s = getenv("GOMAXPROCS");
     if (s && *s) {
         char *end;
@@ -48,6 +49,7 @@ static void runtime_init_once(void) {
     gcrt__runtime_init_time = gcrt__nanotime();
     gcrt__godebug_parse(&gcrt__debug, getenv("GODEBUG"));
     gcrt__os_set_madvdontneed(gcrt__debug.madvdontneed);
+    gcrt__ncpu = gcrt__os_ncpu();
     gcrt__gomaxprocs = read_gomaxprocs();
     init_err = gcrt__malloc_init();
     gcrt__gc_init();

@@ -68,6 +68,10 @@ extern int32_t gcrt__foreign_running;
 /* Runtime start time (monotonic ns) and GOMAXPROCS. */
 extern int64_t gcrt__runtime_init_time;
 extern int32_t gcrt__gomaxprocs;
+/* The process's CPU count at start-up (Go: ncpu, set once in osinit). Not
+ * gcrt__os_ncpu() later: that is the calling thread's own CPU set, which a
+ * mark worker narrows while it steps aside (gc.c). */
+extern int32_t gcrt__ncpu;
 
 /* Initialises the runtime once (heap, env, scavenger); safe from any thread.
  * Returns 0 or -errno. */

@@ -1,0 +1,158 @@
+/* test_gctrace_stw.c - the numbers of a cycle's stop-the-world phases, as
+ * gctrace prints them and MemStats records them, checked against each
+ * other (Go: mgc.go, gcStart and gcMarkTermination).
+ *
+ * Each case runs in a child with its GODEBUG; the child builds a heap of
+ * a million live objects (so the mark and the sweep take milliseconds),
+ * collects once with gcrt_gc and prints its gctrace line and a line of
+ * MemStats, which the parent parses. No check bounds a duration: each
+ * compares two measurements of the same interval, allowing for the
+ * truncation of fmtNSAsMS.
+ */
+#include <regex.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gcrt.h"
+#include "harness.h"
+#include "common/child.h"
+
+enum { NOBJ = 1000000 };
+static void **head;
+
+/* fmtNSAsMS text -> [lo, lo + step) in ns. */
+struct span_ns {
+    uint64_t lo, step;
+};
+static struct span_ns parse_ms(const char *s, size_t n) {
+    uint64_t ip = 0, fp = 0;
+    int dec = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '.') {
+            dec = 0;
+        } else if (dec < 0) {
+            ip = ip * 10 + (uint64_t)(s[i] - '0');
+        } else {
+            fp = fp * 10 + (uint64_t)(s[i] - '0');
+            dec++;
+        }
+    }
+    struct span_ns r;
+    if (dec <= 0) {
+        r.lo = ip * 1000000;
+        r.step = ip == 0 ? 1000 : 1000000; /* "0": under a microsecond */
+        return r;
+    }
+    uint64_t unit = 1000000;
+    for (int i = 0; i < dec; i++) unit /= 10;
+    r.lo = ip * 1000000 + fp * unit;
+    r.step = unit;
+    return r;
+}
+
+struct cycle_out {
+    struct span_ns clock[3]; /* c1 c2 c3 */
+    struct span_ns cpu[5];   /* p1 p2 p3 p4 p5 */
+    unsigned long long pause_last, pause_total;
+    unsigned num_gc;
+    int ok;
+};
+
+static void child_collect(void *arg) {
+    const char *godebug = arg;
+    setenv("GODEBUG", godebug, 1);
+    setenv("GOGC", "off", 1);
+    setenv("GOMAXPROCS", "2", 1);
+    if (gcrt_init() != 0) _exit(10);
+    /* Go's ncpu is the process's CPU count at start-up (osinit): this
+     * thread narrowing its own CPUs afterwards (as a mark worker does when
+     * it steps aside) does not change it. */
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) _exit(11);
+    gcrt_add_roots(&head, &head + 1);
+    for (int i = 0; i < NOBJ; i++) {
+        void **n = gcrt_alloc(16);
+        n[0] = head;
+        head = n;
+    }
+    gcrt_gc();
+    struct gcrt_memstats ms;
+    gcrt_read_memstats(&ms);
+    fprintf(stderr, "stats pause=%llu total=%llu numgc=%u\n",
+            (unsigned long long)ms.pause_ns[(ms.num_gc + 255) % 256],
+            (unsigned long long)ms.pause_total_ns, ms.num_gc);
+    _exit(0);
+}
+
+static void run_cycle(const char *godebug, struct cycle_out *o) {
+    memset(o, 0, sizeof *o);
+    struct child_result r;
+    run_in_child(child_collect, (void *)godebug, &r);
+    EXPECT_EQ(r.exited, 1);
+    EXPECT_EQ(r.status, 0);
+    regex_t re;
+    REQUIRE_EQ(regcomp(&re,
+                       "gc 1 @[0-9.]+s [0-9]+%: ([0-9.]+)\\+([0-9.]+)\\+([0-9.]+) ms clock, "
+                       "([0-9.]+)\\+([0-9.]+)/([0-9.]+)/([0-9.]+)\\+([0-9.]+) ms cpu",
+                       REG_EXTENDED),
+               0);
+    regmatch_t m[9];
+    if (regexec(&re, r.err, 9, m, 0) != 0) {
+        FAILF("no gctrace line for %s in: %s", godebug, r.err);
+        regfree(&re);
+        return;
+    }
+    regfree(&re);
+    for (int i = 0; i < 3; i++)
+        o->clock[i] = parse_ms(r.err + m[1 + i].rm_so, (size_t)(m[1 + i].rm_eo - m[1 + i].rm_so));
+    for (int i = 0; i < 5; i++)
+        o->cpu[i] = parse_ms(r.err + m[4 + i].rm_so, (size_t)(m[4 + i].rm_eo - m[4 + i].rm_so));
+    const char *st = strstr(r.err, "stats ");
+    if (!st || sscanf(st, "stats pause=%llu total=%llu numgc=%u", &o->pause_last, &o->pause_total,
+                      &o->num_gc) != 3) {
+        FAILF("no stats line for %s in: %s", godebug, r.err);
+        return;
+    }
+    fprintf(stderr, "%s: %s", godebug, r.err);
+    o->ok = 1;
+}
+
+/* true cpu = k * true clock, both truncated: their ranges must meet. */
+static int consistent_multiple(struct span_ns cpu, struct span_ns clock, uint64_t k) {
+    return cpu.lo < k * (clock.lo + clock.step) && k * clock.lo < cpu.lo + cpu.step;
+}
+
+/* The STW CPU figures are stwprocs x the phase's clock, stwprocs being
+ * min(GOMAXPROCS, ncpu) with Go's ncpu, the process's CPUs (mgc.go:649).
+ * The thread that ends the cycle may have fewer CPUs of its own: a mark
+ * worker narrows its set while it steps aside. */
+static void test_stwprocs_is_process_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) < 2) {
+        fprintf(stderr, "skipped: fewer than 2 CPUs\n");
+        return;
+    }
+    /* gcstoptheworld=2: mark termination sweeps the million objects' spans
+     * on the calling thread, so its clock reads 10 us or more. */
+    struct cycle_out o;
+    run_cycle("gctrace=1,gcstoptheworld=2", &o);
+    if (!o.ok) return;
+    if (!consistent_multiple(o.cpu[4], o.clock[2], 2))
+        FAILF("mark termination cpu [%llu,+%llu) ns is not 2 x its clock [%llu,+%llu) ns",
+              (unsigned long long)o.cpu[4].lo, (unsigned long long)o.cpu[4].step,
+              (unsigned long long)o.clock[2].lo, (unsigned long long)o.clock[2].step);
+    if (!consistent_multiple(o.cpu[0], o.clock[0], 2))
+        FAILF("sweep termination cpu [%llu,+%llu) ns is not 2 x its clock [%llu,+%llu) ns",
+              (unsigned long long)o.cpu[0].lo, (unsigned long long)o.cpu[0].step,
+              (unsigned long long)o.clock[0].lo, (unsigned long long)o.clock[0].step);
+}
+
+int main(void) {
+    RUN(test_stwprocs_is_process_cpus);
+    return th_summary();
+}
