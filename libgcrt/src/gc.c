@@ -555,17 +555,22 @@ static void finish_cycle(void) {
     /* Go: work.stwprocs = min(GOMAXPROCS, ncpu), ncpu the process's CPUs
      * (this thread may be a mark worker whose own set is narrowed). */
     int32_t stwprocs = procs() < gcrt__ncpu ? procs() : gcrt__ncpu;
+    /* Go's work.pauseNS: every stop of the cycle, from its start to the
+     * world's restart: sweep and mark termination, the stops that
+     * restarted the mark, and in the stop-the-world modes the mark, which
+     * runs inside the one stop (Go restarts the world for it). */
+    int64_t pause = cyc.stw1_ns + stw2 + cyc.restart_pause_ns;
+    if (cyc.mode != 0) pause += cyc.t_markterm - cyc.t_mark;
     gcrt__lock(&stats_lock);
     uint32_t k = st.num_gc % 256;
-    /* Go counts the stops that restarted the mark too (work.pauseNS). */
-    st.pause_ns[k] = (uint64_t)(cyc.stw1_ns + stw2 + cyc.restart_pause_ns);
+    st.pause_ns[k] = (uint64_t)pause;
     st.pause_end[k] = (uint64_t)gcrt__walltime();
     st.last_gc_unix = st.pause_end[k];
     st.pause_total_ns += st.pause_ns[k];
     st.num_gc++;
     if (cyc.forced) st.num_forced_gc++;
-    st.gc_cpu_ns += (uint64_t)((cyc.stw1_ns + stw2 + cyc.restart_pause_ns) * stwprocs +
-                               pacer.assist_time_ns + cyc.cpu_dedicated + cyc.cpu_fractional);
+    st.gc_cpu_ns += (uint64_t)(pause * stwprocs + pacer.assist_time_ns + cyc.cpu_dedicated +
+                               cyc.cpu_fractional);
     struct gcrt_gctrace_cycle tc = {
         .num = st.num_gc,
         .start_ns = cyc.t_start - gcrt__runtime_init_time,
@@ -767,8 +772,10 @@ static void gc_start_locked(int forced) {
     gcrt__unlock(&pacer_lock);
     if (cyc.mode != 0) {
         /* Stop-the-world modes: mark everything now. */
+        /* Sweep termination (the stop, the last sweep, the roots) ends
+         * here, as in the concurrent mode: gctrace's first clock. */
         cyc.t_mark = gcrt__nanotime();
-        cyc.stw1_ns = 0;
+        cyc.stw1_ns = cyc.t_mark - cyc.t_start;
         gcrt__gc_drain(&w, -1);
         cyc.marked_extra += w.bytes_marked;
         gcrt__gcwork_dispose(&w);

@@ -152,7 +152,50 @@ static void test_stwprocs_is_process_cpus(void) {
               (unsigned long long)o.clock[0].lo, (unsigned long long)o.clock[0].step);
 }
 
+/* Go's PauseNs entry is work.pauseNS, the sum of the cycle's stops, each
+ * from its start to the world's restart (mgc.go:731, 883, 1000): sweep
+ * termination (c1 = tMark - tSweepTerm) and mark termination (c3), plus
+ * the stops that restarted the mark. With gcstoptheworld=1 or 2 the world
+ * stays stopped from the cycle's start to its end (the mark runs inside
+ * the stop), so the entry is c1 + c2 + c3; and c1, the stop, the last
+ * sweep and the roots before the mark, is not 0. */
+static void test_stw_mode_pause(void) {
+    static const char *const modes[] = {"gctrace=1,gcstoptheworld=1", "gctrace=1,gcstoptheworld=2"};
+    for (int k = 0; k < 2; k++) {
+        struct cycle_out o;
+        run_cycle(modes[k], &o);
+        if (!o.ok) continue;
+        uint64_t lo = 0, hi = 0;
+        for (int i = 0; i < 3; i++) {
+            lo += o.clock[i].lo;
+            hi += o.clock[i].lo + o.clock[i].step;
+        }
+        EXPECT_EQ(o.num_gc, 1);
+        EXPECT_UEQ(o.pause_total, o.pause_last);
+        if (o.pause_last < lo || o.pause_last >= hi)
+            FAILF("%s: PauseNs %llu ns is not the whole stop c1+c2+c3 in [%llu, %llu) ns", modes[k],
+                  o.pause_last, (unsigned long long)lo, (unsigned long long)hi);
+    }
+}
+
+/* Concurrent mode: the entry is c1 + c3 and what restarts of the mark
+ * stopped (inside c2). */
+static void test_concurrent_pause(void) {
+    struct cycle_out o;
+    run_cycle("gctrace=1", &o);
+    if (!o.ok) return;
+    uint64_t lo = o.clock[0].lo + o.clock[2].lo;
+    uint64_t hi = 0;
+    for (int i = 0; i < 3; i++) hi += o.clock[i].lo + o.clock[i].step;
+    EXPECT_UEQ(o.pause_total, o.pause_last);
+    if (o.pause_last < lo || o.pause_last >= hi)
+        FAILF("PauseNs %llu ns not in [c1+c3, c1+c2+c3) = [%llu, %llu) ns", o.pause_last,
+              (unsigned long long)lo, (unsigned long long)hi);
+}
+
 int main(void) {
     RUN(test_stwprocs_is_process_cpus);
+    RUN(test_stw_mode_pause);
+    RUN(test_concurrent_pause);
     return th_summary();
 }
