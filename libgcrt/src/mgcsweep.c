@@ -85,7 +85,7 @@ static void scavtrace_after_sweep(void) {
     if (gcrt__debug.scavtrace <= 0) return;
     uint32_t sg = gcrt_load_acquire(&gcrt__mheap.sweepgen), old = gcrt_load_relaxed(&traced_sg);
     if (sg <= 2 || sg == old || !gcrt__sweep_done()) return;
-    if (gcrt_cas(&traced_sg, &old, sg)) gcrt__scavtrace_print("");
+    if (gcrt_cas(&traced_sg, &old, sg)) gcrt__scavtrace_print_sweep();
 }
 
 uintptr_t gcrt__sweep_one(void) {

@@ -470,7 +470,6 @@ static uintptr_t scavenge(gcrt_mheap_t *h, uintptr_t nbytes, int wait) {
         h->scav_held--;
         gcrt_bump(&h->heap_free, -(uint64_t)(got << GCRT_PAGE_SHIFT));
         gcrt_bump(&h->heap_released, (uint64_t)(got << GCRT_PAGE_SHIFT));
-        gcrt_bump(&h->released_total, (uint64_t)(got << GCRT_PAGE_SHIFT));
         insert_free(h, pick);
         if (got == 0) break;
         done += got;

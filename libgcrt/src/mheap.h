@@ -101,7 +101,6 @@ typedef struct gcrt_mheap {
     uint64_t heap_free;      /* free pages not released */
     uint64_t heap_released;  /* free pages released */
     uint64_t stack_inuse;    /* pages in MANUAL spans */
-    uint64_t released_total; /* cumulative bytes released (scavtrace work) */
     uint32_t scav_held;      /* free runs the scavenger holds off the lists (lock) */
     /* GOMEMLIMIT in bytes of memory the runtime maps and has not released
      * (Sys - HeapReleased), 0 = none: allocation releases free pages first

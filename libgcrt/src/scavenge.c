@@ -28,7 +28,10 @@
 
 static uint32_t wake_word;
 static uint64_t in_last_heap_inuse, in_heap_goal, in_last_heap_goal; /* relaxed */
-static uint64_t trace_released_mark; /* released_total at the last scavtrace line */
+/* Bytes the background scavenger released since the last sweep's scavtrace
+ * line (Go: mheap_.pages.scav.released; releases by allocations under a
+ * memory limit and by gcrt_free_os_memory are not in it). */
+static uint64_t bg_released;
 
 uint64_t gcrt__scavenge_goal(uint64_t heap_inuse, uint64_t last_heap_inuse, uint64_t heap_goal,
                              uint64_t last_heap_goal, uint64_t page_size) {
@@ -107,6 +110,7 @@ static void *scavenger_main(void *arg) {
             gcrt__futex_wait(&wake_word, w, SCAV_IDLE_NS);
             continue;
         }
+        gcrt_xadd(&bg_released, (uint64_t)got);
         /* Sleep so that work / (work + sleep) is SCAV_PERCENT. */
         int64_t sleep = spent * (100 - SCAV_PERCENT) / SCAV_PERCENT;
         if (sleep > 0) gcrt__os_sleep_ns(sleep > SCAV_IDLE_NS ? SCAV_IDLE_NS : sleep);
@@ -125,13 +129,15 @@ int gcrt__scavenger_start(void) {
     return -err;
 }
 
-void gcrt__scavtrace_print(const char *suffix) {
+void gcrt__scavtrace_print_sweep(void) {
+    gcrt__scavtrace_print(__atomic_exchange_n(&bg_released, (uint64_t)0, __ATOMIC_RELAXED), "");
+}
+
+void gcrt__scavtrace_print(uint64_t work, const char *suffix) {
     gcrt_mheap_t *h = &gcrt__mheap;
     gcrt__lock(&h->lock);
-    uint64_t total = h->released_total, released = h->heap_released;
+    uint64_t released = h->heap_released;
     uint64_t inuse = h->heap_inuse, hfree = h->heap_free;
-    uint64_t work = total - trace_released_mark;
-    trace_released_mark = total;
     gcrt__unlock(&h->lock);
     uint64_t retained = inuse + hfree;
     uint64_t util = retained ? inuse * 100 / retained : 100;
@@ -146,6 +152,6 @@ void gcrt_free_os_memory(void) {
      * that the garbage's pages are free to be released too. */
     gcrt_gc();
     gcrt__mcentral_flush_stash(1);
-    gcrt__mheap_scavenge_all(&gcrt__mheap);
-    if (gcrt__debug.scavtrace > 0) gcrt__scavtrace_print(" (forced)");
+    uint64_t released = gcrt__mheap_scavenge_all(&gcrt__mheap);
+    if (gcrt__debug.scavtrace > 0) gcrt__scavtrace_print(released, " (forced)");
 }

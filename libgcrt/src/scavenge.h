@@ -19,8 +19,12 @@ void gcrt__scavenger_wake(void);
 /* The pacing inputs from the collector; until it exists, zeros. */
 void gcrt__scavenger_set_goal_inputs(uint64_t last_heap_inuse, uint64_t heap_goal,
                                      uint64_t last_heap_goal);
-/* Prints the scavtrace line (GODEBUG=scavtrace=1): work since the last
- * line, total released, utilisation; suffix " (forced)" or "". */
-void gcrt__scavtrace_print(const char *suffix);
+/* Prints the scavtrace line (GODEBUG=scavtrace=1): work (bytes released
+ * by what the line reports), total released, utilisation; suffix
+ * " (forced)" or "". */
+void gcrt__scavtrace_print(uint64_t work, const char *suffix);
+/* The line after a cycle's sweep: the background scavenger's work since
+ * the last such line (Go's bgsweep printScavTrace). */
+void gcrt__scavtrace_print_sweep(void);
 
 #endif
