@@ -96,12 +96,12 @@ typedef struct gcrt_mheap {
     uint64_t grow_bytes;              /* commit granularity */
 
     /* Page counters (bytes), heap lock; read relaxed. */
-    uint64_t heap_sys;       /* committed heap pages = inuse + free + released */
-    uint64_t heap_inuse;     /* pages in INUSE spans */
-    uint64_t heap_free;      /* free pages not released */
-    uint64_t heap_released;  /* free pages released */
-    uint64_t stack_inuse;    /* pages in MANUAL spans */
-    uint32_t scav_held;      /* free runs the scavenger holds off the lists (lock) */
+    uint64_t heap_sys;      /* committed heap pages = inuse + free + released */
+    uint64_t heap_inuse;    /* pages in INUSE spans */
+    uint64_t heap_free;     /* free pages not released */
+    uint64_t heap_released; /* free pages released */
+    uint64_t stack_inuse;   /* pages in MANUAL spans */
+    uint32_t scav_held;     /* free runs the scavenger holds off the lists (lock) */
     /* GOMEMLIMIT in bytes of memory the runtime maps and has not released
      * (Sys - HeapReleased), 0 = none: allocation releases free pages first
      * when it would go over (Go: allocSpan's scavenge). Atomic. */
