@@ -440,8 +440,12 @@ void gcrt_free(void *ptr) {
         return;
     }
     /* A tiny block is shared by several small pointer-free objects: only
-     * the collector can free it. */
-    if (s->tiny) return;
+     * the collector can free it. Any address in an allocated block may be
+     * a tiny object's start; one in a free block is no object. */
+    if (s->tiny) {
+        gcrt__mcentral_check_tiny(s, p);
+        return;
+    }
     if ((p - s->base) % s->elemsize != 0)
         gcrt__throwf("gcrt_free: %p is not the start of an object (object size %zu)", ptr,
                      (size_t)s->elemsize);

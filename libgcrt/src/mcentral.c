@@ -414,6 +414,21 @@ void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p,
     gcrt__unlock(&c->lock);
 }
 
+void gcrt__mcentral_check_tiny(gcrt_span_t *s, uintptr_t p) {
+    gcrt_mcentral_t *c = &gcrt__mcentral[GCRT_TINY_SPC];
+    gcrt__lock(&c->lock);
+    /* A sweep rewrites the allocation bits and freeindex: not halfway. */
+    wait_not_sweeping(c, s);
+    int ok =
+        gcrt_load_relaxed(&s->state) == GCRT_SPAN_INUSE && s->tiny && p >= s->base && p < s->limit;
+    if (ok) {
+        uintptr_t idx = (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32);
+        ok = idx < s->nelems && gcrt__span_slot_allocated(s, idx);
+    }
+    gcrt__unlock(&c->lock);
+    if (!ok) gcrt__throwf("gcrt_free: %p is not an allocated object (double free?)", (void *)p);
+}
+
 void gcrt__mcentral_add_large(gcrt_span_t *s) {
     gcrt_mcentral_t *c = &gcrt__mcentral[s->spanclass];
     gcrt__lock(&c->lock);

@@ -50,6 +50,9 @@ void gcrt__mcentral_uncache_span(gcrt_mcentral_t *c, gcrt_span_t *s);
  * mark already counted as marked is taken off w's count (the caller's P's
  * gcwork). */
 void gcrt__mcentral_free_object(gcrt_mcentral_t *c, gcrt_span_t *s, uintptr_t p, gcrt_gcwork_t *w);
+/* gcrt_free of p in tiny-block span s: throws unless p is in an allocated
+ * block (which it then leaves alone: other objects may share it). */
+void gcrt__mcentral_check_tiny(gcrt_span_t *s, uintptr_t p);
 /* Registers a new large-object span (mcentral of its span class). */
 void gcrt__mcentral_add_large(gcrt_span_t *s);
 /* Explicit free of large object span s; throws on a double free. w as for

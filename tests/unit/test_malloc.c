@@ -254,6 +254,17 @@ static void child_foreign_free(void *arg) {
     int x;
     gcrt_free(&x);
 }
+/* An address in a span of tiny blocks, in a block no allocation handed
+ * out: not an object, tiny or not. */
+static void child_tiny_free_slot(void *arg) {
+    char *t = gcrt_alloc_noscan(4);
+    gcrt_span_t *s = gcrt__span_of(&gcrt__mheap, (uintptr_t)t);
+    if (!s || !s->tiny) _exit(3); /* the test's premise */
+    char *blk = (char *)s->limit - 16;
+    while (blk >= (char *)s->base && gcrt_find_object(blk, NULL, NULL)) blk -= 16;
+    if (blk < (char *)s->base) _exit(4); /* a full span: the thread took a fresh one above */
+    gcrt_free(blk + 3);
+}
 static volatile size_t tb_size = (size_t)1 << 40;
 static void child_too_big(void *arg) {
     gcrt_alloc(tb_size);
@@ -274,6 +285,7 @@ static void test_fatal_errors(void) {
     expect_fatal(child_double_free_large, "double free");
     expect_fatal(child_interior_free, "is not the start of an object");
     expect_fatal(child_foreign_free, "is not in the GC heap");
+    expect_fatal(child_tiny_free_slot, "is not an allocated object");
     expect_fatal(child_too_big, "fatal error: out of memory allocating 1099511627776 bytes");
 }
 
