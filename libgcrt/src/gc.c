@@ -464,6 +464,8 @@ static uint64_t sum_marked_and_reset(void) {
         gcrt_store_relaxed(&c->gcw.bytes_marked, (uint64_t)0);
     }
     n += gcrt__gc_workers_take_marked();
+    /* Objects first marked by a barrier on a thread with no P. */
+    n += gcrt__wb_take_orphan_marked();
     cyc.marked_extra = 0;
     return n;
 }

@@ -236,6 +236,10 @@ void gcrt__clear_barrier(void *dst, size_t n);
 
 /* The write barrier's shared buffer for unattached threads (mbarrier.c). */
 void gcrt__wb_flush_orphans(void);
+/* The bytes of the objects the shared buffer's shades marked since the
+ * last call (they count in heap_marked like every gcwork's); zeroes them.
+ * World stopped, at mark termination. */
+uint64_t gcrt__wb_take_orphan_marked(void);
 /* An allocating P's share of marking (gc.c). */
 struct gcrt_mcache;
 void gcrt__gc_assist(struct gcrt_mcache *c, int64_t bytes);

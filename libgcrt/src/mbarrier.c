@@ -84,3 +84,11 @@ void gcrt__wb_flush_orphans(void) {
     gcrt__gcwork_flush(&orphan_gcw);
     gcrt__unlock(&orphan_lock);
 }
+
+uint64_t gcrt__wb_take_orphan_marked(void) {
+    gcrt__lock(&orphan_lock);
+    uint64_t n = orphan_gcw.bytes_marked;
+    orphan_gcw.bytes_marked = 0;
+    gcrt__unlock(&orphan_lock);
+    return n;
+}
