@@ -265,6 +265,10 @@ uint64_t gcrt__mheap_mapped_ready(const gcrt_mheap_t *h) {
 
 gcrt_span_t *gcrt__mheap_alloc(gcrt_mheap_t *h, uintptr_t npages, unsigned spanclass, int manual) {
     if (npages == 0 || npages > MAX_SPAN_PAGES) return NULL;
+    /* More than the whole reservation (its first page is never used) can
+     * never be had: fail before the memory limit's scavenging below, which
+     * would release every free page for a request that fails anyway. */
+    if (npages > ((h->arena_end - h->arena_start) >> GCRT_PAGE_SHIFT) - 1) return NULL;
     /* Under a memory limit, release free pages first when this span would
      * go over it (Go: allocSpan's scavenging assist), unless the GC CPU
      * limiter is on; the time counts as assist time for it. */

@@ -241,6 +241,25 @@ static void test_no_scavenger_wait_with_stop_pending(void) {
     gcrt__mheap_free(&h2, s);
 }
 
+/* A request larger than the whole reservation fails without side effects:
+ * under a memory limit it used to release every free page first (the
+ * limit's scavenging assist), as if it could be satisfied. */
+static void test_impossible_request_under_limit(void) {
+    static gcrt_mheap_t h3;
+    REQUIRE_EQ(gcrt__mheap_init(&h3, 64 << 20), 0);
+    gcrt_span_t *s = gcrt__mheap_alloc(&h3, 2048, 1, 0); /* 16 MiB */
+    REQUIRE_TRUE(s != NULL);
+    memset((void *)s->base, 1, 2048 * 8192);
+    gcrt__mheap_free(&h3, s); /* 16 MiB free, not released */
+    EXPECT_UGE(h3.heap_free, 16 << 20);
+    uint64_t released = h3.heap_released;
+    __atomic_store_n(&h3.memory_limit, gcrt__mheap_mapped_ready(&h3) + (64 << 20),
+                     __ATOMIC_RELAXED);
+    EXPECT_TRUE(gcrt__mheap_alloc(&h3, (uintptr_t)1 << 20, 1, 0) == NULL); /* 8 GiB */
+    EXPECT_UEQ(h3.heap_released, released);
+    __atomic_store_n(&h3.memory_limit, (uint64_t)0, __ATOMIC_RELAXED);
+}
+
 int main(void) {
     RUN(test_alloc_free_coalesce);
     RUN(test_release);
@@ -249,5 +268,6 @@ int main(void) {
     RUN(test_many_random);
     RUN(test_scavenge_keeps_run_available);
     RUN(test_no_scavenger_wait_with_stop_pending);
+    RUN(test_impossible_request_under_limit);
     return th_summary();
 }
