@@ -278,10 +278,13 @@ static void test_stoppable_sleep(void) {
 
 /* A thread in gcrt_pthread_join counts as stopped: the stop does not wait
  * for the joined thread to end (its signal blocked, a thread in a plain
- * pthread_join would hold the stop until then). */
-static int joiner_in, joinee_done;
+ * pthread_join would hold the stop until then). The joined thread ends
+ * when the test has checked the stop, or after 10 s: a stop that waits for
+ * it ends then, and the check fails. (It slept 300 ms: a loaded machine
+ * could take that long between the join and the check.) */
+static int joiner_in, joinee_done, joinee_go;
 static void *joinee(void *arg) {
-    usleep(300 * 1000);
+    for (int i = 0; i < 10000 && !__atomic_load_n(&joinee_go, __ATOMIC_ACQUIRE); i++) usleep(1000);
     __atomic_store_n(&joinee_done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
@@ -302,6 +305,7 @@ static void test_pthread_join_is_blocking(void) {
     gcrt__stop_the_world("test");
     EXPECT_EQ(__atomic_load_n(&joinee_done, __ATOMIC_ACQUIRE), 0);
     gcrt__start_the_world();
+    __atomic_store_n(&joinee_go, 1, __ATOMIC_RELEASE);
     pthread_join(t, NULL);
     EXPECT_EQ(__atomic_load_n(&joinee_done, __ATOMIC_ACQUIRE), 1);
 }
