@@ -100,7 +100,12 @@ static void test_madvfree_and_scavtrace(void) {
     }
     EXPECT_TRUE(forced_last);
     EXPECT_UGE(total, 8192); /* the forced line's HeapReleased */
-    if (work < 8192 || work >= 9216) FAILF("expected about 8 MiB of work in all: %s", r.err);
+    /* Each line's work is what its releaser did (the forced line: the
+     * call's own; a sweep's line: the background scavenger's since the
+     * last one; Go's), so a release is counted once at most, and the
+     * background's after the call's cycle in no line here: the sum is at
+     * most the total. test_scavenge_held checks the forced line's part. */
+    if (work > total) FAILF("more work than released in all: %s", r.err);
 }
 
 static void test_free_os_memory(void) {
