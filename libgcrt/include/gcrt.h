@@ -72,7 +72,8 @@ GCRT_API void *gcrt_alloc_array_noscan(size_t n, size_t elem_size)
 #define GCRT_NOSCAN 1u /* pointer-free object */
 
 /* Like gcrt_alloc, but returns NULL with errno set instead of stopping:
- * ENOMEM (heap reservation or memory limit exhausted), EOVERFLOW (size
+ * ENOMEM (heap reservation exhausted, or the OS refused memory; the soft
+ * memory limit, GOMEMLIMIT, never fails an allocation), EOVERFLOW (size
  * larger than GCRT_MAX_ALLOC), EPERM (thread not attached), EINVAL (unknown
  * flags). Nothing is allocated or counted on failure. */
 GCRT_API void *gcrt_try_alloc(size_t size, unsigned flags);
