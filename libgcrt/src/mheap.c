@@ -384,14 +384,14 @@ void gcrt__mheap_free(gcrt_mheap_t *h, gcrt_span_t *s) {
     gcrt__unlock(&h->lock);
 }
 
-/* Releases up to want pages at the high end of free run s, which the
- * caller took off the free lists (so nobody else touches its pages; see
- * scav_held). The stretches are found under the heap lock, released with
- * the lock dropped (madvise is slow), then marked. Returns pages released. */
 #if GCRT_ASSERT_LEVEL >= 2
 void (*gcrt__release_test_hook)(void);
 #endif
 
+/* Releases up to want pages at the high end of free run s, which the
+ * caller took off the free lists (so nobody else touches its pages; see
+ * scav_held). The stretches are found under the heap lock, released with
+ * the lock dropped (madvise is slow), then marked. Returns pages released. */
 static uintptr_t release_run(gcrt_mheap_t *h, gcrt_span_t *s, uintptr_t want) {
     enum { MAXSTRETCH = 32 };
     uintptr_t lo[MAXSTRETCH], hi[MAXSTRETCH];
