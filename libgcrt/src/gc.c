@@ -821,6 +821,9 @@ void gcrt__gc_maybe_start(void) {
 /* Go's forcegc: a cycle when none ran for 2 minutes (GOGC >= 0). Called
  * by the scavenger thread (not attached: it holds no heap pointers). */
 int64_t gcrt__forcegc_period_ns = (int64_t)120 * 1000 * 1000 * 1000;
+#if GCRT_ASSERT_LEVEL >= 2
+void (*gcrt__forcegc_test_hook)(void);
+#endif
 
 void gcrt__gc_periodic_check(void) {
     limiter_maybe_update(); /* also when sysmon sleeps */
@@ -838,7 +841,16 @@ void gcrt__gc_periodic_check(void) {
     gcrt__unlock(&pacer_lock);
     if (gc_percent < 0 || gcrt_load_relaxed(&gcrt__gcphase) != GCRT_GC_OFF) return;
     if (!gcrt__trylock(&start_lock)) return;
-    if (gcrt_load_relaxed(&gcrt__gcphase) == GCRT_GC_OFF) {
+    /* Again under start_lock: gcrt_set_gc_percent(-1) passes through it
+     * after the change, so a start that read the old value is one it
+     * waits for, and a later one sees the new value. */
+    gcrt__lock(&pacer_lock);
+    gc_percent = pacer.gc_percent;
+    gcrt__unlock(&pacer_lock);
+    if (gc_percent >= 0 && gcrt_load_relaxed(&gcrt__gcphase) == GCRT_GC_OFF) {
+#if GCRT_ASSERT_LEVEL >= 2
+        if (GCRT_UNLIKELY(gcrt__forcegc_test_hook != NULL)) gcrt__forcegc_test_hook();
+#endif
         if (gcrt__debug.gctrace > 0) gcrt__os_write(2, "GC forced\n", 10);
         gc_start_locked(0);
     }
@@ -871,6 +883,16 @@ static void wait_completed(uint32_t target) {
     }
 }
 
+/* Takes start_lock, stoppable meanwhile (its holder may be stopping the
+ * world). */
+static void lock_start(void) {
+    for (;;) {
+        if (gcrt__trylock(&start_lock)) break;
+        gcrt__safepoint();
+        gcrt__os_yield();
+    }
+}
+
 static inline __attribute__((always_inline)) void gc_cycle(void) {
     /* Go's runtime.GC: wait for the cycle in progress (n, counted when it
      * started), run a whole new one (n + 1) unless another thread started
@@ -879,11 +901,7 @@ static inline __attribute__((always_inline)) void gc_cycle(void) {
      * caller has just dropped). */
     uint32_t n = gcrt_load_acquire(&started);
     wait_completed(n);
-    for (;;) {
-        if (gcrt__trylock(&start_lock)) break;
-        gcrt__safepoint();
-        gcrt__os_yield();
-    }
+    lock_start();
     if (gcrt_load_acquire(&started) == n) gc_start_locked(1);
     gcrt__unlock(&start_lock);
     wait_completed(n + 1);
@@ -932,8 +950,16 @@ int gcrt_set_gc_percent(int percent) {
     gcrt__pacer_commit(&pacer, gcrt__sweep_done());
     update_trigger_locked();
     gcrt__unlock(&pacer_lock);
-    /* Go: turning the GC off waits for a cycle in progress to finish. */
-    if (percent < 0) wait_completed(gcrt_load_acquire(&started));
+    /* Go: turning the GC off waits for a cycle in progress to finish. A
+     * start that read the old value (the periodic one, or the trigger)
+     * holds start_lock until its cycle is counted in started: passing
+     * through the lock orders this after it, and starts after this see
+     * the new value. */
+    if (percent < 0) {
+        lock_start();
+        gcrt__unlock(&start_lock);
+        wait_completed(gcrt_load_acquire(&started));
+    }
     return old;
 }
 

@@ -177,6 +177,10 @@ void gcrt__gc_maybe_start(void);
 void gcrt__gc_periodic_check(void);
 /* The period of forced cycles (Go's forcegcperiod, 2 minutes); tests shorten it. */
 extern int64_t gcrt__forcegc_period_ns;
+#if GCRT_ASSERT_LEVEL >= 2
+/* Tests: called by the periodic check when it is about to start a cycle. */
+extern void (*gcrt__forcegc_test_hook)(void);
+#endif
 /* Refreshes the trigger from the pacer (allocator slow path). */
 void gcrt__gc_update_trigger(void);
 /* The GC CPU limiter (gc.c): on while the collector has used too much CPU
