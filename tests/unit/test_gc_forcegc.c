@@ -5,7 +5,6 @@
  * first heap goal was collected anyway), never under GOGC=off, and not
  * counted as forced by the program (NumForcedGC). */
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "gc.h"
 #include "os.h"
@@ -30,8 +29,8 @@ static void test_forcegc(void) {
     EXPECT_EQ(stats().num_forced_gc, 1);
     /* Then one a period (the check runs at least every 100 ms). */
     uint32_t n = 0;
-    for (int t = 0; t < 300 && n < 3; t++) {
-        usleep(10 * 1000);
+    for (int64_t t0 = gcrt__nanotime(); n < 3 && gcrt__nanotime() - t0 < 10 * 1000000000LL;) {
+        gcrt__os_sleep_ns(10 * 1000 * 1000);
         n = stats().num_gc;
     }
     EXPECT_GE(n, 3);
@@ -62,7 +61,9 @@ static void test_off_waits_for_periodic_start(void) {
     gcrt_gc();
     gcrt__forcegc_test_hook = hold_start;
     gcrt__forcegc_period_ns = 50 * 1000 * 1000;
-    for (int t = 0; t < 5000 && !__atomic_load_n(&in_hook, __ATOMIC_ACQUIRE); t++) usleep(1000);
+    for (int64_t t0 = gcrt__nanotime();
+         !__atomic_load_n(&in_hook, __ATOMIC_ACQUIRE) && gcrt__nanotime() - t0 < 10 * 1000000000LL;)
+        gcrt__os_sleep_ns(1000 * 1000);
     REQUIRE_TRUE(__atomic_load_n(&in_hook, __ATOMIC_ACQUIRE));
     gcrt_set_gc_percent(-1);
     uint32_t n = stats().num_gc;
