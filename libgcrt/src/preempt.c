@@ -35,7 +35,9 @@
  *     stack), so neither its frame nor a nested handler is overwritten;
  *   - the interrupted signal mask is the one the M runs goroutines with
  *     (a handler of the program's that runs on the goroutine stack has
- *     its signal blocked; so has code that blocked signals on purpose);
+ *     its signal blocked; so has code that blocked signals on purpose),
+ *     and no signal frame on the goroutine stack above sp (a handler
+ *     installed with SA_NODEFER runs with the M's mask);
  *   - the PC inside the main executable's own code, and not in the
  *     runtime's: not in gcrt_text (all of libgcrt's code, gathered in one
  *     section by libgcrt/gcrt_text.ld) nor in gcrt_nopreempt_text. So
@@ -163,6 +165,27 @@ void gcrt__preempt_m(gcrt_msched_t *ms) {
     gcrt__os_signal_thread(tid, SIGURG);
 }
 
+/* Whether a signal frame lies on the goroutine stack between the
+ * interrupted sp and the top: the interrupted code runs in a handler of
+ * the program's (without SA_ONSTACK), which the signal-mask test misses
+ * when it was installed with SA_NODEFER and no sa_mask. Moved to another
+ * thread there, the handler would return (rt_sigreturn) on that thread:
+ * the kernel would restore the frame's uc_stack there, giving the new M
+ * the old M's signal stack, and the code the handler interrupted (libc,
+ * maybe) would resume on another thread. A kernel signal frame starts with
+ * the restorer address the handler returns to, the same for every handler
+ * installed through libc: the one our own frame starts with, just below
+ * our ucontext. A stale copy of it in a live frame only refuses. */
+__attribute__((no_sanitize("address"))) static int in_signal_frame(gcrt_g_t *g, uintptr_t sp,
+                                                                   const ucontext_t *uc) {
+    uintptr_t restorer = *(const uintptr_t *)((const char *)uc - sizeof(uintptr_t));
+    if (!restorer) return 0;
+    for (uintptr_t p = (sp + 7) & ~(uintptr_t)7; p + sizeof(uintptr_t) <= g->stack_hi;
+         p += sizeof(uintptr_t))
+        if (*(const volatile uintptr_t *)p == restorer) return 1;
+    return 0;
+}
+
 /* Why the interrupted point is not async-safe (a GCRT_PREEMPT_* refusal),
  * or 0 if it is. */
 static int unsafe_reason(gcrt_msched_t *ms, gcrt_g_t *g, const ucontext_t *uc) {
@@ -187,9 +210,12 @@ static int unsafe_reason(gcrt_msched_t *ms, gcrt_g_t *g, const ucontext_t *uc) {
     if (in_range(pc, __start_gcrt_text, __stop_gcrt_text) ||
         in_range(pc, __start_gcrt_nopreempt_text, __stop_gcrt_nopreempt_text))
         return GCRT_PREEMPT_RUNTIME;
+    int in_exe = 0;
     for (int i = 0; i < nexe_text; i++)
-        if (pc >= exe_text[i].lo && pc < exe_text[i].hi) return 0;
-    return GCRT_PREEMPT_NOT_EXE;
+        if (pc >= exe_text[i].lo && pc < exe_text[i].hi) in_exe = 1;
+    if (!in_exe) return GCRT_PREEMPT_NOT_EXE;
+    if (in_signal_frame(g, sp, uc)) return GCRT_PREEMPT_SIGMASK;
+    return 0;
 }
 
 /* The stop signal's handler (stw.c), on the M's signal stack: returns 1

@@ -269,7 +269,7 @@ enum {
     GCRT_PREEMPT_RUNTIME,       /* runtime code, lock, no-stop region, switch, stop */
     GCRT_PREEMPT_MARKING,       /* the collector marks (write barrier on) */
     GCRT_PREEMPT_STACK,         /* not on the G's stack, or too little room */
-    GCRT_PREEMPT_SIGMASK,       /* signals blocked (e.g. in a signal handler) */
+    GCRT_PREEMPT_SIGMASK,       /* signals blocked, or in a signal handler */
     GCRT_PREEMPT_NOT_EXE,       /* PC outside the main executable (libc, ...) */
     GCRT_PREEMPT_NSTATS,
 };
