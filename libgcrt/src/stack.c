@@ -53,11 +53,14 @@ static int64_t guard_budget = -1; /* slots that may still be guarded */
 static uint64_t stack_committed, stack_reserved; /* all slots handed out */
 static int64_t nguarded, nunguarded;
 
-/* Go units: 123, 123B, 64KiB, 8MiB, 1GiB, 1TiB. 0 if malformed. */
+/* Go units: 123, 123B, 64KiB, 8MiB, 1GiB, 1TiB. 0 if malformed. Digits
+ * first: strtoull would also take blanks and a sign, "-1" as 2^64 - 1. */
 static size_t parse_bytes(const char *s) {
+    if (*s < '0' || *s > '9') return 0;
     char *end;
+    errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (end == s) return 0;
+    if (end == s || errno == ERANGE) return 0;
     unsigned long long mul = 1;
     if (!strcmp(end, "") || !strcmp(end, "B"))
         mul = 1;

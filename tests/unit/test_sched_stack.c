@@ -106,6 +106,16 @@ static void test_stackmax_env(void) {
     EXPECT_TRUE(strstr(out, "goroutine stack exceeds 65536-byte limit") != NULL);
     status = run_child("12 parsecs", out, sizeof out);
     EXPECT_TRUE(strstr(out, "malformed GCRT_STACKMAX") != NULL);
+    /* A sign is malformed too: strtoull takes "-65536" as 2^64 - 65536,
+     * which the clamp turned into a 1 TiB maximum. (A child that only
+     * prints the maximum: with 1 TiB stacks an overflow never comes.) */
+    run_child_mode("print-max", "-65536", out, sizeof out);
+    EXPECT_TRUE(strstr(out, "malformed GCRT_STACKMAX") != NULL);
+    if (!strstr(out, "malformed GCRT_STACKMAX")) fprintf(stderr, "child said:\n%s\n", out);
+    run_child_mode("print-max", "+64KiB", out, sizeof out);
+    EXPECT_TRUE(strstr(out, "malformed GCRT_STACKMAX") != NULL);
+    run_child_mode("print-max", "64KiB", out, sizeof out);
+    EXPECT_TRUE(strstr(out, "max=65536") != NULL);
 }
 
 static void sleeper(void *arg) {
@@ -140,6 +150,11 @@ static void test_overflow_report_packed(void) {
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "overflow")) return child_overflow(0);
     if (argc > 1 && !strcmp(argv[1], "overflow-packed")) return child_overflow(1);
+    if (argc > 1 && !strcmp(argv[1], "print-max")) {
+        gcrt_init();
+        fprintf(stderr, "max=%zu\n", gcrt_set_max_stack(0));
+        return 0;
+    }
     REQUIRE_EQ(gcrt_init(), 0);
     RUN(test_growth_to_limit);
     RUN(test_overflow_report);
