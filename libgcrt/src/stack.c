@@ -267,7 +267,10 @@ static void segv_handler(int sig, siginfo_t *info, void *uctx) {
     gcrt_m_t *m = gcrt__tls_m;
     gcrt_msched_t *ms = m ? m->sched : NULL;
     gcrt_g_t *g = ms ? ms->curg : NULL;
-    if (g && g->stk) {
+    /* si_code <= 0: sent by kill, raise or sigqueue, not a fault (and
+     * si_addr then holds the sender's pid and uid). */
+    int fault = info->si_code > 0;
+    if (fault && g && g->stk) {
         uintptr_t addr = (uintptr_t)info->si_addr;
         uintptr_t sp = (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP];
         if ((addr < g->stack_lo && addr + 65536 >= g->stack_lo) || sp < g->stack_lo)
@@ -282,11 +285,14 @@ static void segv_handler(int sig, siginfo_t *info, void *uctx) {
         old_segv.sa_handler(sig);
         return;
     }
-    /* Default action: return and fault again without us. */
+    /* Default action: return and fault again without us. A sent signal
+     * does not come back by itself: send it again (SA_NODEFER: it is not
+     * blocked here, so it takes effect before raise returns). */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     sigaction(SIGSEGV, &dfl, NULL);
+    if (!fault) raise(sig);
 }
 
 void gcrt__stack_signal_init(void) {
