@@ -276,15 +276,19 @@ static void segv_handler(int sig, siginfo_t *info, void *uctx) {
         if ((addr < g->stack_lo && addr + 65536 >= g->stack_lo) || sp < g->stack_lo)
             overflow(g, sp < g->stack_lo ? sp : addr);
     }
-    if (old_segv.sa_flags & SA_SIGINFO) {
-        if (old_segv.sa_sigaction) {
+    /* The program's handler. SIG_DFL and SIG_IGN whatever the flags:
+     * sa_handler and sa_sigaction share storage, and SA_SIGINFO may be
+     * left over from a handler (SIG_IGN would be called at address 1). */
+    if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) {
+        if (old_segv.sa_flags & SA_SIGINFO)
             old_segv.sa_sigaction(sig, info, uctx);
-            return;
-        }
-    } else if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) {
-        old_segv.sa_handler(sig);
+        else
+            old_segv.sa_handler(sig);
         return;
     }
+    /* Ignored: a sent signal stays ignored; a fault cannot be (the kernel
+     * kills on a fault it cannot deliver), it goes to the default below. */
+    if (old_segv.sa_handler == SIG_IGN && !fault) return;
     /* Default action: return and fault again without us. A sent signal
      * does not come back by itself: send it again (SA_NODEFER: it is not
      * blocked here, so it takes effect before raise returns). */

@@ -243,12 +243,15 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
         }
         ms->stop_uctx = NULL;
     } else if (!preempt && (!(w & 1) || !ms)) {
-        /* Not ours: the application's SIGURG (e.g. socket OOB data). */
-        if ((old_urg.sa_flags & SA_SIGINFO) && old_urg.sa_sigaction)
-            old_urg.sa_sigaction(sig, info, uctx);
-        else if (!(old_urg.sa_flags & SA_SIGINFO) && old_urg.sa_handler != SIG_DFL &&
-                 old_urg.sa_handler != SIG_IGN)
-            old_urg.sa_handler(sig);
+        /* Not ours: the application's SIGURG (e.g. socket OOB data). SIG_DFL
+         * and SIG_IGN (both ignore SIGURG) whatever the flags: sa_handler
+         * and sa_sigaction share storage, and SA_SIGINFO may be left over. */
+        if (old_urg.sa_handler != SIG_DFL && old_urg.sa_handler != SIG_IGN) {
+            if (old_urg.sa_flags & SA_SIGINFO)
+                old_urg.sa_sigaction(sig, info, uctx);
+            else
+                old_urg.sa_handler(sig);
+        }
     }
     if (preempt) gcrt__async_preempt_signal(ms, uctx);
     errno = saved_errno;
