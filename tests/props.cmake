@@ -5,6 +5,7 @@
 #   GCRT_TEST_LIBS_<name>     extra libraries to link
 #   GCRT_TEST_LABELS_<name>   extra labels; "tsan" puts the test in the TSan run
 #                             of tools/test.sh (the concurrent tests)
+#   GCRT_TEST_SERIAL_<name>   ON: ctest runs no other test beside it (RUN_SERIAL)
 set(GCRT_TEST_LABELS_test_malloc tsan)
 set(GCRT_TEST_LABELS_test_malloc_stress tsan)
 set(GCRT_TEST_LIBS_test_proto gcrt_proto ZLIB::ZLIB)
@@ -38,7 +39,12 @@ set(GCRT_TEST_ENV_test_gc_sweep_pace "GOGC=off")
 # One P, and this test's thread runs on it: the fractional share is its own.
 set(GCRT_TEST_ENV_test_gc_fractional "GOMAXPROCS=1;GOGC=100")
 # Two Ps: this test's thread on one, the idle mark worker on the other.
+# Alone: it watches which CPUs threads run on. Beside other tests (ctest
+# -j2) its 'stays' case saw a move in all three tries once (2026-12-01;
+# not reproduced alone or beside a busy loop in 20 runs; the known cause of
+# a right move is a runtime goroutine running late on the workers' CPU).
 set(GCRT_TEST_ENV_test_gc_worker_cpu "GOMAXPROCS=2;GOGC=100")
+set(GCRT_TEST_SERIAL_test_gc_worker_cpu ON)
 # The GC tests run in the TSan suite too (issue 4).
 foreach(t test_gc test_gc_large test_gc_regress test_gc_roots test_gctrace test_gc_checkmark
           test_gc_knobs test_gc_memlimit test_gc_pacing test_gc_trace test_gc_trace_order

@@ -26,7 +26,7 @@ static __attribute__((noinline)) void spin_some(void) {
     }
 }
 
-static void usr1_handler(int sig) {
+static __attribute__((unused)) void usr1_handler(int sig) {
     (void)sig;
     gcrt_msched_t *ms0 = gcrt__getms();
     int64_t deadline = gcrt_nanotime() + 3000000000LL; /* bounds the attempt only */
@@ -39,12 +39,12 @@ static void usr1_handler(int sig) {
     }
 }
 
-static __attribute__((noinline)) void spinner(void *arg) {
+static __attribute__((noinline, unused)) void spinner(void *arg) {
     (void)arg;
     while (!stop_spinners) spin_some();
 }
 
-static void victim(void *arg) {
+static __attribute__((unused)) void victim(void *arg) {
     (void)arg;
     raise(SIGUSR1); /* the handler runs here, on this goroutine's stack */
     for (int i = 0; i < 100 && !checked; i++) {
