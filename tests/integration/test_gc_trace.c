@@ -173,9 +173,12 @@ static void check_trace(struct run *r, const char *what) {
                 *(l.forced ? &bg_forced : &bg_heap) += l.cpu[2];
                 *(l.forced ? &idle_forced : &idle_heap) += l.cpu[3];
                 /* The goal in force: NextGC sampled while NumGC was n-1,
-                 * the last sample before the cycle. */
+                 * the first such sample (the last may fall in cycle n's
+                 * mark termination after the pacer set cycle n+1's goal
+                 * and before NumGC counted n: the two are not read
+                 * together; Go's ReadMemStats stops the world). */
                 int k = -1;
-                for (int i = 0; i < sm.n; i++)
+                for (int i = 0; i < sm.n && k < 0; i++)
                     if (sm.numgc[i] == l.n - 1) k = i;
                 if (k >= 0) {
                     unsigned long want = (unsigned long)(sm.nextgc[k] >> 20);
