@@ -402,7 +402,13 @@ static void test_restart_unlocks_before_waking(void) {
     printf("restart order: woken in a stop %d times, lock still held %d times\n", order_woken,
            order_held);
     EXPECT_GT(order_woken, 100);
-    EXPECT_EQ(order_held, 0);
+    /* Not zero: a thread preempted inside its stop before it went to
+     * sleep (the stopper, woken by its report, takes the CPU) never waits
+     * for the wake-up; when the kernel runs it again between the restart's
+     * word store and its unlock it leaves the stop with the lock held (1
+     * in 227 under TSan, CI). With the unlock after the wake-up nearly
+     * every wake-up sees it held (272 of 274, 281 of 281, 283 of 284). */
+    EXPECT_LT(order_held * 10, order_woken);
 }
 
 int main(void) {
