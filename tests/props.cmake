@@ -34,6 +34,7 @@ set(GCRT_TEST_ENV_test_scavenger "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_snapshot "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_copy_barrier "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_shade_reuse "GOGC=off")
+set(GCRT_TEST_ENV_test_find_object_reuse "GOGC=off")
 set(GCRT_TEST_ENV_test_scavenge_held "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_sweep_pace "GOGC=off")
 # One P, and this test's thread runs on it: the fractional share is its own.
@@ -106,6 +107,7 @@ set(GCRT_TEST_TIMEOUT_test_sched_preempt 180)
 # The GC CPU limiter end to end: children with GOMAXPROCS=2 and their own
 # limits; the parent reads the limit it starts with (none).
 set(GCRT_TEST_LABELS_test_gc_limiter tsan)
+set(GCRT_TEST_LABELS_test_find_object_reuse tsan)
 set(GCRT_TEST_ENV_test_gc_limiter "GOMEMLIMIT=;TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0")
 if(GCRT_TSAN)
   # The spiral for a few cycles and half the live heap, for the races:

@@ -59,6 +59,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include "gc.h"
 #include "godebug.h"
 #include "mcentral.h"
 #include "mheap.h"
@@ -455,16 +456,87 @@ void gcrt_free(void *ptr) {
     gcrt__nostop_exit();
 }
 
-bool gcrt_find_object(const void *ptr, void **base, size_t *size) {
+#if GCRT_ASSERT_LEVEL >= 2
+void (*gcrt__find_object_test_hook)(uintptr_t p);
+#endif
+
+/* A field of a span struct another thread may be reusing (see below). */
+#define RACY(x) (*(const volatile __typeof__(x) *)&(x))
+
+/* No lock: the span may be freed and its struct reused for another size
+ * class (or another base) while this runs, by an explicit free, a stash
+ * flush or the sweeper. Like gcrt__gc_shade, every bitmap access is bounded
+ * by the one block loaded and that block's own cap (mspan.c), never by
+ * what the struct says later. Unlike the marker, which may shade a wrong
+ * slot of garbage harmlessly, the answer here goes to the caller: the
+ * layout (base, span class, pages) is read once, the slot index, the
+ * object's bounds and its size all come from that one reading (the sizes
+ * from the class tables, not from fields that change one by one), and the
+ * struct is read again afterwards: if anything changed, the lookup starts
+ * over. A struct reused with the very same layout in between gives that
+ * layout's answer, which is as good as any for an address freed and
+ * reallocated during the call. Plain volatile reads in a GCRT_NO_SANITIZE
+ * function, as in the marker (the allocator initialises a struct with
+ * plain stores). */
+GCRT_NO_SANITIZE bool gcrt_find_object(const void *ptr, void **base, size_t *size) {
     uintptr_t p = (uintptr_t)ptr;
-    gcrt_span_t *s = gcrt__span_of(&gcrt__mheap, p);
-    if (!s || p >= s->limit) return false;
-    uintptr_t idx = s->divmagic ? (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32) : 0;
-    if (!gcrt__span_slot_allocated(s, idx)) return false;
-    if (base) *base = (void *)(s->base + idx * s->elemsize);
-    if (size) *size = s->elemsize;
-    return true;
+    gcrt_mheap_t *h = &gcrt__mheap;
+    uintptr_t off = p - h->arena_start;
+    if (off >= gcrt_load_relaxed(&h->arena_used) - h->arena_start) return false;
+    gcrt_span_t *const *slot = &h->spans[off >> GCRT_PAGE_SHIFT];
+    for (unsigned tries = 0;; tries++) {
+        gcrt_span_t *s = gcrt_load_acquire(slot);
+        if (!s || gcrt_load_acquire(&s->state) != GCRT_SPAN_INUSE) return false;
+        uint64_t *ab = *(uint64_t *const volatile *)&s->alloc_bits;
+        uintptr_t sbase = RACY(s->base);
+        uint32_t npages = RACY(s->npages);
+        unsigned sc = RACY(s->spanclass) >> 1;
+        uintptr_t elemsize, nelems, idx;
+        if (sc == 0) {
+            elemsize = (uintptr_t)npages << GCRT_PAGE_SHIFT;
+            nelems = 1;
+        } else {
+            elemsize = gcrt__class_to_size[sc];
+            nelems = gcrt__class_to_nobjs[sc];
+        }
+        if (p < sbase || p - sbase >= elemsize * nelems || !ab) {
+            idx = (uintptr_t)-1;
+        } else {
+            idx = sc == 0
+                      ? 0
+                      : (uintptr_t)(((uint64_t)(p - sbase) * gcrt__class_to_divmagic[sc]) >> 32);
+#if GCRT_ASSERT_LEVEL >= 2
+            /* Tests: what another thread may do meanwhile
+             * (test_find_object_reuse). */
+            if (GCRT_UNLIKELY(gcrt__find_object_test_hook != NULL)) gcrt__find_object_test_hook(p);
+#endif
+        }
+        bool allocated = false;
+        if (idx != (uintptr_t)-1) {
+            uint64_t cap = *(const volatile uint64_t *)(ab - 1);
+            if (idx / 64 < cap) {
+                const volatile uint64_t *ab_v = ab, *fb_v = ab + cap;
+                uint64_t bit = (uint64_t)1 << (idx % 64);
+                allocated =
+                    (idx < RACY(s->freeindex) || (ab_v[idx / 64] & bit)) && !(fb_v[idx / 64] & bit);
+            }
+        }
+        /* The same struct, in the same layout, as what was read above? */
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (gcrt_load_relaxed(slot) == s && gcrt_load_relaxed(&s->state) == GCRT_SPAN_INUSE &&
+            *(uint64_t *const volatile *)&s->alloc_bits == ab && RACY(s->base) == sbase &&
+            RACY(s->npages) == npages && RACY(s->spanclass) >> 1 == sc) {
+            if (!allocated) return false;
+            if (base) *base = (void *)(sbase + idx * elemsize);
+            if (size) *size = elemsize;
+            return true;
+        }
+        /* Changed under us: look again. Reuse is rare and takes the heap
+         * lock; a thousand in a row would be a broken invariant. */
+        if (tries == 1000) gcrt__throwf("gcrt_find_object: span of %p keeps changing", ptr);
+    }
 }
+#undef RACY
 
 size_t gcrt_usable_size(const void *p) {
     size_t n;

@@ -41,4 +41,10 @@ extern uint64_t gcrt__zerobase;
  * threads and errors. fail: 0 = stop on error, 1 = return NULL + errno. */
 void *gcrt__malloc_slow(size_t size, unsigned noscan, int fail);
 
+#if GCRT_ASSERT_LEVEL >= 2
+/* Tests: called by gcrt_find_object with the span's layout read, before
+ * its bitmaps are (test_find_object_reuse). */
+extern void (*gcrt__find_object_test_hook)(uintptr_t p);
+#endif
+
 #endif
