@@ -166,6 +166,11 @@ static struct {
     int64_t cpu_dedicated, cpu_fractional, cpu_idle; /* worker CPU this cycle */
     int64_t assist_ns;                               /* assist wall time this cycle; atomic */
     int64_t restart_pause_ns; /* mark termination stops that restarted the mark */
+    /* GOMAXPROCS at the cycle's start, and min(it, ncpu) (Go: work.maxprocs,
+     * work.stwprocs, read once in gcStart). gcrt_gomaxprocs does not wait
+     * for a cycle to end (Go's GOMAXPROCS does: it takes gcsema), so the
+     * value may differ by the end; gctrace reports these. */
+    int32_t maxprocs, stwprocs;
 } cyc;
 
 /* How long mark termination drains with the world stopped before it
@@ -554,9 +559,7 @@ static void finish_cycle(void) {
 
     cyc.t_end = gcrt__nanotime();
     int64_t stw2 = cyc.t_end - cyc.t_markterm;
-    /* Go: work.stwprocs = min(GOMAXPROCS, ncpu), ncpu the process's CPUs
-     * (this thread may be a mark worker whose own set is narrowed). */
-    int32_t stwprocs = procs() < gcrt__ncpu ? procs() : gcrt__ncpu;
+    int32_t stwprocs = cyc.stwprocs; /* the cycle's start's (gc_start_roots) */
     /* Go's work.pauseNS: every stop of the cycle, from its start to the
      * world's restart: sweep and mark termination, the stops that
      * restarted the mark, and in the stop-the-world modes the mark, which
@@ -589,7 +592,7 @@ static void finish_cycle(void) {
         .heap_goal_bytes = goal_in_force,
         .stacks_bytes = cyc.stacks,
         .globals_bytes = cyc.globals,
-        .procs = procs(),
+        .procs = cyc.maxprocs,
         .forced = cyc.forced != 0,
     };
     /* Go computes it here only; MemStats reports this value until the
@@ -699,6 +702,10 @@ static void gc_start_roots(void *arg) {
     /* Buffers for the roots' queue entries and the mark's start: a first
      * cycle mapped and faulted them with the world stopped (30 us). */
     gcrt__gcwork_reserve(16);
+    cyc.maxprocs = procs();
+    /* Go: work.stwprocs = min(GOMAXPROCS, ncpu), ncpu the process's CPUs
+     * (this thread may be a mark worker whose own set is narrowed). */
+    cyc.stwprocs = cyc.maxprocs < gcrt__ncpu ? cyc.maxprocs : gcrt__ncpu;
     cyc.t_start = gcrt__nanotime();
     pt_reset(&pt_stw1, cyc.t_start);
     gcrt__stop_the_world("GC sweep termination");
