@@ -234,6 +234,10 @@ uint64_t gcrt__fin_count_run(void);
 /* Tests: called by gcrt__gc_shade between reading the span struct and its
  * bitmaps, where a preempted marker may find the span freed and reused. */
 extern void (*gcrt__shade_test_hook)(uintptr_t p);
+/* Tests: called by mark termination with the world stopped, before it
+ * decides whether to restart the mark (restarts so far); what it puts in w
+ * is global work. */
+extern void (*gcrt__markterm_test_hook)(gcrt_gcwork_t *w, int restarts);
 #endif
 void gcrt__copy_barrier(void *dst, const void *src, size_t n);
 void gcrt__clear_barrier(void *dst, size_t n);
