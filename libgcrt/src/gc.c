@@ -408,20 +408,36 @@ void gcrt__gc_limiter_state(struct gcrt_cpu_limiter *out) {
 }
 
 /* World stopped, end of a cycle: every cache must give its spans back
- * before allocating from them again; the owners do it themselves (a thread
- * stopped by signal may be in the middle of its fast path). Returns the
- * bytes of free slots the caches hold, which count in heap_live. */
+ * before allocating from them again (Go: forEachP(prepareForSweep) in
+ * gcMarkTermination, so that runtime.GC finds every span to sweep).
+ * Returns the bytes of free slots the caches hold, which count in
+ * heap_live.
+ *
+ * Flushed here, now: the caches of Ps nobody runs on (idle, or the thread
+ * in a blocking call), and of Ps whose thread the stop signal found in the
+ * program's own code (gcrt__stw_stopped_in_program): no allocation of
+ * theirs can be in flight. The others are flagged and their owners flush
+ * them at their next allocation (alloc_hook), detach or release of the P:
+ * a thread stopped at a safepoint may be inside the allocator (refill,
+ * alloc_hook), one stopped by the signal in the runtime's code or in libc
+ * (memset of a new slot) may be under an allocation whose span is in a
+ * register, and the stop signal is refused only in gcrt_nopreempt_text
+ * and no-stop regions, not in their callees. Not the caller's own cache
+ * either (gcrt_gc flushes it after the cycle; an allocating thread may end
+ * a cycle from its refill). Until then those spans stay unswept after
+ * gcrt_gc (README: runtime.GC). */
 static uint64_t flag_all_mcaches_for_sweep(void) {
     uint64_t reserved = 0;
-    /* A P nobody runs on (idle, or its thread in a blocking call) cannot
-     * be in the middle of an allocation: flush it now, so that its spans
-     * are swept this cycle (Go flushes every P at mark termination). */
     int32_t np = gcrt_load_acquire(&gcrt__nallp);
     gcrt_p_t **allp = gcrt_load_acquire(&gcrt__allp);
+    gcrt_m_t *self = gcrt__tls_m;
     for (int32_t i = 0; i < np; i++) {
         gcrt_p_t *p = allp[i];
         uint32_t pst = gcrt_load_acquire(&p->status);
-        if (p->mcache && (pst == GCRT_P_IDLE || pst == GCRT_P_SYSCALL)) {
+        gcrt_m_t *owner = pst == GCRT_P_RUNNING ? gcrt_load_acquire(&p->m) : NULL;
+        if (p->mcache && (pst == GCRT_P_IDLE || pst == GCRT_P_SYSCALL ||
+                          (owner && owner != self && owner->mcache == p->mcache &&
+                           gcrt__stw_stopped_in_program(owner)))) {
             gcrt__mcache_release_all(p->mcache);
             __atomic_fetch_and(&p->mcache->hooks, ~(uint32_t)(GCRT_HOOK_FLUSH | GCRT_HOOK_BLACK),
                                __ATOMIC_RELAXED);

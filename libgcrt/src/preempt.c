@@ -83,6 +83,7 @@ uint32_t gcrt__preempt_mxcsr = 0x1f80;    /* default MXCSR for the C call */
 static int enabled;
 static struct { uintptr_t lo, hi; } exe_text[EXE_TEXT_MAX];
 static int nexe_text;
+static int exe_known; /* exe_text is set (atomic); also with preemption off */
 static int64_t stats[GCRT_PREEMPT_NSTATS];
 
 extern const char __start_gcrt_text[] __attribute__((visibility("hidden")));
@@ -97,7 +98,7 @@ static inline int in_range(uintptr_t pc, const char *lo, const char *hi) {
 /* The executable segments of the main program (the first object). A
  * program without an interpreter is linked statically: libc's code is in
  * it, so no range is kept and asynchronous preemption stays off. */
-static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+static __attribute__((unused)) int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     (void)size, (void)arg;
     int dynamic = 0;
     for (int i = 0; i < info->dlpi_phnum; i++)
@@ -124,6 +125,14 @@ void gcrt__preempt_init(void) {
 #else
     const int supported = 1;
 #endif
+    /* The program's code, also for the collector's cache flush
+     * (gcrt__pc_in_program), whether or not preemption is on. Not under
+     * TSan: it runs the stop signal's handler later, with a copy of the
+     * context, whose PC no longer tells where the thread is. */
+#if !defined(GCRT_TSAN_FIBERS)
+    dl_iterate_phdr(phdr_cb, NULL);
+    gcrt_store_release(&exe_known, 1);
+#endif
     if (!supported || gcrt__debug.asyncpreemptoff) return;
     uint32_t r[4];
     cpuid(1, 0, r);
@@ -135,7 +144,6 @@ void gcrt__preempt_init(void) {
             gcrt__preempt_use_xsave = 1;
         }
     }
-    dl_iterate_phdr(phdr_cb, NULL);
     if (nexe_text > 0) gcrt_store_release(&enabled, 1);
 }
 
@@ -176,13 +184,27 @@ void gcrt__preempt_m(gcrt_msched_t *ms) {
  * the restorer address the handler returns to, the same for every handler
  * installed through libc: the one our own frame starts with, just below
  * our ucontext. A stale copy of it in a live frame only refuses. */
-__attribute__((no_sanitize("address"))) static int in_signal_frame(gcrt_g_t *g, uintptr_t sp,
-                                                                   const ucontext_t *uc) {
-    uintptr_t restorer = *(const uintptr_t *)((const char *)uc - sizeof(uintptr_t));
+__attribute__((no_sanitize("address"))) int gcrt__signal_frame_above(uintptr_t sp, uintptr_t hi,
+                                                                     const void *uctx) {
+    uintptr_t restorer = *(const uintptr_t *)((const char *)uctx - sizeof(uintptr_t));
     if (!restorer) return 0;
-    for (uintptr_t p = (sp + 7) & ~(uintptr_t)7; p + sizeof(uintptr_t) <= g->stack_hi;
+    for (uintptr_t p = (sp + 7) & ~(uintptr_t)7; p + sizeof(uintptr_t) <= hi;
          p += sizeof(uintptr_t))
         if (*(const volatile uintptr_t *)p == restorer) return 1;
+    return 0;
+}
+
+static int in_signal_frame(gcrt_g_t *g, uintptr_t sp, const ucontext_t *uc) {
+    return gcrt__signal_frame_above(sp, g->stack_hi, uc);
+}
+
+int gcrt__pc_in_program(uintptr_t pc) {
+    if (!gcrt_load_acquire(&exe_known)) return 0;
+    if (in_range(pc, __start_gcrt_text, __stop_gcrt_text) ||
+        in_range(pc, __start_gcrt_nopreempt_text, __stop_gcrt_nopreempt_text))
+        return 0;
+    for (int i = 0; i < nexe_text; i++)
+        if (pc >= exe_text[i].lo && pc < exe_text[i].hi) return 1;
     return 0;
 }
 

@@ -166,6 +166,9 @@ void gcrt__wait_world_running(void);
 int64_t gcrt__stw_claimed(void);
 /* Whether a stop or restart holds the stop-the-world lock now (tests). */
 int gcrt__stw_lock_held(void);
+/* World stopped: m was stopped by the stop signal in the program's own
+ * code, with no allocation of its in flight (stw.c). */
+int gcrt__stw_stopped_in_program(gcrt_m_t *m);
 /* Stops for a pending stop-the-world if the scheduler allows it here
  * (called when a thread leaves a no-stop region, lock.h). */
 void gcrt__stw_pending_check(void);

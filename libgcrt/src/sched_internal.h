@@ -273,8 +273,16 @@ enum {
     GCRT_PREEMPT_NOT_EXE,       /* PC outside the main executable (libc, ...) */
     GCRT_PREEMPT_NSTATS,
 };
-void gcrt__preempt_init(void);           /* once, before the first M starts */
-int gcrt__async_preempt_enabled(void);   /* 0 under TSan or asyncpreemptoff=1 */
+void gcrt__preempt_init(void);         /* once, before the first M starts */
+int gcrt__async_preempt_enabled(void); /* 0 under TSan or asyncpreemptoff=1 */
+/* pc is in the main program's own code: not in the runtime (gcrt_text,
+ * gcrt_nopreempt_text), not in libc or another shared object; 0 for a
+ * statically linked program and under TSan (preempt.c). */
+int gcrt__pc_in_program(uintptr_t pc);
+/* A kernel signal frame (of a handler installed through libc) lies on the
+ * stack in [sp, hi): the code at sp runs inside a signal handler. uctx is
+ * the current handler's context (its restorer is the word below it). */
+int gcrt__signal_frame_above(uintptr_t sp, uintptr_t hi, const void *uctx);
 void gcrt__preempt_m(gcrt_msched_t *ms); /* sysmon: signal ms to preempt curg */
 int gcrt__async_preempt_signal(gcrt_msched_t *ms, void *uctx); /* in the handler */
 void gcrt__preempt_stats(int64_t out[GCRT_PREEMPT_NSTATS]);

@@ -417,6 +417,32 @@ void gcrt__start_the_world(void) {
     gcrt__futex_wake(&gcrt__stw_word, INT32_MAX);
 }
 
+/* World stopped, m not the caller: whether m was stopped by the stop
+ * signal in the program's own code. Then no allocation of its is in
+ * flight: the allocator and its callees are the runtime's code (or libc's,
+ * memset), it never calls the program's, the fast path (gcrt_alloc...) is
+ * in gcrt_nopreempt_text, where the signal is refused, and a no-stop region
+ * refuses it too. Not when the program's code runs inside a signal handler
+ * of the program's on the interrupted stack (the handler may have
+ * interrupted an allocation): a kernel signal frame above sp, the test
+ * asynchronous preemption makes (preempt.c); a handler on an alternate
+ * stack is refused by the stop signal itself. Conservative: anything else
+ * (stopped at a safepoint, in libc or the runtime, in a blocking call, a
+ * statically linked program, a TSan build) says no. Reads the stopped thread's saved
+ * context and stack, which stay put until the world starts. */
+int gcrt__stw_stopped_in_program(gcrt_m_t *m) {
+    gcrt_msched_t *ms = m ? gcrt_load_acquire((gcrt_msched_t **)&m->sched) : NULL;
+    if (!ms || GCRT_MS_KIND(gcrt_load_acquire(&ms->stwstate)) != GCRT_MS_STOPPED) return 0;
+    const ucontext_t *uc = ms->stop_uctx;
+    if (!uc || ms->locks > 0 || ms->blockdepth > 0) return 0;
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    if (!gcrt__pc_in_program(pc)) return 0;
+    uintptr_t hi = stack_hi_of(m, ms, sp);
+    if (!hi) return 0;
+    return !gcrt__signal_frame_above(sp, hi, uc);
+}
+
 int gcrt__stw_lock_held(void) {
     return gcrt_load_acquire(&stw_lock.key) != 0;
 }
