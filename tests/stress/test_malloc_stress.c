@@ -18,6 +18,7 @@
 
 #include "common/memstats_check.h"
 #include "gcrt.h"
+#include "gcrt_sched.h"
 #include "harness.h"
 #include "os.h"
 #include "sizeclasses.h"
@@ -44,6 +45,16 @@ static struct thread_state ts[MAXT];
 static int nthreads;
 static long ops_per_phase;
 static pthread_barrier_t phase_start, phase_end;
+
+/* A wait between phases, bracketed as a blocking call: the main thread
+ * reads MemStats, which stops the world, while the workers wait here.
+ * Unbracketed, they are stopped by the signal, which TSan delivers only
+ * when the thread leaves pthread_barrier_wait: the stop waited for ever. */
+static void phase_wait(pthread_barrier_t *b) {
+    gcrt_enter_blocking();
+    pthread_barrier_wait(b);
+    gcrt_exit_blocking();
+}
 static int stop;
 
 /* Cross-thread hand-off: a small locked ring of objects to free elsewhere. */
@@ -105,7 +116,7 @@ static void *worker(void *arg) {
     struct thread_state *t = arg;
     gcrt_thread_attach();
     for (;;) {
-        pthread_barrier_wait(&phase_start);
+        phase_wait(&phase_start);
         if (stop) break;
         for (long k = 0; k < ops_per_phase; k++) {
             struct obj *o = &t->live[rnd(&t->rng) % SLOTS];
@@ -134,7 +145,7 @@ static void *worker(void *arg) {
         }
         gcrt_thread_detach(); /* flush the cache: exact MemStats between phases */
         gcrt_thread_attach();
-        pthread_barrier_wait(&phase_end);
+        phase_wait(&phase_end);
     }
     gcrt_thread_detach();
     return NULL;
