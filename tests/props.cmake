@@ -52,7 +52,7 @@ foreach(t test_gc test_gc_large test_gc_regress test_gc_roots test_gctrace test_
           test_gc_knobs test_gc_memlimit test_gc_pacing test_gc_trace test_gc_trace_order
           test_gc_graph test_gc_assist_credit test_gc_sweep_pace test_gc_fractional
           test_gc_worker_cpu test_gc_free_marked test_gc_scan_alloc test_stw_altstack
-          test_pool_unscanned test_finalizer_freeslot test_memstats_consistent
+          test_pool_unscanned test_finalizer_freeslot test_memstats_consistent test_memstats_snapshot
           test_gc_cpu_fraction test_gc_memlimit_stacks test_scavenge_limit_nonheap
           test_sched_grow test_sched_timer_unarmed test_sched_attach_goroutine
           test_sched_main_sigmask test_chan_after_close test_gc_plain_thread

@@ -112,7 +112,10 @@ GCRT_API size_t gcrt_usable_size(const void *p);
  *   alloc == heap_alloc; heap_objects == mallocs - frees;
  *   heap_sys == heap_inuse + heap_idle; heap_idle >= heap_released;
  *   sys == heap_sys + stack_sys + mspan_sys + mcache_sys + buck_hash_sys +
- *          gc_sys + other_sys. */
+ *          gc_sys + other_sys;
+ *   heap_alloc <= heap_inuse; frees <= mallocs; num_forced_gc <= num_gc;
+ *   last_gc == pause_end[(num_gc + 255) % 256] (0 before the first cycle),
+ *   and next_gc is the goal of the cycle after num_gc's. */
 struct gcrt_memstats {
     uint64_t alloc;          /* Alloc: bytes of allocated heap objects */
     uint64_t total_alloc;    /* TotalAlloc: cumulative bytes allocated */
@@ -151,7 +154,8 @@ struct gcrt_memstats {
     } by_size[GCRT_NUM_BYSIZE]; /* BySize: classes 0..60 */
 };
 
-/* runtime.ReadMemStats. */
+/* runtime.ReadMemStats: stops the world briefly, as Go does, so that every
+ * field comes from one instant. Any thread, attached or not. */
 GCRT_API void gcrt_read_memstats(struct gcrt_memstats *ms);
 
 /* ---- returning memory to the OS ----------------------------------------- */

@@ -339,16 +339,18 @@ static GCRT_NOPREEMPT void *alloc_large(gcrt_mcache_t *c, size_t size, unsigned 
     void *p = (void *)s->base;
     /* Zero before the collector can see the object as black. */
     if (s->needzero) memset(p, 0, bytes);
-    /* Registration (in the current sweep generation) and colour in one
-     * no-stop region, so a mark termination sees both or neither. */
+    /* Registration (in the current sweep generation), count and colour in
+     * one no-stop region, so a mark termination sees all or none, and a
+     * MemStats read (which stops the world, memstats.c) never finds the
+     * P's statistics half updated. */
     gcrt__nostop_enter();
     gcrt__mcentral_add_large(s);
-    if (GCRT_UNLIKELY(gcrt_load_relaxed(&c->hooks) != 0)) alloc_hook(c, s, s->base, pc);
-    gcrt__nostop_exit();
     gcrt__stats_begin(&c->stats);
     gcrt_bump(&c->stats.large_alloc, bytes);
     gcrt_bump(&c->stats.large_alloc_count, 1);
     gcrt__stats_end(&c->stats);
+    if (GCRT_UNLIKELY(gcrt_load_relaxed(&c->hooks) != 0)) alloc_hook(c, s, s->base, pc);
+    gcrt__nostop_exit();
     gcrt_xadd_relaxed(&gcrt__heap_live, bytes);
     if (!noscan) gcrt_xadd_relaxed(&gcrt__heap_scan_alloc, (uint64_t)bytes);
     if (GCRT_UNLIKELY((c->next_sample -= (int64_t)bytes) < 0)) profile_countdown_expired(c);

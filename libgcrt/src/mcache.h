@@ -1,7 +1,7 @@
 /* mcache.h - the per-P allocation cache (Go: mcache): one span per span
  * class, the tiny block, the profiling countdown, and the P's statistics.
- * Only the P's owner touches it (no lock), except that readers of MemStats
- * load the statistics through the sequence counter. See malloc.c. */
+ * Only the P's owner touches it (no lock), except that MemStats reads it
+ * with the world stopped (memstats.c). See malloc.c. */
 #ifndef GCRT_MCACHE_H
 #define GCRT_MCACHE_H
 
@@ -9,9 +9,11 @@
 #include "mheap.h"
 
 /* Per-P allocation statistics, written only by the owner inside
- * stats_begin/end so that readers get a consistent copy (Go: heapStatsDelta
- * with a sequence number; odd while an update is in progress). Frees are
- * counted by the mcentrals (gcrt_free) and the sweeper. */
+ * stats_begin/end (Go: heapStatsDelta with a sequence number; odd while an
+ * update is in progress), always in a no-stop region: MemStats reads them
+ * with the world stopped and throws if it finds one odd (a stop inside an
+ * update). Frees are counted by the mcentrals (gcrt_free) and the
+ * sweeper. */
 typedef struct gcrt_pstats {
     uint32_t seq;
     uint64_t small_alloc_count[GCRT_NUM_SIZE_CLASSES]; /* objects, at uncache */

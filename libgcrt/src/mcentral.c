@@ -102,7 +102,10 @@ static int stash_fits(const gcrt_mcentral_t *c, uint64_t bytes) {
 static int stash_push(gcrt_mcentral_t *c, gcrt_span_t *s) {
     uint64_t bytes = (uint64_t)s->npages << GCRT_PAGE_SHIFT;
     if ((s->spanclass >> 1) == 0 || s->specials || !stash_fits(c, bytes)) return 0;
-    gcrt_xadd_relaxed(&stash_bytes, bytes);
+    /* Ordered after the count of the frees that emptied the span: a
+     * MemStats read that sees the span stashed (not in use) sees its
+     * frees too (memstats.c). */
+    gcrt_xadd(&stash_bytes, bytes);
     for (uint32_t w = 0; w < s->nbits_words; w++) {
         gcrt_store_relaxed(&s->alloc_bits[w], (uint64_t)0);
         gcrt_store_relaxed(&s->freed_bits[w], (uint64_t)0);
@@ -164,7 +167,7 @@ uint32_t gcrt__mcentral_flush_most(void) {
 }
 
 uint64_t gcrt__mcentral_stash_bytes(void) {
-    return gcrt_load_relaxed(&stash_bytes);
+    return gcrt_load_acquire(&stash_bytes);
 }
 
 void gcrt__mcentral_flush_stash(int all) {

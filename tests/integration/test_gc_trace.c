@@ -173,10 +173,11 @@ static void check_trace(struct run *r, const char *what) {
                 *(l.forced ? &bg_forced : &bg_heap) += l.cpu[2];
                 *(l.forced ? &idle_forced : &idle_heap) += l.cpu[3];
                 /* The goal in force: NextGC sampled while NumGC was n-1,
-                 * the first such sample (the last may fall in cycle n's
-                 * mark termination after the pacer set cycle n+1's goal
-                 * and before NumGC counted n: the two are not read
-                 * together; Go's ReadMemStats stops the world). */
+                 * the first such sample. (Before MemStats reads stopped
+                 * the world the last could fall in cycle n's mark
+                 * termination, after the pacer set cycle n+1's goal and
+                 * before NumGC counted n; test_memstats_snapshot checks
+                 * that the two now come from the same cycle.) */
                 int k = -1;
                 for (int i = 0; i < sm.n && k < 0; i++)
                     if (sm.numgc[i] == l.n - 1) k = i;
