@@ -217,12 +217,14 @@ struct pausetrace {
     const char *name[PT_MAX];
     int64_t t[PT_MAX];
     int n;
+    int stopped_n; /* marks up to the world's restart (total), 0: all */
 };
 static struct pausetrace pt_stw1, pt_stw2;
 
 static inline void pt_reset(struct pausetrace *pt, int64_t t0) {
     if (!gcrt__debug.gcpausetrace) return;
     pt->n = 1;
+    pt->stopped_n = 0;
     pt->name[0] = "";
     pt->t[0] = t0;
 }
@@ -231,11 +233,22 @@ static inline void pt_mark(struct pausetrace *pt, const char *name) {
     pt->name[pt->n] = name;
     pt->t[pt->n++] = gcrt__nanotime();
 }
+/* The restart: "start" ends when the world runs again (running, from
+ * gcrt__start_the_world), and "wake", the wake-up call of the stopped
+ * threads after it, is not in the total: the caller may be descheduled in
+ * it for milliseconds by a thread it woke, while the world runs. */
+static inline void pt_restarted(struct pausetrace *pt, const char *name, int64_t running) {
+    if (!gcrt__debug.gcpausetrace || pt->n == 0 || pt->n + 1 >= PT_MAX) return;
+    pt->name[pt->n] = name;
+    pt->t[pt->n++] = running;
+    pt->stopped_n = pt->n;
+    pt_mark(pt, "wake");
+}
 static void pt_print(struct pausetrace *pt, const char *what, uint32_t num) {
     if (!gcrt__debug.gcpausetrace || pt->n < 2) return;
     char line[512];
     size_t off = 0;
-    int64_t total = pt->t[pt->n - 1] - pt->t[0];
+    int64_t total = pt->t[(pt->stopped_n ? pt->stopped_n : pt->n) - 1] - pt->t[0];
     off +=
         gcrt__fmt(line + off, sizeof line - off, "gcpause %u %s at=%lld tid=%d total=%lld.%lluus",
                   (unsigned)num, what, (long long)pt->t[0], gcrt__os_gettid(),
@@ -631,8 +644,7 @@ static void finish_cycle(void) {
     /* cyc belongs to the next cycle once the world restarts: an allocation
      * that reaches the trigger starts one (TSan, test_gc_limiter). */
     int mode = cyc.mode;
-    gcrt__start_the_world();
-    pt_mark(&pt_stw2, "start");
+    pt_restarted(&pt_stw2, "start", gcrt__start_the_world());
     pt_print(&pt_stw2, "stw2", tc.num);
     /* Go prints the line after the world restarts and before it lets the
      * cycle's waiters (runtime.GC) go: cycle N's line precedes their
@@ -692,10 +704,10 @@ void gcrt__gc_mark_done(void) {
         cyc.restart_pause_ns += gcrt__nanotime() - cyc.t_markterm;
         cyc.t_markterm = 0;
         gcrt_store_release(&gcrt__gcphase, (uint32_t)GCRT_GC_MARK);
-        gcrt__start_the_world();
+        int64_t running = gcrt__start_the_world();
         /* Before the claim is given back: once it is, another worker may
          * end the cycle (st.num_gc, pt_stw2) at once. */
-        pt_mark(&pt_stw2, "restart");
+        pt_restarted(&pt_stw2, "restart", running);
         pt_print(&pt_stw2, "stw2-restart", st.num_gc + 1);
         /* Only now may a worker claim termination again. */
         gcrt_store_release(&term_claim, 0u);
@@ -828,8 +840,7 @@ static void gc_start_locked(int forced) {
     cyc.t_mark = gcrt__nanotime();
     cyc.stw1_ns = cyc.t_mark - cyc.t_start;
     pt_mark(&pt_stw1, "flush");
-    gcrt__start_the_world();
-    pt_mark(&pt_stw1, "start");
+    pt_restarted(&pt_stw1, "start", gcrt__start_the_world());
     if (gcrt__debug.gcpausetrace)
         gcrt__printf("gcpause %u roots: globals %llu B in %zu ranges, stacks %llu B\n",
                      (unsigned)st.num_gc + 1, (unsigned long long)cyc.globals, global_roots.n,

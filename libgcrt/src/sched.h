@@ -177,7 +177,11 @@ void gcrt__stw_pending_check(void);
  * calls count as stopped. reason is for tracing. Returns the time it took
  * to stop (ns). Not reentrant: one stopper at a time. */
 int64_t gcrt__stop_the_world(const char *reason);
-void gcrt__start_the_world(void);
+/* Restarts the world. Returns when the world ran again (nanotime, before
+ * the wake-up of the stopped threads; 0 unless GODEBUG=gcpausetrace is
+ * on): the wake-up call can last milliseconds for its caller, descheduled
+ * by a thread it woke, while the world runs. */
+int64_t gcrt__start_the_world(void);
 /* Publishes an attaching thread's tid between stops:
  * a stopper either sees it before its first round and waits for the
  * thread, or the thread appears after the world starts again. Without it

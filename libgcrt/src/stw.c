@@ -24,6 +24,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "godebug.h"
 #include "mcache.h"
 #include "sched_internal.h"
 
@@ -397,7 +398,7 @@ void gcrt__stw_publish_tid(int *tid, int value) {
     gcrt__unlock(&stw_lock);
 }
 
-void gcrt__start_the_world(void) {
+int64_t gcrt__start_the_world(void) {
     gcrt__mcache_set_stop_hook(0);
     gcrt_store_relaxed(&stw_owner, (gcrt_msched_t *)NULL);
     for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink) {
@@ -414,7 +415,9 @@ void gcrt__start_the_world(void) {
      * CPU it could have had stayed idle). A sleeper still asleep when a new
      * stop begins is claimed by it (is_stopped) or sees the word odd. */
     gcrt__unlock(&stw_lock);
+    int64_t running = gcrt__debug.gcpausetrace ? gcrt__nanotime() : 0;
     gcrt__futex_wake(&gcrt__stw_word, INT32_MAX);
+    return running;
 }
 
 /* World stopped, m not the caller: whether m was stopped by the stop
