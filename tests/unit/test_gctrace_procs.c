@@ -23,6 +23,7 @@
 #include "gcrt_sched.h"
 #include "harness.h"
 #include "common/child.h"
+#include "common/fmt_ms.h"
 
 #if GCRT_ASSERT_LEVEL >= 2
 enum { NOBJ = 100000 };
@@ -79,41 +80,6 @@ static void child_change_procs(void *arg) {
     pthread_join(t, NULL);
     fprintf(stderr, "procs now %d\n", gcrt_gomaxprocs(0));
     _exit(0);
-}
-
-/* fmtNSAsMS text -> [lo, lo + step) in ns (as test_gctrace_stw). */
-struct span_ns {
-    uint64_t lo, step;
-};
-static struct span_ns parse_ms(const char *s, size_t n) {
-    uint64_t ip = 0, fp = 0;
-    int dec = -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '.') {
-            dec = 0;
-        } else if (dec < 0) {
-            ip = ip * 10 + (uint64_t)(s[i] - '0');
-        } else {
-            fp = fp * 10 + (uint64_t)(s[i] - '0');
-            dec++;
-        }
-    }
-    struct span_ns r;
-    if (dec <= 0) {
-        r.lo = ip * 1000000;
-        r.step = ip == 0 ? 1000 : 1000000; /* "0": under a microsecond */
-        return r;
-    }
-    uint64_t unit = 1000000;
-    for (int i = 0; i < dec; i++) unit /= 10;
-    r.lo = ip * 1000000 + fp * unit;
-    r.step = unit;
-    return r;
-}
-
-/* true cpu = k * true clock, both truncated: their ranges must meet. */
-static int consistent_multiple(struct span_ns cpu, struct span_ns clock, uint64_t k) {
-    return cpu.lo < k * (clock.lo + clock.step) && k * clock.lo < cpu.lo + cpu.step;
 }
 
 static void change_during_cycle(const char *from, int to) {

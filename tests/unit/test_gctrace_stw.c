@@ -19,39 +19,10 @@
 #include "gcrt.h"
 #include "harness.h"
 #include "common/child.h"
+#include "common/fmt_ms.h"
 
 enum { NOBJ = 1000000 };
 static void **head;
-
-/* fmtNSAsMS text -> [lo, lo + step) in ns. */
-struct span_ns {
-    uint64_t lo, step;
-};
-static struct span_ns parse_ms(const char *s, size_t n) {
-    uint64_t ip = 0, fp = 0;
-    int dec = -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '.') {
-            dec = 0;
-        } else if (dec < 0) {
-            ip = ip * 10 + (uint64_t)(s[i] - '0');
-        } else {
-            fp = fp * 10 + (uint64_t)(s[i] - '0');
-            dec++;
-        }
-    }
-    struct span_ns r;
-    if (dec <= 0) {
-        r.lo = ip * 1000000;
-        r.step = ip == 0 ? 1000 : 1000000; /* "0": under a microsecond */
-        return r;
-    }
-    uint64_t unit = 1000000;
-    for (int i = 0; i < dec; i++) unit /= 10;
-    r.lo = ip * 1000000 + fp * unit;
-    r.step = unit;
-    return r;
-}
 
 struct cycle_out {
     struct span_ns clock[3]; /* c1 c2 c3 */
@@ -120,11 +91,6 @@ static void run_cycle(const char *godebug, struct cycle_out *o) {
     }
     fprintf(stderr, "%s: %s", godebug, r.err);
     o->ok = 1;
-}
-
-/* true cpu = k * true clock, both truncated: their ranges must meet. */
-static int consistent_multiple(struct span_ns cpu, struct span_ns clock, uint64_t k) {
-    return cpu.lo < k * (clock.lo + clock.step) && k * clock.lo < cpu.lo + cpu.step;
 }
 
 /* The STW CPU figures are stwprocs x the phase's clock, stwprocs being
