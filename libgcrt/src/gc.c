@@ -261,11 +261,12 @@ static void pt_print(struct pausetrace *pt, const char *what, uint32_t num) {
     struct gcrt_stw_detail d;
     gcrt__stw_last_detail(&d);
     if (off < sizeof line)
-        off += gcrt__fmt(line + off, sizeof line - off,
-                         " [rounds=%d signals=%d first@%lldus by_signal=%d refused_nostop=%d "
-                         "refused_unsafe=%d",
-                         d.rounds, d.sent, (long long)(d.first_signal_ns / 1000), d.by_signal,
-                         d.refused_nostop, d.refused_unsafe);
+        off += gcrt__fmt(
+            line + off, sizeof line - off,
+            " [rounds=%d signals=%d first@%lldus handler@%lldus by_signal=%d refused_nostop=%d "
+            "refused_unsafe=%d",
+            d.rounds, d.sent, (long long)(d.first_signal_ns / 1000),
+            (long long)(d.handler_ns / 1000), d.by_signal, d.refused_nostop, d.refused_unsafe);
     if (off < sizeof line && d.signal_pc) {
         char where[200];
         gcrt__symbolize(d.signal_pc, where, sizeof where);

@@ -212,6 +212,8 @@ struct gcrt_stw_detail {
     int32_t by_signal;                      /* Ms stopped in the signal handler */
     int32_t refused_nostop, refused_unsafe; /* signals that could not stop their M */
     uintptr_t signal_pc;                    /* where the last signal found its M, or 0 */
+    int64_t handler_ns;                     /* when the handler of the last M the signal
+                                               stopped began, from the start of the stop */
 };
 void gcrt__stw_last_detail(struct gcrt_stw_detail *d);
 /* Stop-the-world statistics (ns). */

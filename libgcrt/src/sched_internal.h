@@ -64,13 +64,17 @@ typedef struct gcrt_msched {
     struct gcrt_msched *idlelink;
     struct gcrt_psched *oldp; /* P held before a blocking call */
     /* Stop-the-world (stw.c). */
-    uint32_t stwstate;    /* GCRT_MS_*; atomic */
-    uint32_t stopped_gen; /* gcrt__stw_word of the stop it is STOPPED for */
-    int32_t locks;        /* >0: in a scheduler critical section, a stop
-                             signal is refused (retried); own thread only */
-    uintptr_t stop_sp;    /* sp when stopped or when it entered BLOCK */
-    void *stop_uctx;      /* ucontext_t * if stopped by the signal */
-    uintptr_t signal_pc;  /* where the last stop signal found it (diagnostics) */
+    uint32_t stwstate;         /* GCRT_MS_*; atomic */
+    uint32_t stopped_gen;      /* gcrt__stw_word of the stop it is STOPPED for */
+    int32_t locks;             /* >0: in a scheduler critical section, a stop
+                                  signal is refused (retried); own thread only */
+    uintptr_t stop_sp;         /* sp when stopped or when it entered BLOCK */
+    void *stop_uctx;           /* ucontext_t * if stopped by the signal */
+    uintptr_t signal_pc;       /* where the last stop signal found it (diagnostics) */
+    uint32_t sig_runs;         /* runs of the stop signal's handler; atomic */
+    uint32_t sig_runs_at_send; /* sig_runs when the stopper last signalled it, */
+    uint32_t sig_sent_word;    /* in the stop of this gcrt__stw_word (stopper
+                                  only, under its lock) */
     /* Registers of a thread stopped by the signal: the general ones and
      * the SSE ones (C compilers move pointers through them). */
     uintptr_t sig_regs[(sizeof(mcontext_t) + 256) / sizeof(uintptr_t)];

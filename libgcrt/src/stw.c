@@ -31,12 +31,25 @@
 #define STW_SIGNAL SIGURG
 enum {
     STW_SIGNAL_AFTER_NS = 5 * 1000, /* wait this long before signalling */
-    STW_RESIGNAL_NS = 50 * 1000,    /* then resend this often */
-    /* Between the spin and the sleep, yield the CPU this long: a futex
-     * sleep and wake-up costs tens of microseconds on a loaded or virtual
-     * machine, and a pure spin keeps the CPU from an M we wait for when
-     * they share it. */
-    STW_YIELD_NS = 50 * 1000,
+    /* Resend to an M whose handler ran and refused (an unsafe point, a
+     * no-stop region, another handler's stack) this long after the last
+     * send; to one whose handler has not run yet only after
+     * STW_RESIGNAL_LOST_NS. A second SIGURG sent while one is pending
+     * merges with it: it only costs the stopper a system call (20-50 us on
+     * a virtual machine) and the M an interrupt. */
+    STW_RESIGNAL_NS = 10 * 1000,
+    STW_RESIGNAL_LOST_NS = 1000 * 1000,
+    /* Between the spin and the sleep, yield the CPU this long: a pure spin
+     * keeps the CPU from an M we wait for when they share it, and a futex
+     * sleep lets this CPU go idle, which on a virtual machine costs 25-80
+     * us more when the last M reports (the idle vCPU's wake-up), while the
+     * signal alone takes 40-90 us from tgkill to the handler there
+     * (binary-trees: stops of 80-180 us with 50 us of yielding, 40-75 us
+     * with 100). Not longer: with more runnable threads than CPUs the
+     * scheduler may keep running a thread that yields and not the one it
+     * waits for (binary-trees with 2 threads: stops of 0.9-11 ms with 1 ms
+     * of yielding, 3 runs in 13). */
+    STW_YIELD_NS = 100 * 1000,
 };
 
 uint32_t gcrt__stw_word;
@@ -47,6 +60,7 @@ static int64_t stw_claimed; /* stopped threads a later stop claimed before they 
 /* The last stop in detail (GODEBUG=gcpausetrace): signals sent, refused
  * (unsafe point, no-stop region), Ms stopped by the signal, rounds. */
 static struct gcrt_stw_detail stw_detail;
+static int64_t stw_t0; /* the current stop's start, for the handler's figure */
 static struct sigaction old_urg;
 /* The M stopping the world: it must not stop itself if it allocates (its
  * mcache has GCRT_HOOK_STOP too). */
@@ -189,6 +203,7 @@ static int unsafe_point(const void *uctx) {
 
 static void urg_handler(int sig, siginfo_t *info, void *uctx) {
     int saved_errno = errno;
+    int64_t entered = gcrt__debug.gcpausetrace ? gcrt__nanotime() : 0;
     gcrt_m_t *m = gcrt__tls_m;
     gcrt_msched_t *ms = m ? gcrt_load_acquire((gcrt_msched_t **)&m->sched) : NULL;
     uint32_t w = gcrt_load_acquire(&gcrt__stw_word);
@@ -238,6 +253,8 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
         gcrt_store_release(&ms->stopped_gen, w);
         uint32_t s = GCRT_MS_RUN;
         if (gcrt_cas(&ms->stwstate, &s, GCRT_MS_STOPPED)) {
+            if (entered)
+                gcrt_store_relaxed(&stw_detail.handler_ns, entered - gcrt_load_relaxed(&stw_t0));
             gcrt_xadd_relaxed(&stw_signals, 1);
             gcrt_xadd_relaxed(&stw_detail.by_signal, 1);
             stopped_wait(ms);
@@ -254,6 +271,9 @@ static void urg_handler(int sig, siginfo_t *info, void *uctx) {
                 old_urg.sa_handler(sig);
         }
     }
+    /* Counted at the end: a run that stopped the M is over by now, one
+     * that refused it lets the stopper send the next signal. */
+    if (ms) gcrt_xadd(&ms->sig_runs, 1);
     if (preempt) gcrt__async_preempt_signal(ms, uctx);
     errno = saved_errno;
 }
@@ -310,7 +330,10 @@ int64_t gcrt__stop_the_world(const char *reason) {
     /* Allocating threads stop at their next allocation: the hooks first,
      * so that an allocation that begins after a thread saw the stop
      * pending goes through the hook (a hook with no stop pending costs a
-     * slow path, nothing more). */
+     * slow path, nothing more). The last stop's detail is cleared before
+     * the handlers can count. */
+    memset(&stw_detail, 0, sizeof stw_detail);
+    gcrt_store_relaxed(&stw_t0, t0);
     gcrt__mcache_set_stop_hook(1);
     gcrt_store_release(&gcrt__stw_word, w); /* odd: stop pending */
     gcrt__fence();
@@ -319,11 +342,12 @@ int64_t gcrt__stop_the_world(const char *reason) {
      * again every STW_RESIGNAL_NS. The loop ends after a round that found
      * every M stopped; a second such round catches Ms that attached
      * meanwhile (they check the word at their first safepoint). */
-    memset(&stw_detail, 0, sizeof stw_detail);
     int64_t next_signal = t0 + STW_SIGNAL_AFTER_NS;
     int64_t warn_at = t0 + 1000 * 1000 * 1000;
     int64_t yield_until = t0 + STW_YIELD_NS;
     int clean_rounds = 0;
+    int64_t lost_at = t0 + STW_SIGNAL_AFTER_NS + STW_RESIGNAL_LOST_NS;
+    int pid = getpid();
     for (int spins = 0; clean_rounds < 2; spins++) {
         int64_t now = gcrt__nanotime();
         int signal_now = now >= next_signal, pending = 0;
@@ -332,13 +356,22 @@ int64_t gcrt__stop_the_world(const char *reason) {
             if (ms == self || gcrt_load_acquire(&m->tid) == 0 || is_stopped(ms, w)) continue;
             pending++;
             if (signal_now && gcrt_load_acquire(&ms->stwstate) == GCRT_MS_RUN) {
-                int tid = gcrt_load_acquire(&m->tid);
-                if (tid) syscall(SYS_tgkill, getpid(), tid, STW_SIGNAL);
-                if (!stw_detail.sent) stw_detail.first_signal_ns = now - t0;
-                stw_detail.sent++;
+                /* Not again while the last one is still pending. */
+                uint32_t runs = gcrt_load_acquire(&ms->sig_runs);
+                if (ms->sig_sent_word != w || runs != ms->sig_runs_at_send || now >= lost_at) {
+                    int tid = gcrt_load_acquire(&m->tid);
+                    ms->sig_runs_at_send = runs;
+                    ms->sig_sent_word = w;
+                    if (tid) syscall(SYS_tgkill, pid, tid, STW_SIGNAL);
+                    if (!stw_detail.sent) stw_detail.first_signal_ns = now - t0;
+                    stw_detail.sent++;
+                }
             }
         }
-        if (signal_now) next_signal = now + STW_RESIGNAL_NS;
+        if (signal_now) {
+            if (now >= lost_at) lost_at = now + STW_RESIGNAL_LOST_NS;
+            next_signal = now + STW_RESIGNAL_NS;
+        }
         if (now >= warn_at && pending) {
             /* Say why we hang: a thread that blocks SIGURG in a loop
              * without safepoints can never be stopped. */
@@ -467,6 +500,7 @@ void gcrt__stw_last_detail(struct gcrt_stw_detail *d) {
     d->refused_nostop = gcrt_load_relaxed(&stw_detail.refused_nostop);
     d->refused_unsafe = gcrt_load_relaxed(&stw_detail.refused_unsafe);
     d->signal_pc = gcrt_load_relaxed(&stw_detail.signal_pc);
+    d->handler_ns = gcrt_load_relaxed(&stw_detail.handler_ns);
 }
 
 void gcrt__stw_stats(int64_t *count, int64_t *last, int64_t *max, int64_t *total,
