@@ -127,7 +127,7 @@ static uint64_t cyc_goal = UINT64_MAX;      /* heap goal of the running cycle; a
  * each cycle's start (prepare_mcaches_for_mark). Atomic. */
 static int64_t bg_scan_credit;
 
-static struct {
+static GCRT_NOSCAN_DATA struct {
     uint32_t num_gc, num_forced_gc;
     uint64_t pause_ns[256], pause_end[256];
     uint64_t pause_total_ns;
@@ -1235,7 +1235,7 @@ void gcrt_keep_alive(const void *p) {
 #define MAX_WORKERS 64
 enum { WORKER_SLICE = 64 << 10 };
 static int64_t worker_moves; /* fractional/idle workers that left a program CPU */
-static struct worker {
+static GCRT_NOSCAN_DATA struct worker {
     gcrt_gcwork_t w;
     int idx;
     pthread_t thread;

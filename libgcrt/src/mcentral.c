@@ -24,7 +24,7 @@
 #include "gc.h"
 #include "malloc.h"
 
-gcrt_mcentral_t gcrt__mcentral[GCRT_NUM_CACHE_CLASSES];
+GCRT_NOSCAN_DATA gcrt_mcentral_t gcrt__mcentral[GCRT_NUM_CACHE_CLASSES];
 
 void gcrt__mcentral_init(void) {
     for (unsigned i = 0; i < GCRT_NUM_CACHE_CLASSES; i++) {

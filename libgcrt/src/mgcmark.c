@@ -439,14 +439,26 @@ static void roots_add(gcrt_roots_t *r, uintptr_t lo, uintptr_t hi) {
     r->bytes += hi - lo;
 }
 
+extern char __start_gcrt_noscan_data[] __attribute__((visibility("hidden")));
+extern char __stop_gcrt_noscan_data[] __attribute__((visibility("hidden")));
+
 static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     gcrt_roots_t *r = arg;
     (void)size;
+    uintptr_t ns_lo = (uintptr_t)__start_gcrt_noscan_data,
+              ns_hi = (uintptr_t)__stop_gcrt_noscan_data;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        roots_add(r, lo, lo + ph->p_memsz);
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (ns_lo < ns_hi && ns_lo >= lo && ns_hi <= hi) {
+            /* The runtime's own segment: without its GCRT_NOSCAN_DATA
+             * tables (runtime.h). */
+            if (ns_lo > lo) roots_add(r, lo, ns_lo);
+            if (hi > ns_hi) roots_add(r, ns_hi, hi);
+            continue;
+        }
+        roots_add(r, lo, hi);
     }
     return 0;
 }
