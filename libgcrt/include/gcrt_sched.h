@@ -55,7 +55,9 @@ GCRT_API int64_t gcrt_goid(void);
  * failure to start (-errno). */
 GCRT_API int gcrt_main(int (*fn)(int argc, char **argv), int argc, char **argv);
 /* runtime.GOMAXPROCS: sets the number of Ps that run goroutines if n > 0
- * (at most 1024) and returns the previous value. */
+ * (at most 1024) and returns the previous value. As in Go, a change waits
+ * for a garbage collection in progress to finish its mark (a cycle runs
+ * with one GOMAXPROCS), and no cycle starts during the change. */
 GCRT_API int gcrt_gomaxprocs(int n);
 /* A preemption point for long-running C loops (Go inserts these in every
  * function prologue; C code has to call it): stops here for a pending

@@ -957,6 +957,15 @@ void gcrt__gc_cycle(void) {
     gc_cycle();
 }
 
+void gcrt__gc_hold_cycles(void) {
+    lock_start(); /* no new cycle starts: STW #1 takes start_lock */
+    wait_completed(gcrt_load_acquire(&started));
+}
+
+void gcrt__gc_release_cycles(void) {
+    gcrt__unlock(&start_lock);
+}
+
 /* For the public calls on a thread that is not attached. A program whose
  * first call this is gets the runtime initialised and the thread attached
  * for good (gcrt_init, as on a first allocation). Once the runtime runs,

@@ -167,6 +167,11 @@ uint64_t gcrt__sweep_pages_swept(void);
 /* gcrt_gc without its sweep: returns once a whole new cycle's mark has
  * terminated (its sweep left to the background sweeper and allocation). */
 void gcrt__gc_cycle(void);
+/* Go's stopTheWorldGC/startTheWorldGC around runtime.GOMAXPROCS (gcsema):
+ * waits until no cycle is between its start and its mark termination and
+ * keeps new ones from starting until the release. */
+void gcrt__gc_hold_cycles(void);
+void gcrt__gc_release_cycles(void);
 
 /* ---- the cycle (gc.c) --------------------------------------------------------- */
 

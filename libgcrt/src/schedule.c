@@ -51,6 +51,8 @@ static void sched_init_once(void) {
     gcrt_store_release(&gcrt__sched.started, 1);
 }
 
+static int gcrt_gomaxprocs_locked_cycles(int n);
+
 void gcrt__sched_start(void) {
     if (GCRT_LIKELY(gcrt_load_acquire(&gcrt__sched.started))) return;
     pthread_once(&sched_once, sched_init_once);
@@ -58,6 +60,23 @@ void gcrt__sched_start(void) {
 
 int gcrt_gomaxprocs(int n) {
     gcrt__sched_start();
+    /* Go's GOMAXPROCS: a change waits for the cycle in progress to finish
+     * its mark, and no cycle starts during it (stopTheWorldGC takes gcsema,
+     * which a cycle holds from its start to its mark termination): a cycle
+     * runs with one GOMAXPROCS from start to end (its workers, its pacing,
+     * gctrace's "P"). Reading it (n <= 0) or asking for the current value
+     * does not wait. */
+    if (n > 0 && n != gcrt_load_relaxed(&gcrt__sched.nprocs)) {
+        gcrt__gc_hold_cycles();
+        int old = gcrt_gomaxprocs_locked_cycles(n);
+        gcrt__gc_release_cycles();
+        return old;
+    }
+    return gcrt_gomaxprocs_locked_cycles(n);
+}
+
+/* gcrt_gomaxprocs with cycles held (or n not changing it). */
+static int gcrt_gomaxprocs_locked_cycles(int n) {
     gcrt__lock(&gcrt__sched.lock);
     int32_t old = gcrt__sched.nprocs;
     int grew = 0;

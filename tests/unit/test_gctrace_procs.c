@@ -2,13 +2,15 @@
  * "<P> P" and the stop-the-world CPU figures (p1, p5: stwprocs x clock)
  * use the values of the cycle's start, as Go's work.maxprocs and
  * work.stwprocs (mgc.go, gcStart: read once, before sweep termination's
- * stop). In Go the value cannot change during a cycle (runtime.GOMAXPROCS
- * takes gcsema, which the cycle holds); gcrt_gomaxprocs does not wait, so
- * the line must report the start's value, not the end's.
+ * stop). As in Go (runtime.GOMAXPROCS takes gcsema, which the cycle holds
+ * from its start to its mark termination), gcrt_gomaxprocs waits for the
+ * cycle's mark to finish before it changes the value: it returns with the
+ * cycle counted in NumGC.
  *
  * The child holds its cycle in the mark with the shade hook (assert level
- * 2): the first shade waits until the main thread, detached, has changed
- * GOMAXPROCS (a time-bounded wait). */
+ * 2): the first shade waits until the main thread, detached, has been in
+ * gcrt_gomaxprocs for 50 ms (a time-bounded wait), then lets the mark go
+ * on. */
 #include <pthread.h>
 #include <regex.h>
 #include <sched.h>
@@ -28,7 +30,7 @@
 #if GCRT_ASSERT_LEVEL >= 2
 enum { NOBJ = 100000 };
 static void **head;
-static int entered, changed, to_procs; /* atomic */
+static int entered, calling, to_procs; /* atomic */
 
 static int64_t now_ns(void) {
     struct timespec t;
@@ -42,7 +44,10 @@ static void hold_mark(uintptr_t p) {
     if (!__atomic_compare_exchange_n(&entered, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return;
     int64_t end = now_ns() + 10 * 1000000000LL;
-    while (!__atomic_load_n(&changed, __ATOMIC_ACQUIRE) && now_ns() < end) {
+    while (!__atomic_load_n(&calling, __ATOMIC_ACQUIRE) && now_ns() < end) {
+    }
+    end = now_ns() + 50 * 1000000LL; /* the call is waiting by then, or it returned */
+    while (now_ns() < end) {
     }
     gcrt__shade_test_hook = NULL;
 }
@@ -75,8 +80,11 @@ static void child_change_procs(void *arg) {
     while (!__atomic_load_n(&entered, __ATOMIC_ACQUIRE) && now_ns() < end) {
     }
     if (!__atomic_load_n(&entered, __ATOMIC_ACQUIRE)) _exit(12);
+    __atomic_store_n(&calling, 1, __ATOMIC_RELEASE);
     gcrt_gomaxprocs(to_procs);
-    __atomic_store_n(&changed, 1, __ATOMIC_RELEASE);
+    struct gcrt_memstats ms;
+    gcrt_read_memstats(&ms);
+    fprintf(stderr, "cycles done when gcrt_gomaxprocs returned: %u\n", (unsigned)ms.num_gc);
     pthread_join(t, NULL);
     fprintf(stderr, "procs now %d\n", gcrt_gomaxprocs(0));
     _exit(0);
@@ -119,6 +127,8 @@ static void change_during_cycle(const char *from, int to) {
     char want[32];
     snprintf(want, sizeof want, "procs now %d", to);
     EXPECT_TRUE(strstr(r.err, want) != NULL); /* it did change */
+    /* It waited for the cycle (before: returned at once, 0 cycles). */
+    EXPECT_TRUE(strstr(r.err, "cycles done when gcrt_gomaxprocs returned: 1\n") != NULL);
 }
 
 static void test_fewer_procs_during_cycle(void) {
