@@ -339,7 +339,8 @@ int64_t gcrt__stop_the_world(const char *reason) {
     gcrt__fence();
     /* Every round looks at all Ms; once the spin bound is over, every M
      * still running gets the signal at once (not one after another), and
-     * again every STW_RESIGNAL_NS. The loop ends after a round that found
+     * again after its handler refused (STW_RESIGNAL_NS) or was not seen
+     * to run (STW_RESIGNAL_LOST_NS). The loop ends after a round that found
      * every M stopped; a second such round catches Ms that attached
      * meanwhile (they check the word at their first safepoint). */
     int64_t next_signal = t0 + STW_SIGNAL_AFTER_NS;
