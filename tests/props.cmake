@@ -112,6 +112,7 @@ set(GCRT_TEST_LABELS_test_find_object_reuse tsan)
 set(GCRT_TEST_LABELS_test_gctrace_procs tsan)
 set(GCRT_TEST_LABELS_test_gc_cpu_restart tsan)
 set(GCRT_TEST_LABELS_test_gc_sweep_running tsan)
+set(GCRT_TEST_LABELS_test_gc_markterm_offer tsan)
 set(GCRT_TEST_ENV_test_gc_limiter "GOMEMLIMIT=;TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0")
 if(GCRT_TSAN)
   # The spiral for a few cycles and half the live heap, for the races:

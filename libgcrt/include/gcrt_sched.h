@@ -61,8 +61,10 @@ GCRT_API int gcrt_main(int (*fn)(int argc, char **argv), int argc, char **argv);
 GCRT_API int gcrt_gomaxprocs(int n);
 /* A preemption point for long-running C loops (Go inserts these in every
  * function prologue; C code has to call it): stops here for a pending
- * stop-the-world, and yields the processor if the goroutine has run for
- * more than 10 ms and sysmon asked it to. Cheap when nothing is pending. */
+ * stop-the-world, ends a finished GC mark that the collector offers to the
+ * program (README: the garbage collector), and yields the processor if the
+ * goroutine has run for more than 10 ms and sysmon asked it to. Cheap when
+ * nothing is pending. */
 GCRT_API void gcrt_checkpoint(void);
 /* runtime.NumGoroutine: live goroutines (not system ones, not threads). */
 GCRT_API int64_t gcrt_num_goroutine(void);

@@ -171,6 +171,11 @@ static struct {
      * for a cycle to end (Go's GOMAXPROCS does: it takes gcsema), so the
      * value may differ by the end; gctrace reports these. */
     int32_t maxprocs, stwprocs;
+    /* Mark termination offered to the program's threads (see "mark
+     * termination at a program's safepoint"): when the last offer began,
+     * and the time all offers of the cycle waited. */
+    int64_t t_offer, offer_ns;
+    int offer_taken; /* the last offer was taken by a program thread */
 } cyc;
 
 /* How long mark termination drains with the world stopped before it
@@ -182,8 +187,15 @@ enum { MARKTERM_DRAIN_NS = 10 * 1000 };
  * (start_lock held), completed when its mark termination is done; gcrt_gc
  * waits on completed. */
 static uint32_t started, completed;
-static uint32_t cur_mode;          /* cyc.mode for the mark workers; atomic */
-static uint32_t term_claim;        /* 1 while a worker runs mark termination */
+static uint32_t cur_mode;   /* cyc.mode for the mark workers; atomic */
+static uint32_t term_claim; /* 1 while a worker runs mark termination */
+/* Mark termination offered to the program (markterm_offer). */
+uint32_t gcrt__gc_term_offer;                  /* odd: an offer is open (its token); atomic */
+int64_t gcrt__gc_markterm_offer_ns = 20000000; /* how long an offer stays open; tests set it */
+uint64_t gcrt__gc_offers_taken, gcrt__gc_offers_expired; /* atomic */
+static uint32_t term_offer_gen;                          /* term_claim holder only */
+static int32_t term_hurry;         /* threads waiting for a cycle's end; atomic */
+static uint32_t term_wake;         /* futex of the offering worker: bumped when taken or hurried */
 static int32_t busy;               /* workers holding grey objects; atomic */
 static uint32_t worker_word;       /* futex: bumped at each phase change */
 static uint32_t workers_on;        /* 1 while a concurrent mark wants the workers; atomic */
@@ -217,7 +229,9 @@ struct pausetrace {
     const char *name[PT_MAX];
     int64_t t[PT_MAX];
     int n;
-    int stopped_n; /* marks up to the world's restart (total), 0: all */
+    int stopped_n;    /* marks up to the world's restart (total), 0: all */
+    int64_t offer_ns; /* mark termination: how long it was offered, -1: not */
+    int offer_taken;  /* ... and whether a program thread took it */
 };
 static struct pausetrace pt_stw1, pt_stw2;
 
@@ -225,6 +239,7 @@ static inline void pt_reset(struct pausetrace *pt, int64_t t0) {
     if (!gcrt__debug.gcpausetrace) return;
     pt->n = 1;
     pt->stopped_n = 0;
+    pt->offer_ns = -1;
     pt->name[0] = "";
     pt->t[0] = t0;
 }
@@ -253,6 +268,9 @@ static void pt_print(struct pausetrace *pt, const char *what, uint32_t num) {
         gcrt__fmt(line + off, sizeof line - off, "gcpause %u %s at=%lld tid=%d total=%lld.%lluus",
                   (unsigned)num, what, (long long)pt->t[0], gcrt__os_gettid(),
                   (long long)(total / 1000), (unsigned long long)(total % 1000 / 100));
+    if (pt->offer_ns >= 0)
+        off += gcrt__fmt(line + off, sizeof line - off, " offered=%lldus/%s",
+                         (long long)(pt->offer_ns / 1000), pt->offer_taken ? "taken" : "expired");
     for (int i = 1; i < pt->n && off < sizeof line; i++) {
         int64_t d = pt->t[i] - pt->t[i - 1];
         off += gcrt__fmt(line + off, sizeof line - off, " %s=%lld.%lluus", pt->name[i],
@@ -572,7 +590,9 @@ static void finish_cycle(void) {
     /* heap_scan becomes this mark's heap scan work (finish_cycle); the
      * scannable allocation during the mark is part of it already. */
     gcrt_store_relaxed(&gcrt__heap_scan_alloc, (uint64_t)0);
-    gcrt__pacer_finish_cycle(&pacer, now, procs(), marked, cyc.mode == 2, &m);
+    /* The offers' wait is not mark time: the mark was over (the pacer's
+     * utilisation figures divide by the mark's duration). */
+    gcrt__pacer_finish_cycle(&pacer, now - cyc.offer_ns, procs(), marked, cyc.mode == 2, &m);
     pacer.last_heap_goal = goal_in_force;
     uint64_t next_goal = gcrt__pacer_heap_goal(&pacer, &m);
     update_trigger_locked();
@@ -661,7 +681,8 @@ static void finish_cycle(void) {
 void (*gcrt__markterm_test_hook)(gcrt_gcwork_t *w, int restarts);
 #endif
 
-/* Called by the mark worker that found no work (term_claim won). */
+/* Called by the mark worker that found no work (term_claim won), or by a
+ * program thread that took the worker's offer (gcrt__gc_markterm_take). */
 void gcrt__gc_mark_done(void) {
     gcrt_store_release(&workers_on, 0u); /* sleeping workers stay asleep */
     /* Sequentially consistent, with the workers' busy increment followed by
@@ -674,6 +695,11 @@ void gcrt__gc_mark_done(void) {
     gcrt__gc_workers_cpu_take(&cyc.cpu_dedicated, &cyc.cpu_fractional, &cyc.cpu_idle);
     cyc.t_markterm = gcrt__nanotime();
     pt_reset(&pt_stw2, cyc.t_markterm);
+    if (cyc.t_offer) {
+        pt_stw2.offer_ns = cyc.t_markterm - cyc.t_offer;
+        pt_stw2.offer_taken = cyc.offer_taken;
+        cyc.t_offer = 0;
+    }
     gcrt__stop_the_world("GC mark termination");
     pt_mark(&pt_stw2, "stop");
     flush_all_gcw();
@@ -920,13 +946,23 @@ void gcrt__gc_update_trigger(void) {
 /* Waits until completed reaches target, counting as blocked so that a
  * stop-the-world does not wait for us. */
 static void wait_completed(uint32_t target) {
+    int hurried = 0;
     for (;;) {
         uint32_t c = gcrt_load_acquire(&completed);
-        if ((int32_t)(c - target) >= 0) return;
+        if ((int32_t)(c - target) >= 0) break;
+        if (!hurried) {
+            /* Someone waits for the cycle: an offered mark termination is
+             * not left waiting for the program (markterm_offer). */
+            hurried = 1;
+            gcrt_xadd(&term_hurry, 1);
+            gcrt_xadd(&term_wake, 1);
+            gcrt__futex_wake(&term_wake, INT32_MAX);
+        }
         gcrt_enter_blocking();
         gcrt__futex_wait(&completed, c, 10 * 1000 * 1000);
         gcrt_exit_blocking();
     }
+    if (hurried) gcrt_xadd(&term_hurry, -1);
 }
 
 /* Takes start_lock, stoppable meanwhile (its holder may be stopping the
@@ -1329,6 +1365,86 @@ int64_t gcrt__gc_mutator_fractional_ns(void) {
     return gcrt_load_relaxed(&mutator_fractional_ns);
 }
 
+/* ---- mark termination at a program's safepoint ------------------------------
+ *
+ * Mark termination stops the world. A program thread that allocates stops
+ * at once (every allocation is a safepoint while marking: alloc_hook); one
+ * that computes without allocating must be sent the stop signal, which on
+ * a virtual machine costs the stop 40-100 µs (RESULTS.md, section 20) and
+ * interrupts the thread. But while no program thread allocates, a finished
+ * mark loses nothing by waiting: nothing new is allocated black, nothing
+ * waits for the sweep. So the worker that found the mark done offers its
+ * termination to the program first (Go's gcMarkDone likewise runs on
+ * whichever goroutine, worker or assist, finds no work left): the next
+ * program thread to allocate (or call gcrt_checkpoint) takes the offer and
+ * runs mark termination itself, as the stopper, which needs no signal for
+ * itself. If no thread takes it within gcrt__gc_markterm_offer_ns, or
+ * someone waits for the cycle (gcrt_gc), the worker ends the mark itself
+ * as before. There is no offer when no program thread is running (a stop
+ * of blocked threads is cheap), in the stop-the-world modes, and for
+ * forced cycles. The wait counts in gctrace's mark clock time, and not in
+ * the pacer's mark duration. */
+
+/* Whether a program thread runs (one that a stop would have to signal if
+ * it does not allocate). */
+static bool program_running(void) {
+    for (gcrt_m_t *m = gcrt_load_acquire(&gcrt__allm); m; m = m->alllink) {
+        gcrt_msched_t *ms = gcrt__msched_of(m);
+        if (ms && gcrt_load_acquire(&m->tid) != 0 &&
+            gcrt_load_acquire(&ms->stwstate) == GCRT_MS_RUN)
+            return true;
+    }
+    return false;
+}
+
+/* term_claim held, mark done. Returns true if a program thread took the
+ * termination, false if the caller must run it. */
+static bool markterm_offer(void) {
+    int64_t wait = gcrt_load_relaxed(&gcrt__gc_markterm_offer_ns);
+    if (wait <= 0 || cyc.mode != 0 || cyc.forced || gcrt_load_acquire(&term_hurry) != 0 ||
+        !program_running())
+        return false;
+    uint32_t tok = (++term_offer_gen << 1) | 1;
+    /* Sleeping workers stay asleep meanwhile (mark_done says so again). */
+    gcrt_store_release(&workers_on, 0u);
+    int64_t t0 = gcrt__nanotime(), until = t0 + wait;
+    cyc.t_offer = t0;
+    cyc.offer_taken = 0;
+    gcrt_store_release(&gcrt__gc_term_offer, tok);
+    for (;;) {
+        /* Read before the checks: a take or a hurry after them changes it,
+         * and the wait returns at once. */
+        uint32_t w = gcrt_load_acquire(&term_wake);
+        int64_t now = gcrt__nanotime();
+        if (now >= until || gcrt_load_acquire(&term_hurry) != 0 ||
+            gcrt_load_acquire(&gcrt__gc_term_offer) != tok)
+            break;
+        gcrt__futex_wait(&term_wake, w, until - now);
+    }
+    uint32_t t = tok;
+    if (!gcrt_cas(&gcrt__gc_term_offer, &t, 0u)) return true; /* taken */
+    cyc.offer_ns += gcrt__nanotime() - t0;
+    gcrt_xadd(&gcrt__gc_offers_expired, 1);
+    return false;
+}
+
+void gcrt__gc_markterm_take(void) {
+    gcrt_m_t *m = gcrt__tls_m;
+    gcrt_msched_t *ms = m ? gcrt_load_acquire((gcrt_msched_t **)&m->sched) : NULL;
+    /* Not inside the runtime's locks or no-stop regions: the stop would
+     * wait for them. */
+    if (!ms || ms->locks != 0 || gcrt__tls_nostop != 0) return;
+    uint32_t tok = gcrt_load_acquire(&gcrt__gc_term_offer);
+    if (!(tok & 1) || !gcrt_cas(&gcrt__gc_term_offer, &tok, 0u)) return;
+    /* The claim is ours now; the worker need not wait out its offer. */
+    gcrt_xadd(&term_wake, 1);
+    gcrt__futex_wake(&term_wake, INT32_MAX);
+    cyc.offer_ns += gcrt__nanotime() - cyc.t_offer;
+    cyc.offer_taken = 1;
+    gcrt_xadd(&gcrt__gc_offers_taken, 1);
+    gcrt__gc_mark_done();
+}
+
 /* Try to end the mark: nobody holds grey objects and none are queued. The
  * caller holds none (not counted in busy). */
 static void worker_try_terminate(void) {
@@ -1348,6 +1464,7 @@ static void worker_try_terminate(void) {
         gcrt_store_release(&term_claim, 0u);
         return;
     }
+    if (markterm_offer()) return;
     gcrt__gc_mark_done();
 }
 

@@ -203,8 +203,24 @@ void gcrt__gc_limiter_add_idle(int64_t ns);
 void gcrt__gc_limiter_tick(void);
 /* GOMAXPROCS is now n: the limiter's capacity and window follow. */
 void gcrt__gc_limiter_set_procs(int32_t n);
-/* Mark termination, run by the mark worker that found no work left. */
+/* Mark termination, run by the mark worker that found no work left, or
+ * by the program thread that took its offer. */
 void gcrt__gc_mark_done(void);
+/* Odd while a finished mark's termination is offered to the program's
+ * threads (gc.c, "mark termination at a program's safepoint"): a thread
+ * at a safepoint outside the runtime's locks calls
+ * gcrt__gc_markterm_take, which runs the termination if it wins the
+ * offer. How long an offer stays open (ns; 0: never offered). */
+extern uint32_t gcrt__gc_term_offer;
+extern int64_t gcrt__gc_markterm_offer_ns;
+/* Offers taken by a program thread, and offers that ran out (the worker
+ * ended the mark); atomic, for tests and gcpausetrace. */
+extern uint64_t gcrt__gc_offers_taken, gcrt__gc_offers_expired;
+void gcrt__gc_markterm_take(void);
+static inline void gcrt__gc_markterm_poll(void) {
+    if (__builtin_expect(__atomic_load_n(&gcrt__gc_term_offer, __ATOMIC_RELAXED) & 1, 0))
+        gcrt__gc_markterm_take();
+}
 /* The background mark workers: one per P, started (or grown) at cycle
  * start with start_lock held; their marked bytes (taken and zeroed) and
  * CPU time per cycle by mode (zeroed by cpu_mark). */

@@ -97,6 +97,10 @@ static GCRT_NOINLINE GCRT_NOPREEMPT void alloc_hook(gcrt_mcache_t *c, gcrt_span_
     if (hooks & GCRT_HOOK_PCS) gcrt__span_record_pc(s, idx, pc);
     if (hooks & GCRT_HOOK_FLUSH) gcrt__mcache_prepare_for_sweep(c);
     gcrt__nostop_exit();
+    /* The mark is done and its termination waits for a program thread:
+     * this one ends the mark (gc.c, "mark termination at a program's
+     * safepoint"). p is black already. */
+    if (hooks & GCRT_HOOK_BLACK) gcrt__gc_markterm_poll();
     /* A stop is pending (GCRT_HOOK_STOP), or the world may be stopping
      * while this thread allocates black: stop here, within one allocation,
      * rather than at the next refill or the stop signal (tens of µs later;

@@ -24,6 +24,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "gc.h"
 #include "godebug.h"
 #include "mcache.h"
 #include "sched_internal.h"
@@ -165,6 +166,7 @@ void gcrt__stw_pending_check(void) {
 
 void gcrt_checkpoint(void) {
     if (GCRT_UNLIKELY(gcrt_load_relaxed(&gcrt__stw_word) & 1)) gcrt__safepoint_slow();
+    gcrt__gc_markterm_poll();
     gcrt_g_t *g = gcrt__getg();
     if (GCRT_UNLIKELY(g && gcrt_load_relaxed(&g->preempt))) gcrt__preempt_self();
 }
