@@ -191,7 +191,7 @@ static uint32_t cur_mode;   /* cyc.mode for the mark workers; atomic */
 static uint32_t term_claim; /* 1 while a worker runs mark termination */
 /* Mark termination offered to the program (markterm_offer). */
 uint32_t gcrt__gc_term_offer;                  /* odd: an offer is open (its token); atomic */
-int64_t gcrt__gc_markterm_offer_ns = 20000000; /* how long an offer stays open; tests set it */
+int64_t gcrt__gc_markterm_offer_ns = 50000000; /* how long an offer stays open; tests set it */
 uint64_t gcrt__gc_offers_taken, gcrt__gc_offers_expired; /* atomic */
 static uint32_t term_offer_gen;                          /* term_claim holder only */
 static int32_t term_hurry;         /* threads waiting for a cycle's end; atomic */

@@ -350,7 +350,7 @@ int64_t gcrt__stop_the_world(const char *reason) {
     int64_t yield_until = t0 + STW_YIELD_NS;
     int clean_rounds = 0;
     int64_t lost_at = t0 + STW_SIGNAL_AFTER_NS + STW_RESIGNAL_LOST_NS;
-    int pid = getpid();
+    int pid = 0; /* getpid is a system call: made only if a signal is sent */
     for (int spins = 0; clean_rounds < 2; spins++) {
         int64_t now = gcrt__nanotime();
         int signal_now = now >= next_signal, pending = 0;
@@ -365,6 +365,7 @@ int64_t gcrt__stop_the_world(const char *reason) {
                     int tid = gcrt_load_acquire(&m->tid);
                     ms->sig_runs_at_send = runs;
                     ms->sig_sent_word = w;
+                    if (tid && !pid) pid = getpid();
                     if (tid) syscall(SYS_tgkill, pid, tid, STW_SIGNAL);
                     if (!stw_detail.sent) stw_detail.first_signal_ns = now - t0;
                     stw_detail.sent++;
