@@ -73,6 +73,11 @@ endif()
 # GC stress graph: every cycle re-marked stop-the-world (gccheckmark).
 set(GCRT_TEST_ENV_test_gc_graph "GODEBUG=gccheckmark=1")
 set(GCRT_TEST_TIMEOUT_test_gc_graph 120)
+# The same graph with heap-triggered cycles only (GOGC=25: ~800 of them),
+# most mark terminations taken by the workers at an allocation. Not in the
+# TSan run (test_gc_graph covers the races; this one would add minutes).
+set(GCRT_TEST_ENV_test_gc_graph_offer "GODEBUG=gccheckmark=1;GOGC=25")
+set(GCRT_TEST_TIMEOUT_test_gc_graph_offer 120)
 # Under TSan: ~340 cycles back to back, each re-marked over the sanitizer's
 # 47 MB of globals: 50 s alone on an idle machine, 129 s beside other
 # builds (timed out at 120 once). The globals also put the GOGC=100 goal
