@@ -1378,9 +1378,12 @@ int64_t gcrt__gc_mutator_fractional_ns(void) {
  * whichever goroutine, worker or assist, finds no work left): the next
  * program thread to allocate (or call gcrt_checkpoint) takes the offer and
  * runs mark termination itself, as the stopper, which needs no signal for
- * itself. If no thread takes it within gcrt__gc_markterm_offer_ns, or
- * someone waits for the cycle (gcrt_gc), the worker ends the mark itself
- * as before. There is no offer when no program thread is running (a stop
+ * itself. If no thread takes it within gcrt__gc_markterm_offer_ns (50
+ * ms: binary-trees' longest check of a tree without allocating took up to
+ * 20), or someone waits for the cycle (gcrt_gc, gcrt_gomaxprocs), the
+ * worker ends the mark itself as before. A goroutine that takes it may be
+ * preempted before the stop: the cycle then waits for it to run again, as
+ * it would for a descheduled worker. There is no offer when no program thread is running (a stop
  * of blocked threads is cheap), in the stop-the-world modes, and for
  * forced cycles. The wait counts in gctrace's mark clock time, and not in
  * the pacer's mark duration. */
