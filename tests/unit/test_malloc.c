@@ -222,6 +222,7 @@ static void test_unattached_thread(void) {
     EXPECT_EQ(res[3], -EPERM);
 }
 
+#if !defined(__SANITIZE_THREAD__)
 static void *unattached_alloc(void *arg) {
     (void)arg;
     gcrt_alloc(16);
@@ -232,6 +233,7 @@ static void child_unattached(void *arg) {
     pthread_create(&t, NULL, unattached_alloc, arg);
     pthread_join(t, NULL);
 }
+#endif
 static volatile size_t huge_len = (size_t)1 << 62;
 static void child_array_overflow(void *arg) {
     gcrt_alloc_array(huge_len, 8);
@@ -278,8 +280,14 @@ static void expect_fatal(void (*fn)(void *), const char *want) {
 }
 
 static void test_fatal_errors(void) {
+#if !defined(__SANITIZE_THREAD__)
+    /* Not under TSan: the child starts a thread after a fork of a
+     * process with threads, which TSan does not support (a child hung
+     * once in 5 runs of the TSan suite, beside other tests). The normal
+     * and ASan builds run these. */
     expect_fatal(child_unattached, "fatal error: gcrt_alloc called on thread");
     expect_fatal(child_unattached, "not attached to the runtime");
+#endif
     expect_fatal(child_array_overflow, "len out of range");
     expect_fatal(child_double_free, "double free");
     expect_fatal(child_double_free_large, "double free");
