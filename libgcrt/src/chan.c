@@ -689,3 +689,8 @@ gcrt_chan_t *gcrt_chan_after(int64_t ns) {
     gcrt_timer_reset(&a->t, ns, 0);
     return c;
 }
+
+/* fork.c: this file's global locks. */
+void gcrt__chan_fork_locks(void) {
+    gcrt__fork_add_lock(&after_lock);
+}

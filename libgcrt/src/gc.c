@@ -822,7 +822,10 @@ static void gc_start_roots(void *arg) {
 static void gc_start_locked(int forced) {
     gcrt_store_release(&started, started + 1);
     gcrt__sched_start(); /* the stop signal and sysmon: once */
-    gcrt__gc_workers_start();
+    /* The child of a fork has no mark workers (fork.c): it marks and
+     * sweeps with the world stopped. */
+    int child = gcrt_load_relaxed(&gcrt__forked_child);
+    if (!child) gcrt__gc_workers_start();
     /* The workers are asleep until the mark begins (workers_on): their
      * per-mode CPU counts start again. */
     gcrt__gc_workers_cpu_mark();
@@ -830,6 +833,7 @@ static void gc_start_locked(int forced) {
     memset(&cyc, 0, sizeof cyc);
     cyc.forced = forced;
     cyc.mode = gcrt__debug.gcstoptheworld > 0 ? (gcrt__debug.gcstoptheworld > 1 ? 2 : 1) : 0;
+    if (child) cyc.mode = 2;
     gcrt_store_relaxed(&cur_mode, (uint32_t)cyc.mode);
     cyc.heap0 = gcrt_load_relaxed(&gcrt__heap_live);
     /* From the listing of the loaded modules to the copy of their data, no
@@ -1685,4 +1689,10 @@ void gcrt__gc_workers_cpu_take(int64_t *dedicated, int64_t *fractional, int64_t 
         *fractional += gcrt_load_relaxed(&workers[i].ns[GCRT_WORKER_FRACTIONAL]);
         *idle += gcrt_load_relaxed(&workers[i].ns[GCRT_WORKER_IDLE]);
     }
+}
+
+/* fork.c: this file's global locks. */
+void gcrt__gc_fork_locks(void) {
+    gcrt__fork_add_lock(&stats_lock);
+    gcrt__fork_add_lock(&pacer_lock);
 }

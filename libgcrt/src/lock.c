@@ -118,3 +118,14 @@ void gcrt__unlock(gcrt_lock_t *l) {
     if (gcrt_xchg(&l->key, 0) == 2) gcrt__futex_wake(&l->key, 1);
     gcrt__nostop_exit();
 }
+
+void gcrt__lock_norank(gcrt_lock_t *l) {
+    uint32_t z = 0;
+    gcrt__nostop_enter();
+    if (GCRT_UNLIKELY(!gcrt_cas(&l->key, &z, 1))) lock_slow(l);
+}
+
+void gcrt__unlock_norank(gcrt_lock_t *l) {
+    if (gcrt_xchg(&l->key, 0) == 2) gcrt__futex_wake(&l->key, 1);
+    gcrt__nostop_exit();
+}

@@ -60,4 +60,27 @@ void gcrt__lock(gcrt_lock_t *l);
 void gcrt__unlock(gcrt_lock_t *l);
 int gcrt__trylock(gcrt_lock_t *l);
 
+/* Without the rank check: fork.c takes every global lock at once, in
+ * rank order but several of one rank. */
+void gcrt__lock_norank(gcrt_lock_t *l);
+void gcrt__unlock_norank(gcrt_lock_t *l);
+
+/* fork.c: the runtime across fork. gcrt__forked_child is 1 in the child
+ * of a fork of a running runtime. Each file with global locks lists them
+ * for the fork's prepare handler (gcrt__fork_add_lock). */
+extern int gcrt__forked_child;
+void gcrt__fork_init(void);
+void gcrt__fork_add_lock(gcrt_lock_t *l);
+void gcrt__gc_fork_locks(void);
+void gcrt__mgcmark_fork_locks(void);
+void gcrt__wb_fork_locks(void);
+void gcrt__fin_fork_locks(void);
+void gcrt__meta_fork_locks(void);
+void gcrt__stack_fork_locks(void);
+void gcrt__time_fork_locks(void);
+void gcrt__sched_fork_locks(void);
+void gcrt__sema_fork_locks(void);
+void gcrt__pool_fork_locks(void);
+void gcrt__chan_fork_locks(void);
+
 #endif

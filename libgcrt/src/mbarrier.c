@@ -92,3 +92,8 @@ uint64_t gcrt__wb_take_orphan_marked(void) {
     gcrt__unlock(&orphan_lock);
     return n;
 }
+
+/* fork.c: this file's global locks. */
+void gcrt__wb_fork_locks(void) {
+    gcrt__fork_add_lock(&orphan_lock);
+}

@@ -270,3 +270,9 @@ void gcrt__fin_remove(gcrt_span_t *s, uintptr_t offset) {
 uint64_t gcrt__fin_count_run(void) {
     return gcrt_load_relaxed(&fin_ran);
 }
+
+/* fork.c: this file's global locks. */
+void gcrt__fin_fork_locks(void) {
+    gcrt__fork_add_lock(&specials_lock);
+    gcrt__fork_add_lock(&finq_lock);
+}

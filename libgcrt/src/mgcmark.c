@@ -807,3 +807,9 @@ void gcrt__gc_checkmark(const gcrt_roots_t *r) {
                                   lo, "thread-local storage");
             }
 }
+
+/* fork.c: this file's global locks. */
+void gcrt__mgcmark_fork_locks(void) {
+    gcrt__fork_add_lock(&work_lock);
+    gcrt__fork_add_lock(&roots_lock);
+}

@@ -37,3 +37,8 @@ void *gcrt__meta_alloc(size_t size) {
     gcrt__unlock(&meta_lock);
     return p; /* fresh mmap memory is zero */
 }
+
+/* fork.c: this file's global locks. */
+void gcrt__meta_fork_locks(void) {
+    gcrt__fork_add_lock(&meta_lock);
+}

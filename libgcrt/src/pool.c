@@ -290,3 +290,8 @@ void gcrt__pool_counts(gcrt_pool_t *p, size_t *primary, size_t *victim) {
     *primary = count_array(gcrt_load_acquire((struct pool_array **)&p->local));
     *victim = count_array(gcrt_load_acquire((struct pool_array **)&p->victim));
 }
+
+/* fork.c: this file's global locks. */
+void gcrt__pool_fork_locks(void) {
+    gcrt__fork_add_lock(&pools_lock);
+}

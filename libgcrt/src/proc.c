@@ -53,6 +53,7 @@ static void runtime_init_once(void) {
     gcrt__gomaxprocs = read_gomaxprocs();
     init_err = gcrt__malloc_init();
     gcrt__gc_init();
+    gcrt__fork_init();
 }
 
 int gcrt__runtime_init(void) {

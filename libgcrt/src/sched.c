@@ -674,3 +674,8 @@ gcrt_g_t *gcrt__newproc_main(void (*fn)(void *), gcrt_msched_t *ms) {
 void gcrt__switch_out_blocked(gcrt_g_t *g) {
     switch_out(g, GCRT_ACT_BLOCKED);
 }
+
+/* fork.c: this file's global locks. */
+void gcrt__sched_fork_locks(void) {
+    gcrt__fork_add_lock(&galloc_lock);
+}

@@ -166,6 +166,9 @@ void gcrt__wait_world_running(void);
 int64_t gcrt__stw_claimed(void);
 /* Whether a stop or restart holds the stop-the-world lock now (tests). */
 int gcrt__stw_lock_held(void);
+/* The stop lock alone, no stop (fork.c, before the scheduler starts). */
+void gcrt__stw_lock_take(void);
+void gcrt__stw_lock_release(void);
 /* World stopped: m was stopped by the stop signal in the program's own
  * code, with no allocation of its in flight (stw.c). */
 int gcrt__stw_stopped_in_program(gcrt_m_t *m);

@@ -258,3 +258,8 @@ void gcrt__notify_list_notify_one(gcrt_notify_list_t *l) {
     }
     gcrt__unlock(nl_lock(l));
 }
+
+/* fork.c: this file's global locks. */
+void gcrt__sema_fork_locks(void) {
+    for (unsigned i = 0; i < SEMTAB_SIZE; i++) gcrt__fork_add_lock(&semtab[i].lock);
+}

@@ -337,3 +337,8 @@ void gcrt__stack_publish(void) {
     gcrt_store_relaxed(&gcrt__stack_inuse_extra, inuse);
     gcrt_store_relaxed(&gcrt__stack_sys_extra, sys - inuse);
 }
+
+/* fork.c: this file's global locks. */
+void gcrt__stack_fork_locks(void) {
+    gcrt__fork_add_lock(&stack_lock);
+}

@@ -317,15 +317,19 @@ static int is_stopped(gcrt_msched_t *ms, uint32_t w) {
 
 int64_t gcrt__stop_the_world(const char *reason) {
     gcrt_msched_t *self = gcrt__getms();
-    /* Waiting for another stopper counts as blocked: it must not wait for us. */
-    if (self) {
+    /* Waiting for another stopper counts as blocked: it must not wait for
+     * us. A caller inside gcrt_enter_blocking (a fork between the brackets:
+     * fork.c) is blocked already and stays so: its gcrt_exit_blocking
+     * expects that state. */
+    int was_running = self && GCRT_MS_KIND(gcrt_load_acquire(&self->stwstate)) == GCRT_MS_RUN;
+    if (was_running) {
         __builtin_unwind_init(); /* our frames stay put while we wait */
         self->stop_sp = (uintptr_t)__builtin_frame_address(0) - 128;
         self->stop_fp = (uintptr_t)__builtin_frame_address(0);
         gcrt__ms_block(self);
     }
     gcrt__lock(&stw_lock);
-    if (self) gcrt__ms_unblock(self);
+    if (was_running) gcrt__ms_unblock(self);
     int64_t t0 = gcrt__nanotime();
     uint32_t w = gcrt_load_relaxed(&gcrt__stw_word) + 1;
     gcrt_store_relaxed(&stw_owner, self);
@@ -481,6 +485,14 @@ int gcrt__stw_stopped_in_program(gcrt_m_t *m) {
     uintptr_t hi = stack_hi_of(m, ms, sp);
     if (!hi) return 0;
     return !gcrt__signal_frame_above(sp, hi, uc);
+}
+
+void gcrt__stw_lock_take(void) {
+    gcrt__lock(&stw_lock);
+}
+
+void gcrt__stw_lock_release(void) {
+    gcrt__unlock(&stw_lock);
 }
 
 int gcrt__stw_lock_held(void) {

@@ -225,3 +225,9 @@ void gcrt_sleep(int64_t ns) {
     gcrt_timer_init(t, sleep_fire, g);
     gcrt__park(sleep_arm, &when, GCRT_WAIT_SLEEP);
 }
+
+/* fork.c: this file's global locks. */
+void gcrt__time_fork_locks(void) {
+    gcrt__fork_add_lock(&timers_lock);
+    gcrt__fork_add_lock(&tslab_lock);
+}
