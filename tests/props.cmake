@@ -139,8 +139,8 @@ if(GCRT_TSAN)
   set(GCRT_TEST_TIMEOUT_test_gc_regress 180)
 endif()
 # fork under load: concurrent in the parent (TSan run), children under
-# alarm(20) each; TSan allows the fork of a threaded process only with
+# alarm(60) each; TSan allows the fork of a threaded process only with
 # die_after_fork=0.
 set(GCRT_TEST_LABELS_test_fork tsan)
-set(GCRT_TEST_TIMEOUT_test_fork 240)
+set(GCRT_TEST_TIMEOUT_test_fork 300)
 set(GCRT_TEST_ENV_test_fork "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0")

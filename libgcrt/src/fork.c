@@ -8,30 +8,37 @@
  * malloc implementations do:
  *
  *  prepare (the forking thread, before the fork):
- *    1. no cycle may start, and the one running (if any) ends: the child
- *       never inherits a half-done mark (gcrt__gc_hold_cycles);
- *    2. the last cycle's sweep is finished: every span is swept, and no
- *       sweeper is in the middle of one;
- *    3. the world is stopped (once the scheduler has started: before that
+ *    1. no cycle may start; a running mark is frozen: this thread takes
+ *       the termination claim and turns the mark workers off
+ *       (gcrt__gc_fork_freeze; a termination already under way is waited
+ *       for, a few stops at most);
+ *    2. the world is stopped (once the scheduler has started: before that
  *       no cycle ever ran and the stop signal is not installed; the stop
  *       lock is taken instead): every attached thread waits at a
- *       safepoint, where it holds no runtime lock and its cache is whole;
- *    4. every global runtime lock is taken, in rank order, so that none is
+ *       safepoint, where it holds no runtime lock, its cache is whole and
+ *       no assist is half done; the workers put their grey objects back;
+ *    3. every global runtime lock is taken, in rank order, so that none is
  *       held by a thread that is not stopped (the runtime's threads, and
- *       program threads calling the runtime without being attached).
- *  parent: everything is released again, in reverse.
+ *       program threads calling the runtime without being attached); an
+ *       mcentral's once no sweeper is in the middle of one of its spans.
+ *  parent: everything is released again, in reverse; the workers go on.
  *  child:  the locks are released; every M but the caller's is marked gone
- *          (tid 0: stops and root scans skip it); the world starts.
+ *          (tid 0: stops and root scans skip it); the world starts. A
+ *          frozen mark is offered to the child's program, as a mark
+ *          termination is to the parent's: its next allocation, checkpoint
+ *          or wait for a cycle (gcrt_gc) ends it, draining what is left with
+ *          the world stopped. A child that only execs never pays for it.
  *
  * In the child, collections run whole on the thread that starts them,
  * with the world stopped (as GODEBUG=gcstoptheworld=2): the mark workers
  * and the background sweeper are not there. Allocation, gcrt_free,
  * gcrt_gc, MemStats, gcrt_free_os_memory and gctrace work. What the other
  * threads had cached (a span per size class) stays theirs: lost to the
- * child, not corrupted. fork + exec needs none of this but pays for it
- * (one stop and the rest of a running cycle); posix_spawn and vfork do
- * not run fork handlers. */
+ * child, not corrupted. The parent pays one stop-the-world per fork (and
+ * waits out a mark termination under way); posix_spawn and vfork do not
+ * run fork handlers. */
 #include <pthread.h>
+#include <stddef.h>
 
 #include "gc.h"
 #include "mcache.h"
@@ -41,11 +48,13 @@
 #include "sched_internal.h"
 
 int gcrt__forked_child;
+int64_t gcrt__forks; /* forks prepared (tests) */
 
 enum { FORK_MAX_LOCKS = GCRT_NUM_CACHE_CLASSES + 512 };
 static gcrt_lock_t *fork_locks[FORK_MAX_LOCKS];
 static int fork_nlocks;
 static int fork_stopped; /* prepare stopped the world (else: holds the stop lock) */
+static int fork_froze;   /* prepare froze a running mark (gcrt__gc_fork_freeze) */
 /* The forking thread's own: prepare did its work (the runtime ran). The
  * fields above belong to the thread that holds the start lock: two
  * threads forking at once take turns from hold_cycles on. */
@@ -94,18 +103,37 @@ static void release_locks(void) {
     for (int i = fork_nlocks - 1; i >= 0; i--) gcrt__unlock_norank(fork_locks[i]);
 }
 
+/* Takes every lock; an mcentral's only once no sweeper is in the middle of
+ * one of its spans (a sweeper counts itself under the lock; with the world
+ * stopped only the background sweeper can be one). */
+static void take_locks(void) {
+    for (int i = 0; i < fork_nlocks; i++) {
+        gcrt_lock_t *l = fork_locks[i];
+        gcrt__lock_norank(l);
+        if (l->rank != GCRT_RANK_MCENTRAL) continue;
+        gcrt_mcentral_t *c = (gcrt_mcentral_t *)((char *)l - offsetof(gcrt_mcentral_t, lock));
+        while (gcrt_load_acquire(&c->nsweeping) != 0) {
+            gcrt__unlock_norank(l);
+            gcrt__os_yield();
+            gcrt__lock_norank(l);
+        }
+    }
+}
+
 static void fork_prepare(void) {
     fork_held = 0;
     if (gcrt_load_acquire(&gcrt__mheap.arena_start) == 0) return; /* nothing runs yet */
-    gcrt__gc_hold_cycles();
-    gcrt__finish_sweep();
+    fork_froze = gcrt__gc_fork_freeze();
+    /* A mark runs only once the scheduler has started (the stop signal). */
     fork_stopped = gcrt_load_acquire(&gcrt__sched.started) != 0;
     if (fork_stopped)
         gcrt__stop_the_world("fork");
     else
         gcrt__stw_lock_take();
+    if (fork_froze) gcrt__gc_fork_quiesce();
     collect_locks();
-    for (int i = 0; i < fork_nlocks; i++) gcrt__lock_norank(fork_locks[i]);
+    take_locks();
+    gcrt_xadd_relaxed(&gcrt__forks, 1);
     fork_held = 1;
 }
 
@@ -117,7 +145,7 @@ static void fork_parent(void) {
         gcrt__start_the_world();
     else
         gcrt__stw_lock_release();
-    gcrt__gc_release_cycles();
+    gcrt__gc_fork_thaw(fork_froze, 0);
 }
 
 static void fork_child(void) {
@@ -141,7 +169,7 @@ static void fork_child(void) {
         gcrt__start_the_world();
     else
         gcrt__stw_lock_release();
-    gcrt__gc_release_cycles();
+    gcrt__gc_fork_thaw(fork_froze, 1);
 }
 
 void gcrt__fork_init(void) {

@@ -217,6 +217,7 @@ static void mplan_publish(const struct gcrt_mark_plan *pl) {
 }
 static int64_t mutator_fractional_ns; /* CPU the program's threads marked as fractional; atomic */
 static void mutator_fractional(gcrt_mcache_t *c);
+static void fork_child_take_offer(void);
 static gcrt_roots_t global_roots;
 
 /* ---- GODEBUG=gcpausetrace=1: where a stop-the-world's time goes ---------- */
@@ -713,7 +714,9 @@ void gcrt__gc_mark_done(void) {
 #endif
     gcrt__gcwork_flush(&w);
     pt_mark(&pt_stw2, "rescan");
-    if (gcrt__gc_global_work() && cyc.restarts < 3) {
+    /* A forked child has no workers to go on with (fork.c): it drains all. */
+    int may_restart = cyc.restarts < 3 && !gcrt_load_relaxed(&gcrt__forked_child);
+    if (gcrt__gc_global_work() && may_restart) {
         /* The barrier buffers held more work: usually a few objects whose
          * children are marked already. A little is drained right here (a
          * restart costs two more stops); if more is left, the mark goes
@@ -724,7 +727,7 @@ void gcrt__gc_mark_done(void) {
         gcrt__gcwork_flush(&w);
         pt_mark(&pt_stw2, "drain");
     }
-    if (gcrt__gc_global_work() && cyc.restarts < 3) {
+    if (gcrt__gc_global_work() && may_restart) {
         cyc.marked_extra += w.bytes_marked;
         gcrt__gcwork_dispose(&w);
         cyc.restarts++;
@@ -736,9 +739,11 @@ void gcrt__gc_mark_done(void) {
          * end the cycle (st.num_gc, pt_stw2) at once. */
         pt_restarted(&pt_stw2, "restart", running);
         pt_print(&pt_stw2, "stw2-restart", st.num_gc + 1);
-        /* Only now may a worker claim termination again. */
-        gcrt_store_release(&term_claim, 0u);
+        /* Only now may a worker claim termination again; the workers are on
+         * before that: a fork's prepare that wins the claim next turns them
+         * off and must not be overtaken (gcrt__gc_fork_freeze). */
         gcrt_store_release(&workers_on, 1u);
+        gcrt_store_release(&term_claim, 0u);
         gcrt_xadd(&worker_word, 1);
         gcrt__futex_wake(&worker_word, INT32_MAX);
         return;
@@ -954,6 +959,12 @@ static void wait_completed(uint32_t target) {
     for (;;) {
         uint32_t c = gcrt_load_acquire(&completed);
         if ((int32_t)(c - target) >= 0) break;
+        /* A forked child's inherited mark waits for a program thread to
+         * end it (fork.c): nobody else will. */
+        if (gcrt_load_relaxed(&gcrt__forked_child)) {
+            fork_child_take_offer();
+            continue;
+        }
         if (!hurried) {
             /* Someone waits for the cycle: an offered mark termination is
              * not left waiting for the program (markterm_offer). */
@@ -1435,12 +1446,7 @@ static bool markterm_offer(void) {
     return false;
 }
 
-void gcrt__gc_markterm_take(void) {
-    gcrt_m_t *m = gcrt__tls_m;
-    gcrt_msched_t *ms = m ? gcrt_load_acquire((gcrt_msched_t **)&m->sched) : NULL;
-    /* Not inside the runtime's locks or no-stop regions: the stop would
-     * wait for them. */
-    if (!ms || ms->locks != 0 || gcrt__tls_nostop != 0) return;
+static void markterm_take(void) {
     uint32_t tok = gcrt_load_acquire(&gcrt__gc_term_offer);
     if (!(tok & 1) || !gcrt_cas(&gcrt__gc_term_offer, &tok, 0u)) return;
     /* The claim is ours now; the worker need not wait out its offer. */
@@ -1450,6 +1456,102 @@ void gcrt__gc_markterm_take(void) {
     cyc.offer_taken = 1;
     gcrt_xadd(&gcrt__gc_offers_taken, 1);
     gcrt__gc_mark_done();
+}
+
+void gcrt__gc_markterm_take(void) {
+    gcrt_m_t *m = gcrt__tls_m;
+    gcrt_msched_t *ms = m ? gcrt_load_acquire((gcrt_msched_t **)&m->sched) : NULL;
+    /* Not inside the runtime's locks or no-stop regions: the stop would
+     * wait for them. */
+    if (!ms || ms->locks != 0 || gcrt__tls_nostop != 0) return;
+    markterm_take();
+}
+
+/* ---- fork (fork.c) ---------------------------------------------------------- */
+
+/* In a forked child, by any thread outside the runtime's regions (attached
+ * or not): ends the inherited mark if it is still offered. */
+static void fork_child_take_offer(void) {
+    if (gcrt__tls_nostop == 0) markterm_take();
+}
+
+int64_t gcrt__gc_fork_freezes;
+
+/* Prepare: no cycle starts from here to the thaw, and a running mark is
+ * frozen (returns 1): this thread holds the termination claim and the
+ * workers are off; once the world is stopped and they have put their grey
+ * objects back (gcrt__gc_fork_quiesce), the whole mark state is in memory: the child
+ * ends it, at its first allocation or wait for a cycle (an offer that
+ * only its program can take). A termination under way is waited for (an
+ * offer is taken, or hurried). */
+int gcrt__gc_fork_freeze(void) {
+    lock_start();
+    int hurried = 0, froze = 0;
+    for (;;) {
+        uint32_t ph = gcrt_load_acquire(&gcrt__gcphase);
+        /* Over once its end is counted too (after the world restarts: the
+         * child would wait for that count forever). */
+        if (ph == GCRT_GC_OFF && gcrt_load_acquire(&completed) == gcrt_load_acquire(&started))
+            break;
+        uint32_t z = 0;
+        if (ph == GCRT_GC_MARK && gcrt_cas(&term_claim, &z, 1u)) {
+            /* With start_lock held no mark is starting: workers_on is 1. */
+            if (gcrt_load_acquire(&gcrt__gcphase) == GCRT_GC_MARK) {
+                froze = 1;
+                break;
+            }
+            gcrt_store_release(&term_claim, 0u);
+            continue;
+        }
+        if (gcrt_load_relaxed(&gcrt__forked_child))
+            fork_child_take_offer();
+        else
+            gcrt__gc_markterm_poll();
+        if (!hurried) {
+            hurried = 1;
+            gcrt_xadd(&term_hurry, 1);
+            gcrt_xadd(&term_wake, 1);
+            gcrt__futex_wake(&term_wake, INT32_MAX);
+        }
+        /* Blocked meanwhile: the termination stops the world, and this
+         * thread, holding start_lock, is in a no-stop region. */
+        uint32_t c = gcrt_load_acquire(&completed);
+        gcrt_enter_blocking();
+        gcrt__futex_wait(&completed, c, 100 * 1000);
+        gcrt_exit_blocking();
+    }
+    if (hurried) gcrt_xadd(&term_hurry, -1);
+    if (froze) {
+        gcrt_store_release(&workers_on, 0u);
+        gcrt_xadd_relaxed(&gcrt__gc_fork_freezes, 1);
+    }
+    return froze;
+}
+
+/* Prepare, world stopped after a freeze: the workers have put their grey
+ * objects back (the stop waited out the assists, no-stop regions). */
+void gcrt__gc_fork_quiesce(void) {
+    while (gcrt_load_acquire(&busy) != 0) gcrt__os_yield();
+}
+
+/* Parent and child: undoes gcrt__gc_fork_freeze. The parent's workers go
+ * on; the child's mark is offered to its program. */
+void gcrt__gc_fork_thaw(int froze, int child) {
+    if (froze && !child) {
+        gcrt_store_release(&workers_on, 1u);
+        gcrt_store_release(&term_claim, 0u);
+        gcrt_xadd(&worker_word, 1);
+        gcrt__futex_wake(&worker_word, INT32_MAX);
+    } else if (froze) {
+        /* A worker turned off may have counted itself busy again for a
+         * moment (it holds no grey objects then: the quiesce saw none)
+         * when the fork copied the count; it is not in the child. */
+        gcrt_store_release(&busy, 0);
+        cyc.t_offer = gcrt__nanotime();
+        cyc.offer_taken = 0;
+        gcrt_store_release(&gcrt__gc_term_offer, (++term_offer_gen << 1) | 1);
+    }
+    gcrt__unlock(&start_lock);
 }
 
 /* Try to end the mark: nobody holds grey objects and none are queued. The

@@ -217,6 +217,11 @@ extern int64_t gcrt__gc_markterm_offer_ns;
  * ended the mark); atomic, for tests and gcpausetrace. */
 extern uint64_t gcrt__gc_offers_taken, gcrt__gc_offers_expired;
 void gcrt__gc_markterm_take(void);
+/* fork.c: a running mark frozen across a fork, ended by the child. */
+int gcrt__gc_fork_freeze(void);
+void gcrt__gc_fork_quiesce(void);
+void gcrt__gc_fork_thaw(int froze, int child);
+extern int64_t gcrt__gc_fork_freezes; /* marks frozen by a fork (tests) */
 static inline void gcrt__gc_markterm_poll(void) {
     if (__builtin_expect(__atomic_load_n(&gcrt__gc_term_offer, __ATOMIC_RELAXED) & 1, 0))
         gcrt__gc_markterm_take();

@@ -69,6 +69,7 @@ void gcrt__unlock_norank(gcrt_lock_t *l);
  * of a fork of a running runtime. Each file with global locks lists them
  * for the fork's prepare handler (gcrt__fork_add_lock). */
 extern int gcrt__forked_child;
+extern int64_t gcrt__forks;
 void gcrt__fork_init(void);
 void gcrt__fork_add_lock(gcrt_lock_t *l);
 void gcrt__gc_fork_locks(void);

@@ -12,12 +12,13 @@
  *    the main thread forks 24 times at random moments; each child builds
  *    a checksummed list, allocates enough garbage for several automatic
  *    cycles, runs gcrt_gc, frees explicitly, reads MemStats and checks the
- *    list; the parent's threads' graphs stay intact; meanwhile a thread
+ *    list and the parent's churned graphs (a mark the fork froze is ended
+ *    by the child); the parent's threads' graphs stay intact; meanwhile a thread
  *    that is not attached forks 12 times too, then a goroutine 4 times;
  *  - fork + exec under the same load;
  *  - a fork (and a MemStats read) between gcrt_enter_blocking and
  *    gcrt_exit_blocking.
- * Every child runs under alarm(): a hang is a failure, not a stuck test. */
+ * Every child runs under alarm(60): a hang is a failure, not a stuck test. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gc.h"
 #include "gcrt.h"
 #include "gcrt_sched.h"
 #include "harness.h"
@@ -57,11 +59,28 @@ static int check_list(const struct node *head, int n, uint64_t seed) {
     return i == -1;
 }
 
+/* The parent's churners' slot arrays (churn, below), checked by children:
+ * a mark frozen by the fork and ended in the child must keep them whole. */
+enum { SLOTS = 256, LEN = 8 };
+static struct node **volatile churn_slots[3];
+static uint64_t churn_seeds[3];
+
+static int check_churn_slots(void) {
+    for (int t = 0; t < 3; t++) {
+        struct node **slots = churn_slots[t];
+        if (!slots) continue;
+        for (int s = 0; s < SLOTS; s++)
+            if (slots[s] && !check_list(slots[s], LEN, churn_seeds[t] + (uint64_t)s * 1000))
+                return 0;
+    }
+    return 1;
+}
+
 /* What a child does; its exit status says what went wrong (0: nothing).
  * mode 0: the collector off, no MemStats (nothing that starts a thread);
  * 1: automatic cycles; 2: and gcrt_gc. */
 static int child_work(int mode) {
-    alarm(20);
+    alarm(60);
     if (gcrt_thread_attach() != 0) return 7; /* the child of a thread that was not attached */
     struct gcrt_memstats m0, m1;
     if (mode == 0)
@@ -73,13 +92,14 @@ static int child_work(int mode) {
     if (!keep) return 2;
     /* Garbage: several heap goals' worth, so that cycles start by
      * themselves. */
-    for (int i = 0; i < 200000; i++) {
+    for (int i = 0; i < 60000; i++) {
         void *p = gcrt_alloc(512);
         if (!p) return 3;
         if (i % 7 == 0) gcrt_free(p);
     }
     if (mode == 2) gcrt_gc();
     if (!check_list(keep, N, 77)) return 4;
+    if (!check_churn_slots()) return 8;
     if (mode > 0) {
         gcrt_read_memstats(&m1);
         if (m1.num_gc < m0.num_gc + 2) return 5;
@@ -91,7 +111,7 @@ static int child_work(int mode) {
 
 static int child_exec(int arg) {
     (void)arg;
-    alarm(20);
+    alarm(60);
     execl("/bin/true", "true", (char *)NULL);
     return 9;
 }
@@ -154,9 +174,10 @@ static int churn_fail;
 
 /* A ring of slots, each holding a short checksummed list that is replaced
  * over and over: garbage for the collector, pointer stores for the barrier. */
-static void churn(uint64_t seed) {
-    enum { SLOTS = 256, LEN = 8 };
+static void churn(int idx, uint64_t seed) {
     struct node **slots = gcrt_alloc(SLOTS * sizeof *slots);
+    churn_seeds[idx] = seed;
+    churn_slots[idx] = slots;
     for (uint64_t k = 0; !__atomic_load_n(&stop_churn, __ATOMIC_RELAXED); k++) {
         int s = (int)(k % SLOTS);
         if (slots[s] && !check_list(slots[s], LEN, seed + (uint64_t)s * 1000))
@@ -166,19 +187,21 @@ static void churn(uint64_t seed) {
     for (int s = 0; s < SLOTS; s++)
         if (slots[s] && !check_list(slots[s], LEN, seed + (uint64_t)s * 1000))
             __atomic_store_n(&churn_fail, 1, __ATOMIC_RELAXED);
+    churn_slots[idx] = NULL;
     gcrt_keep_alive(slots);
 }
 
 static void *churn_thread(void *arg) {
     gcrt_thread_attach();
-    churn((uint64_t)(uintptr_t)arg);
+    uint64_t seed = (uint64_t)(uintptr_t)arg;
+    churn((int)(seed / 1000000) - 1, seed);
     gcrt_thread_detach();
     return NULL;
 }
 
 static volatile int g_done;
 static void churn_goroutine(void *arg) {
-    churn((uint64_t)(uintptr_t)arg);
+    churn(2, (uint64_t)(uintptr_t)arg);
     __atomic_store_n(&g_done, 1, __ATOMIC_RELEASE);
 }
 
@@ -236,6 +259,7 @@ static void test_under_load(void) {
     REQUIRE_TRUE(gcrt_go(churn_goroutine, (void *)(uintptr_t)5000000) > 0);
     struct gcrt_memstats m0, m1;
     gcrt_read_memstats(&m0);
+    int64_t froze0 = gcrt__gc_fork_freezes;
     pthread_t ft; /* not attached: it calls only fork, waitpid and nanosleep */
     REQUIRE_EQ(pthread_create(&ft, NULL, fork_thread, NULL), 0);
     srand(1);
@@ -266,7 +290,12 @@ static void test_under_load(void) {
     while (!__atomic_load_n(&g_done, __ATOMIC_ACQUIRE)) sleep_us(1000);
     EXPECT_EQ(churn_fail, 0);
     /* Cycles ran in the parent meanwhile, and it still collects. */
-    fprintf(stderr, "  %u cycles in the parent during the forks\n", m1.num_gc - m0.num_gc);
+    /* Some forks came during a mark: the parent froze it, the child ended
+     * it (child_work checks the list across that cycle and its own). */
+    int64_t froze = gcrt__gc_fork_freezes - froze0;
+    fprintf(stderr, "  %u cycles in the parent during the forks, %lld marks frozen by a fork\n",
+            m1.num_gc - m0.num_gc, (long long)froze);
+    EXPECT_GT(froze, 0);
     EXPECT_GT(m1.num_gc, m0.num_gc);
     gcrt_gc();
     struct gcrt_memstats m2;
