@@ -137,15 +137,20 @@ static void fork_prepare(void) {
     fork_held = 1;
 }
 
-static void fork_parent(void) {
-    if (!fork_held) return;
-    fork_held = 0;
+/* Parent and child, after the fork: undoes the rest of prepare. */
+static void fork_resume(int child) {
     release_locks();
     if (fork_stopped)
         gcrt__start_the_world();
     else
         gcrt__stw_lock_release();
-    gcrt__gc_fork_thaw(fork_froze, 0);
+    gcrt__gc_fork_thaw(fork_froze, child);
+}
+
+static void fork_parent(void) {
+    if (!fork_held) return;
+    fork_held = 0;
+    fork_resume(0);
 }
 
 static void fork_child(void) {
@@ -164,12 +169,7 @@ static void fork_child(void) {
         gcrt_msched_t *ms = gcrt_load_acquire((gcrt_msched_t **)&m->sched);
         if (ms) gcrt_store_release(&ms->stwstate, (uint32_t)GCRT_MS_RUN);
     }
-    release_locks();
-    if (fork_stopped)
-        gcrt__start_the_world();
-    else
-        gcrt__stw_lock_release();
-    gcrt__gc_fork_thaw(fork_froze, 1);
+    fork_resume(1);
 }
 
 void gcrt__fork_init(void) {
