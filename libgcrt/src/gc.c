@@ -963,7 +963,8 @@ static void wait_completed(uint32_t target) {
          * end it (fork.c): nobody else will. */
         if (gcrt_load_relaxed(&gcrt__forked_child)) {
             fork_child_take_offer();
-            continue;
+            c = gcrt_load_acquire(&completed);
+            if ((int32_t)(c - target) >= 0) break;
         }
         if (!hurried) {
             /* Someone waits for the cycle: an offered mark termination is
@@ -1469,10 +1470,11 @@ void gcrt__gc_markterm_take(void) {
 
 /* ---- fork (fork.c) ---------------------------------------------------------- */
 
-/* In a forked child, by any thread outside the runtime's regions (attached
- * or not): ends the inherited mark if it is still offered. */
+/* In a forked child, by a thread waiting for a cycle (attached or not,
+ * start_lock held or not: the termination does not take it): ends the
+ * inherited mark if it is still offered. */
 static void fork_child_take_offer(void) {
-    if (gcrt__tls_nostop == 0) markterm_take();
+    markterm_take();
 }
 
 int64_t gcrt__gc_fork_freezes;

@@ -78,11 +78,17 @@ static int check_churn_slots(void) {
 
 /* What a child does; its exit status says what went wrong (0: nothing).
  * mode 0: the collector off, no MemStats (nothing that starts a thread);
- * 1: automatic cycles; 2: and gcrt_gc. */
+ * 1: automatic cycles; 2: and gcrt_gc; 3: GOMAXPROCS changed first, then 2. */
 static int child_work(int mode) {
     alarm(60);
     if (gcrt_thread_attach() != 0) return 7; /* the child of a thread that was not attached */
     struct gcrt_memstats m0, m1;
+    /* mode 3: first GOMAXPROCS changed (it waits for a running cycle,
+     * start lock held: an inherited mark must end there too). */
+    if (mode == 3) {
+        if (gcrt_gomaxprocs(gcrt_gomaxprocs(0) + 1) <= 0) return 10;
+        mode = 2;
+    }
     if (mode == 0)
         gcrt_set_gc_percent(-1);
     else
@@ -266,7 +272,7 @@ static void test_under_load(void) {
     int bad = 0;
     for (int i = 0; i < 24; i++) {
         sleep_us(rand() % 3000);
-        int st = fork_run(child_work, i % 4 == 3 ? 1 : 2);
+        int st = fork_run(child_work, i % 4 == 3 ? 1 : i % 4 == 1 ? 3 : 2);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
             bad++;
             fprintf(stderr, "  child %d: %s %d\n", i, WIFEXITED(st) ? "exit" : "signal",
