@@ -106,26 +106,31 @@ static GCRT_NOINLINE void lock_slow(gcrt_lock_t *l) {
     }
 }
 
-void gcrt__lock(gcrt_lock_t *l) {
+static inline void take(gcrt_lock_t *l) {
     uint32_t z = 0;
     gcrt__nostop_enter();
     if (GCRT_UNLIKELY(!gcrt_cas(&l->key, &z, 1))) lock_slow(l);
+}
+
+static inline void give(gcrt_lock_t *l) {
+    if (gcrt_xchg(&l->key, 0) == 2) gcrt__futex_wake(&l->key, 1);
+    gcrt__nostop_exit();
+}
+
+void gcrt__lock(gcrt_lock_t *l) {
+    take(l);
     rank_acquire(l);
 }
 
 void gcrt__unlock(gcrt_lock_t *l) {
     rank_release(l);
-    if (gcrt_xchg(&l->key, 0) == 2) gcrt__futex_wake(&l->key, 1);
-    gcrt__nostop_exit();
+    give(l);
 }
 
 void gcrt__lock_norank(gcrt_lock_t *l) {
-    uint32_t z = 0;
-    gcrt__nostop_enter();
-    if (GCRT_UNLIKELY(!gcrt_cas(&l->key, &z, 1))) lock_slow(l);
+    take(l);
 }
 
 void gcrt__unlock_norank(gcrt_lock_t *l) {
-    if (gcrt_xchg(&l->key, 0) == 2) gcrt__futex_wake(&l->key, 1);
-    gcrt__nostop_exit();
+    give(l);
 }

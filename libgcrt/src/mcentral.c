@@ -23,6 +23,7 @@
 
 #include "gc.h"
 #include "malloc.h"
+#include "os.h"
 
 GCRT_NOSCAN_DATA gcrt_mcentral_t gcrt__mcentral[GCRT_NUM_CACHE_CLASSES];
 
@@ -296,10 +297,8 @@ uintptr_t gcrt__mcentral_sweep_one(gcrt_mcentral_t *c) {
  * memory nobody else may use yet. Small-object spans only: their slots
  * are all handed out; a large object's pages are the program's to touch
  * (or not). */
-static GCRT_NO_SANITIZE void prefault(gcrt_span_t *s) {
-    enum { OS_PAGE = 4096 };
-    uintptr_t lo = s->base, hi = s->base + ((uintptr_t)s->npages << GCRT_PAGE_SHIFT);
-    for (uintptr_t q = lo; q < hi; q += OS_PAGE) *(volatile char *)q = 0;
+static void prefault(gcrt_span_t *s) {
+    gcrt__os_touch_pages((void *)s->base, (size_t)s->npages << GCRT_PAGE_SHIFT);
 }
 
 gcrt_span_t *gcrt__mcentral_cache_span(gcrt_mcentral_t *c) {

@@ -540,7 +540,7 @@ void gcrt__gc_snapshot_reserve(size_t bytes) {
      * the touches only matter if the kernel left some pages out. */
     uintptr_t *nb = gcrt__os_alloc_populated(ncap * sizeof(uintptr_t));
     if (!nb) return; /* scan in place */
-    for (size_t i = 0; i < ncap; i += 4096 / sizeof(uintptr_t)) ((volatile uintptr_t *)nb)[i] = 0;
+    gcrt__os_touch_pages(nb, ncap * sizeof(uintptr_t));
     if (snap.buf) {
         gcrt__os_unmap(snap.buf, snap.cap * sizeof(uintptr_t));
         gcrt_xadd_relaxed(&gcrt__meta.gc_sys, -(uint64_t)(snap.cap * sizeof(uintptr_t)));

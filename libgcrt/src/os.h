@@ -24,6 +24,10 @@ void *gcrt__os_alloc(size_t size);
 /* Like gcrt__os_alloc, with every page faulted in by the kernel at once
  * (MAP_POPULATE: about half the cost of touching them one by one). */
 void *gcrt__os_alloc_populated(size_t size);
+/* Writes a zero to each 4 KiB page of [p, p + size), which must be zero
+ * already and the caller's alone: each page is faulted in now, for a write
+ * (a later read first would map the zero page and fault a second time). */
+void gcrt__os_touch_pages(void *p, size_t size);
 /* Whether releases use MADV_DONTNEED (GODEBUG=madvdontneed=1, Go's default
  * since 1.16) or MADV_FREE. */
 void gcrt__os_set_madvdontneed(int on);

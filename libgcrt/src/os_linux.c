@@ -59,6 +59,13 @@ void *gcrt__os_alloc_populated(size_t size) {
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* Not instrumented: heap pages are poisoned for ASan until handed out. */
+__attribute__((no_sanitize_address, no_sanitize("thread"))) void gcrt__os_touch_pages(void *p,
+                                                                                      size_t size) {
+    enum { OS_PAGE = 4096 };
+    for (size_t i = 0; i < size; i += OS_PAGE) ((volatile char *)p)[i] = 0;
+}
+
 size_t gcrt__os_rss(void) {
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
