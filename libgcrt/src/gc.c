@@ -217,7 +217,7 @@ static void mplan_publish(const struct gcrt_mark_plan *pl) {
 }
 static int64_t mutator_fractional_ns; /* CPU the program's threads marked as fractional; atomic */
 static void mutator_fractional(gcrt_mcache_t *c);
-static void fork_child_take_offer(void);
+static void markterm_take(void);
 static gcrt_roots_t global_roots;
 
 /* ---- GODEBUG=gcpausetrace=1: where a stop-the-world's time goes ---------- */
@@ -960,9 +960,10 @@ static void wait_completed(uint32_t target) {
         uint32_t c = gcrt_load_acquire(&completed);
         if ((int32_t)(c - target) >= 0) break;
         /* A forked child's inherited mark waits for a program thread to
-         * end it (fork.c): nobody else will. */
+         * end it (fork.c): nobody else will. Any thread may, attached or
+         * not, start_lock held or not (the termination does not take it). */
         if (gcrt_load_relaxed(&gcrt__forked_child)) {
-            fork_child_take_offer();
+            markterm_take();
             c = gcrt_load_acquire(&completed);
             if ((int32_t)(c - target) >= 0) break;
         }
@@ -1470,13 +1471,6 @@ void gcrt__gc_markterm_take(void) {
 
 /* ---- fork (fork.c) ---------------------------------------------------------- */
 
-/* In a forked child, by a thread waiting for a cycle (attached or not,
- * start_lock held or not: the termination does not take it): ends the
- * inherited mark if it is still offered. */
-static void fork_child_take_offer(void) {
-    markterm_take();
-}
-
 int64_t gcrt__gc_fork_freezes;
 
 /* Prepare: no cycle starts from here to the thaw, and a running mark is
@@ -1506,7 +1500,7 @@ int gcrt__gc_fork_freeze(void) {
             continue;
         }
         if (gcrt_load_relaxed(&gcrt__forked_child))
-            fork_child_take_offer();
+            markterm_take(); /* any thread may: see wait_completed */
         else
             gcrt__gc_markterm_poll();
         if (!hurried) {
