@@ -233,6 +233,8 @@ struct pausetrace {
     int stopped_n;    /* marks up to the world's restart (total), 0: all */
     int64_t offer_ns; /* mark termination: how long it was offered, -1: not */
     int offer_taken;  /* ... and whether a program thread took it */
+    int have_stop;    /* stop holds the detail of this trace's stop */
+    struct gcrt_stw_detail stop;
 };
 static struct pausetrace pt_stw1, pt_stw2;
 
@@ -241,6 +243,7 @@ static inline void pt_reset(struct pausetrace *pt, int64_t t0) {
     pt->n = 1;
     pt->stopped_n = 0;
     pt->offer_ns = -1;
+    pt->have_stop = 0;
     pt->name[0] = "";
     pt->t[0] = t0;
 }
@@ -248,6 +251,16 @@ static inline void pt_mark(struct pausetrace *pt, const char *name) {
     if (!gcrt__debug.gcpausetrace || pt->n == 0 || pt->n >= PT_MAX) return;
     pt->name[pt->n] = name;
     pt->t[pt->n++] = gcrt__nanotime();
+}
+/* The world is stopped: the "stop" mark, and the stop's detail copied now,
+ * while the world is still stopped; another stop (a MemStats read, say)
+ * may come between the restart and the line's printing and would
+ * overwrite the stopper's record. */
+static inline void pt_stopped(struct pausetrace *pt) {
+    if (!gcrt__debug.gcpausetrace || pt->n == 0) return;
+    pt_mark(pt, "stop");
+    gcrt__stw_last_detail(&pt->stop);
+    pt->have_stop = 1;
 }
 /* The restart: "start" ends when the world runs again (running, from
  * gcrt__start_the_world), and "wake", the wake-up call of the stopped
@@ -277,8 +290,8 @@ static void pt_print(struct pausetrace *pt, const char *what, uint32_t num) {
         off += gcrt__fmt(line + off, sizeof line - off, " %s=%lld.%lluus", pt->name[i],
                          (long long)(d / 1000), (unsigned long long)(d % 1000 / 100));
     }
-    struct gcrt_stw_detail d;
-    gcrt__stw_last_detail(&d);
+    struct gcrt_stw_detail d = pt->stop;
+    if (!pt->have_stop) gcrt__stw_last_detail(&d);
     if (off < sizeof line)
         off += gcrt__fmt(
             line + off, sizeof line - off,
@@ -702,7 +715,7 @@ void gcrt__gc_mark_done(void) {
         cyc.t_offer = 0;
     }
     gcrt__stop_the_world("GC mark termination");
-    pt_mark(&pt_stw2, "stop");
+    pt_stopped(&pt_stw2);
     flush_all_gcw();
     gcrt__wb_flush_orphans();
     pt_mark(&pt_stw2, "flushgcw");
@@ -780,7 +793,7 @@ static void gc_start_roots(void *arg) {
     cyc.t_start = gcrt__nanotime();
     pt_reset(&pt_stw1, cyc.t_start);
     gcrt__stop_the_world("GC sweep termination");
-    pt_mark(&pt_stw1, "stop");
+    pt_stopped(&pt_stw1);
     limiter_transition_start(true);
     pt_mark(&pt_stw1, "limiter");
     /* Spans handed back since the sweep above (world stopped: no more). */
