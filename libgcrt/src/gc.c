@@ -187,6 +187,10 @@ enum { MARKTERM_DRAIN_NS = 10 * 1000 };
  * (start_lock held), completed when its mark termination is done; gcrt_gc
  * waits on completed. */
 static uint32_t started, completed;
+/* Odd while gc_start_locked runs (start_lock held), bumped and woken when
+ * it is done: an allocation that reaches the trigger meanwhile waits for
+ * the start (gcrt__gc_maybe_start). */
+static uint32_t start_word;
 static uint32_t cur_mode;   /* cyc.mode for the mark workers; atomic */
 static uint32_t term_claim; /* 1 while a worker runs mark termination */
 /* Mark termination offered to the program (markterm_offer). */
@@ -353,9 +357,12 @@ static void update_trigger_locked(void) {
         pacer.gc_percent < 0 && pacer.memory_limit == GCRT_PACER_NO_LIMIT ? UINT64_MAX : t.trigger);
 }
 
+static void wake_assists(void);
 static void limiter_publish_locked(void) {
+    uint32_t was = gcrt_load_relaxed(&gcrt__gc_limiter_on);
     gcrt_store_relaxed(&gcrt__gc_limiter_on, (uint32_t)limiter.enabled);
     gcrt_store_relaxed(&limiter_last_ns, limiter.last_update_ns);
+    if (!was && limiter.enabled) wake_assists(); /* waiting assists give up */
 }
 
 /* Moves the lock-free assist and idle time into the limiter (pacer_lock). */
@@ -540,6 +547,7 @@ static uint64_t sum_marked_and_reset(void) {
 static void set_marking(int on) {
     gcrt_store_release(&gcrt__gc_marking, (uint32_t)on);
     gcrt_store_release(&gcrt_gc_barrier_on, (uint32_t)on);
+    if (!on) wake_assists(); /* they wake once the world runs again */
 }
 
 /* Shades every P's current tiny block (Go: gcMarkTinyAllocs). */
@@ -837,7 +845,17 @@ static void gc_start_roots(void *arg) {
 /* Stop-the-world #1 and the root scan; then marking runs concurrently, or,
  * in the stop-the-world modes, to completion right here. Caller holds
  * start_lock and is attached. */
+static void gc_start_cycle(int forced);
+/* A cycle's start (start_lock held), announced to the threads that reach
+ * the trigger meanwhile (start_word). */
 static void gc_start_locked(int forced) {
+    gcrt_xadd(&start_word, 1);
+    gc_start_cycle(forced);
+    gcrt_xadd(&start_word, 1);
+    gcrt__futex_wake(&start_word, INT32_MAX);
+}
+
+static void gc_start_cycle(int forced) {
     gcrt_store_release(&started, started + 1);
     gcrt__sched_start(); /* the stop signal and sysmon: once */
     /* The child of a fork has no mark workers (fork.c): it marks and
@@ -902,10 +920,37 @@ static void gc_start_locked(int forced) {
 }
 
 /* The allocator's check (Go: gcTrigger.test + gcStart). */
+static inline bool past_trigger(void) {
+    return gcrt_load_relaxed(&gcrt__gcphase) == GCRT_GC_OFF &&
+           gcrt_load_relaxed(&gcrt__heap_live) >= gcrt_load_relaxed(&trigger_bytes);
+}
+
+/* Another thread is starting a cycle: wait until it has (Go: gcStart's
+ * startSema). Allocating on meanwhile runs the heap past the trigger for
+ * as long as the start takes, and the starting thread sweeps what is left
+ * and stops the world first: with more attached threads than CPUs it waits
+ * for a CPU while the others allocate (32 threads on 2 CPUs: heaps of
+ * 30-112 MB at a 4 MB goal). The wait counts as stopped, like a blocking
+ * call: the start's stop-the-world does not wait for it. */
+static void wait_start(void) {
+    for (;;) {
+        uint32_t w = gcrt_load_acquire(&start_word);
+        if (!(w & 1) || !past_trigger()) return; /* the lock is held for something else */
+        gcrt__futex_wait_stoppable(&start_word, w, 1000 * 1000);
+    }
+}
+
 void gcrt__gc_maybe_start(void) {
-    if (gcrt_load_relaxed(&gcrt__gcphase) != GCRT_GC_OFF) return;
-    if (gcrt_load_relaxed(&gcrt__heap_live) < gcrt_load_relaxed(&trigger_bytes)) return;
-    if (!gcrt__trylock(&start_lock)) return; /* someone else is starting one */
+    if (!past_trigger()) return;
+    /* What is left of the last sweep is swept before a cycle starts: by
+     * every thread that reaches the trigger, not by the starting thread
+     * alone (Go: gcStart's sweepone loop). */
+    while (past_trigger() && gcrt__sweep_one()) {
+    }
+    if (!gcrt__trylock(&start_lock)) { /* someone else is starting one */
+        wait_start();
+        return;
+    }
     if (gcrt_load_relaxed(&gcrt__gcphase) == GCRT_GC_OFF &&
         gcrt_load_relaxed(&gcrt__heap_live) >= gcrt_load_relaxed(&trigger_bytes))
         gc_start_locked(0);
@@ -1134,8 +1179,25 @@ void gcrt__gc_fill_memstats(struct gcrt_memstats *ms) {
  * early when the limiter turns on (Go's gcDrainN does too). */
 enum { ASSIST_CHUNK = 64 << 10 }; /* scan bytes */
 
+/* Assists waiting for the mark workers past the heap goal (gcrt__gc_assist)
+ * sleep on assist_word: woken when the workers add credit, when the mark
+ * is offered to the program or ends, and when the CPU limiter turns on. */
+static int32_t busy_ps(void);
+static uint32_t assist_word;
+static int32_t assist_waiters; /* atomic */
+static void wake_assists(void) {
+    /* The store that is news to them (credit, offer, marking off) before
+     * the count's load; a waiter counts itself before it checks them. */
+    gcrt__fence();
+    if (gcrt_load_acquire(&assist_waiters) == 0) return;
+    gcrt_xadd(&assist_word, 1);
+    gcrt__futex_wake(&assist_word, INT32_MAX);
+}
+
 void gcrt__gc_bg_credit_add(int64_t work) {
-    if (work > 0) gcrt_xadd_relaxed(&bg_scan_credit, work);
+    if (work <= 0) return;
+    gcrt_xadd_relaxed(&bg_scan_credit, work);
+    wake_assists();
 }
 
 int64_t gcrt__gc_bg_credit_take(int64_t want) {
@@ -1169,12 +1231,17 @@ static int64_t assist_drain(gcrt_mcache_t *c, int64_t work) {
     int64_t done = 0;
     int marking = mark_enter();
     if (marking) {
-        int64_t t = gcrt__nanotime();
+        /* The limiter gets the assist's CPU time, not its wall time (Go's,
+         * on a P): with more attached threads than CPUs, the assists' wall
+         * times add up to more than GOMAXPROCS CPUs' worth, and the
+         * limiter, taking that for GC time, turned on and waived every
+         * assist (32 threads on 2 CPUs). */
+        int64_t t = gcrt__thread_cputime();
         for (;;) {
             int64_t n =
                 gcrt__gc_drain(&c->gcw, work - done < ASSIST_CHUNK ? work - done : ASSIST_CHUNK);
             done += n;
-            int64_t now = gcrt__nanotime();
+            int64_t now = gcrt__thread_cputime();
             gcrt__gc_limiter_add_assist(now - t);
             t = now;
             limiter_maybe_update();
@@ -1231,24 +1298,50 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
         if (c->assist_credit < 0) c->assist_credit = 0;
         return;
     }
-    int64_t t0 = gcrt__nanotime(), cpu0 = gcrt__thread_cputime();
+    int64_t cpu0 = gcrt__thread_cputime();
     done += assist_drain(c, work - done);
     /* No grey objects to take: the rest of the work is in the background
-     * workers' hands. Past the heap goal the allocation waits for them a
-     * little (Go parks the assist until they have earned it credit), at
-     * most ASSIST_WAIT_NS per allocation; below the goal it is forgiven.
-     * The wait is idle time for the limiter (Go's parked assist leaves its
-     * P idle when there is nothing else to run), and ends when the limiter
-     * turns on: a collector that cannot keep up must not stall the
-     * program either (the debt is forgiven below, as after the wait). */
-    enum { ASSIST_WAIT_NS = 1000 * 1000 };
+     * workers' hands. Past the heap goal the allocation waits for them
+     * until they have earned it credit, the mark ends or is offered to
+     * the program (then this thread ends it), or the CPU limiter turns on
+     * (Go parks the assist on the same terms); below the goal it is
+     * forgiven. Not bounded in time: with more attached threads than
+     * CPUs, allocations forgiven after a bounded wait ran the heap to
+     * 5-30x its goal while the workers waited for a CPU (32 threads on 2
+     * CPUs). The wait counts as stopped (a stop-the-world need not signal
+     * it), and as idle time for the limiter (Go's parked assist leaves its
+     * P idle when there is nothing else to run). */
     while (done < work && gcrt_load_relaxed(&gcrt__gc_marking) &&
            !gcrt_load_relaxed(&gcrt__gc_limiter_on) &&
-           gcrt_load_relaxed(&gcrt__heap_live) > gcrt_load_relaxed(&cyc_goal) &&
-           gcrt__nanotime() - t0 < ASSIST_WAIT_NS) {
+           gcrt_load_relaxed(&gcrt__heap_live) > gcrt_load_relaxed(&cyc_goal)) {
+        if (gcrt_load_relaxed(&gcrt__gc_term_offer) & 1) {
+            gcrt__gc_markterm_poll();
+            break;
+        }
+        uint32_t seen = gcrt_load_acquire(&assist_word);
+        gcrt_xadd(&assist_waiters, 1);
+        /* Checked again after the count: a wake-up from here on changes
+         * the word and the wait returns at once. */
+        done += gcrt__gc_bg_credit_take(work - done);
         int64_t s0 = gcrt__nanotime();
-        gcrt__sleep_stoppable(20 * 1000); /* mark termination need not signal it */
-        gcrt__gc_limiter_add_idle(gcrt__nanotime() - s0);
+        if (done < work && gcrt_load_relaxed(&gcrt__gc_marking) &&
+            !(gcrt_load_relaxed(&gcrt__gc_term_offer) & 1))
+            gcrt__futex_wait_stoppable(&assist_word, seen, 1000 * 1000);
+        /* Idle time for the limiter, as many Ps' worth as the program
+         * leaves idle (GOMAXPROCS less the program threads running; the
+         * waiters, this one included, do not run), shared among the
+         * waiters: each thread's whole wait would add up, with many
+         * threads, to more idle time than there is, and the limiter, its
+         * window shrunk to nothing, turned on and waived every assist (32
+         * threads on 2 CPUs: heaps at 5-30x the goal). */
+        int32_t waiters = gcrt_load_relaxed(&assist_waiters);
+        int32_t idle_ps = procs() - (busy_ps() - waiters);
+        if (idle_ps > 0 && waiters > 0) {
+            double share = (double)idle_ps / (double)waiters;
+            int64_t ns = gcrt__nanotime() - s0;
+            gcrt__gc_limiter_add_idle(share >= 1 ? ns : (int64_t)((double)ns * share));
+        }
+        gcrt_xadd(&assist_waiters, -1);
         done += gcrt__gc_bg_credit_take(work - done);
         if (done < work) done += assist_drain(c, work - done);
     }
@@ -1444,6 +1537,7 @@ static bool markterm_offer(void) {
     cyc.t_offer = t0;
     cyc.offer_taken = 0;
     gcrt_store_release(&gcrt__gc_term_offer, tok);
+    wake_assists(); /* a thread waiting in an assist takes it at once */
     for (;;) {
         /* Read before the checks: a take or a hurry after them changes it,
          * and the wait returns at once. */

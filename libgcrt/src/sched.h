@@ -150,6 +150,9 @@ static inline void gcrt__safepoint(void) {
  * runtime's own short waits on an attached thread outside no-stop regions
  * (an assist waiting for the mark workers). */
 void gcrt__sleep_stoppable(int64_t ns);
+/* The same, waiting on a futex word instead (gcrt__futex_wait: until *word
+ * != val, a wake-up, or ns). */
+void gcrt__futex_wait_stoppable(uint32_t *word, uint32_t val, int64_t ns);
 /* Odd while a stop-the-world is on (stw.c). */
 extern uint32_t gcrt__stw_word;
 static inline int gcrt__stop_pending(void) {

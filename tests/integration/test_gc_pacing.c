@@ -225,11 +225,100 @@ static void test_heap_scan_counts_scannable_allocation(void) {
     gcrt_set_gc_percent(old);
 }
 
+/* ---- more attached threads than CPUs ------------------------------------------- */
+
+/* Each thread keeps a short list of 16-byte nodes (dropped every 4096) and
+ * allocates as fast as it can: a live heap of a few hundred KiB, the 4 MB
+ * minimum goal, a cycle every few milliseconds. */
+static long threads_iters;
+static void *threads_worker(void *arg) {
+    (void)arg;
+    if (gcrt_thread_attach() != 0) return (void *)1;
+    struct scan_node *keep = NULL;
+    for (long i = 0; i < threads_iters; i++) {
+        struct scan_node *n = gcrt_alloc(16);
+        gcrt_store(&n->next, keep);
+        keep = n;
+        if ((i & 4095) == 0) keep = NULL;
+    }
+    gcrt_thread_detach();
+    return NULL;
+}
+
+static int child_threads(void) {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1) ncpu = 1;
+    int nt = (int)(8 * ncpu);
+    if (nt < 16) nt = 16;
+    if (nt > 64) nt = 64;
+    threads_iters = th_env_long("GCRT_THREADS_ALLOCS", 16L << 20) / nt;
+    gcrt_init();
+    pthread_t t[64];
+    for (int i = 0; i < nt; i++)
+        if (pthread_create(&t[i], NULL, threads_worker, NULL) != 0) return 2;
+    for (int i = 0; i < nt; i++) gcrt_pthread_join(t[i], NULL);
+    printf("threads %d\n", nt);
+    return 0;
+}
+
+/* With 8 attached threads per CPU, every allocating thread reaches the
+ * trigger and the goal long before the one starting the cycle or marking
+ * gets a CPU. The heap at mark end stays within 2x the goal but for a
+ * cycle in 50 (it stays at the goal, as Go's with as many goroutines
+ * does). Before: the threads
+ * that found a start under way allocated on (Go's wait on startSema was
+ * missing), assists past the goal were forgiven after 1 ms, and the CPU
+ * limiter, counting every waiting thread's whole wait as idle time and
+ * the assists' wall time as GC time, turned on and waived the assists:
+ * heaps of 5-85x the goal, a peak RSS of 146-178 MB for 32 threads whose
+ * live heap is 2 MB (16 threads on 2 CPUs: 23-40 cycles of 130-190 over
+ * 2x). */
+static void test_many_threads_keep_the_goal(void) {
+    const char *env[] = {"GOGC=100", "GODEBUG=gctrace=1", "GOMEMLIMIT=", NULL};
+    struct run r;
+    run_self("threads", env, &r);
+    EXPECT_EQ(r.status, 0);
+    int n = 0, bad = 0;
+    unsigned long h0, h1, h2, goal, worst_h1 = 0, worst_goal = 1;
+    for (char *s = r.err; s && *s;) {
+        char *e = strchr(s, '\n');
+        if (e) *e = 0;
+        const char *mbp = strstr(s, " MB, ");
+        if (strncmp(s, "gc ", 3) == 0 && !strstr(s, "(forced)") && mbp) {
+            const char *q = mbp;
+            while (q > s && q[-1] != ' ') q--;
+            if (sscanf(q, "%lu->%lu->%lu MB, %lu MB goal", &h0, &h1, &h2, &goal) == 4) {
+                n++;
+                /* MB are truncated: a little slack on the 4 MB goal. */
+                if (h1 > 2 * goal + 1) {
+                    bad++;
+                    if (bad <= 5) fprintf(stderr, "over 2x the goal: %s\n", s);
+                }
+                if (h1 * worst_goal > worst_h1 * goal) {
+                    worst_h1 = h1;
+                    worst_goal = goal;
+                }
+            }
+        }
+        s = e ? e + 1 : NULL;
+    }
+    fprintf(stderr,
+            "%s%d cycles, %d over 2x the goal, worst %lu MB at mark end for a %lu MB goal\n", r.out,
+            n, bad, worst_h1, worst_goal);
+    /* ~100 cycles here; a handful under TSan, whose globals (counted in
+     * the goal) are megabytes. */
+    EXPECT_GE(n, 3);
+    EXPECT_LE(bad, 1 + n / 50);
+    free_run(&r);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "steady")) return child_steady();
+    if (argc > 1 && !strcmp(argv[1], "threads")) return child_threads();
     RUN(test_gogc_50);
     RUN(test_gogc_100);
     RUN(test_gogc_200);
     RUN(test_heap_scan_counts_scannable_allocation);
+    RUN(test_many_threads_keep_the_goal);
     return th_summary();
 }
