@@ -55,6 +55,24 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* The next gctrace line of a heap-triggered cycle at or after *cur (lines
+ * are cut in place): returns its "h0->h1->h2 MB, ..." part, the line in
+ * *line; NULL at the end. */
+static const char *next_gc_heap(char **cur, const char **line) {
+    while (*cur && **cur) {
+        char *s = *cur, *e = strchr(s, '\n');
+        if (e) *e = 0;
+        *cur = e ? e + 1 : NULL;
+        const char *mbp = strstr(s, " MB, ");
+        if (strncmp(s, "gc ", 3) != 0 || strstr(s, "(forced)") || !mbp) continue;
+        const char *q = mbp;
+        while (q > s && q[-1] != ' ') q--;
+        *line = s;
+        return q;
+    }
+    return NULL;
+}
+
 static void steady(const char *gogc, int percent) {
     long mb = th_env_long("GCRT_PACING_MB", 32);
     char env_gogc[32];
@@ -73,34 +91,27 @@ static void steady(const char *gogc, int percent) {
     double r1[4096], r2[4096]; /* h1 / want and h2 / L per steady cycle */
     char *steady_mark = strstr(r.err, "steady\n");
     REQUIRE_TRUE(steady_mark != NULL);
-    for (char *s = steady_mark; s && *s;) {
-        char *e = strchr(s, '\n');
-        if (e) *e = 0;
-        const char *mbp = strstr(s, " MB, ");
-        if (strncmp(s, "gc ", 3) == 0 && !strstr(s, "(forced)") && mbp) {
-            const char *q = mbp;
-            while (q > s && q[-1] != ' ') q--;
-            if (sscanf(q, "%lu->%lu->%lu MB, %lu MB goal, %lu MB stacks, %lu MB globals", &h0, &h1,
-                       &h2, &goal, &stk, &glob) == 6 &&
-                h2 >= (unsigned long)mb * 9 / 10) {
-                /* ring full: live is L */
-                want = mb + (double)(mb + stk + glob) * percent / 100.0;
-                if (n < 4096) {
-                    r1[n] = h1 / want;
-                    r2[n] = (double)h2 / mb;
-                }
-                n++;
-                /* Go's trigger lies between 70% and 95% of the way from
-                 * the live heap to the goal (further when the last cycle's
-                 * scan work says the mark is slow): a cycle may end a
-                 * little above 70% of the way. */
-                if (h1 < mb + 0.65 * (want - mb) || h1 > want * 1.6) {
-                    bad++;
-                    fprintf(stderr, "GOGC=%s: out of bounds: %s\n", gogc, s);
-                }
+    const char *s, *q;
+    for (char *cur = steady_mark; (q = next_gc_heap(&cur, &s));) {
+        if (sscanf(q, "%lu->%lu->%lu MB, %lu MB goal, %lu MB stacks, %lu MB globals", &h0, &h1, &h2,
+                   &goal, &stk, &glob) == 6 &&
+            h2 >= (unsigned long)mb * 9 / 10) {
+            /* ring full: live is L */
+            want = mb + (double)(mb + stk + glob) * percent / 100.0;
+            if (n < 4096) {
+                r1[n] = h1 / want;
+                r2[n] = (double)h2 / mb;
+            }
+            n++;
+            /* Go's trigger lies between 70% and 95% of the way from the
+             * live heap to the goal (further when the last cycle's scan
+             * work says the mark is slow): a cycle may end a little above
+             * 70% of the way. */
+            if (h1 < mb + 0.65 * (want - mb) || h1 > want * 1.6) {
+                bad++;
+                fprintf(stderr, "GOGC=%s: out of bounds: %s\n", gogc, s);
             }
         }
-        s = e ? e + 1 : NULL;
     }
     if (n > 4096) n = 4096;
     qsort(r1, (size_t)n, sizeof r1[0], cmp_double);
@@ -280,27 +291,19 @@ static void test_many_threads_keep_the_goal(void) {
     EXPECT_EQ(r.status, 0);
     int n = 0, bad = 0;
     unsigned long h0, h1, h2, goal, worst_h1 = 0, worst_goal = 1;
-    for (char *s = r.err; s && *s;) {
-        char *e = strchr(s, '\n');
-        if (e) *e = 0;
-        const char *mbp = strstr(s, " MB, ");
-        if (strncmp(s, "gc ", 3) == 0 && !strstr(s, "(forced)") && mbp) {
-            const char *q = mbp;
-            while (q > s && q[-1] != ' ') q--;
-            if (sscanf(q, "%lu->%lu->%lu MB, %lu MB goal", &h0, &h1, &h2, &goal) == 4) {
-                n++;
-                /* MB are truncated: a little slack on the 4 MB goal. */
-                if (h1 > 2 * goal + 1) {
-                    bad++;
-                    if (bad <= 5) fprintf(stderr, "over 2x the goal: %s\n", s);
-                }
-                if (h1 * worst_goal > worst_h1 * goal) {
-                    worst_h1 = h1;
-                    worst_goal = goal;
-                }
-            }
+    const char *s, *q;
+    for (char *cur = r.err; (q = next_gc_heap(&cur, &s));) {
+        if (sscanf(q, "%lu->%lu->%lu MB, %lu MB goal", &h0, &h1, &h2, &goal) != 4) continue;
+        n++;
+        /* MB are truncated: a little slack on the 4 MB goal. */
+        if (h1 > 2 * goal + 1) {
+            bad++;
+            if (bad <= 5) fprintf(stderr, "over 2x the goal: %s\n", s);
         }
-        s = e ? e + 1 : NULL;
+        if (h1 * worst_goal > worst_h1 * goal) {
+            worst_h1 = h1;
+            worst_goal = goal;
+        }
     }
     fprintf(stderr,
             "%s%d cycles, %d over 2x the goal, worst %lu MB at mark end for a %lu MB goal\n", r.out,
