@@ -951,9 +951,7 @@ void gcrt__gc_maybe_start(void) {
         wait_start();
         return;
     }
-    if (gcrt_load_relaxed(&gcrt__gcphase) == GCRT_GC_OFF &&
-        gcrt_load_relaxed(&gcrt__heap_live) >= gcrt_load_relaxed(&trigger_bytes))
-        gc_start_locked(0);
+    if (past_trigger()) gc_start_locked(0);
     gcrt__unlock(&start_lock);
 }
 
@@ -1309,8 +1307,9 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
      * CPUs, allocations forgiven after a bounded wait ran the heap to
      * 5-30x its goal while the workers waited for a CPU (32 threads on 2
      * CPUs). The wait counts as stopped (a stop-the-world need not signal
-     * it), and as idle time for the limiter (Go's parked assist leaves its
-     * P idle when there is nothing else to run). */
+     * it), and as idle time for the limiter for the Ps the program leaves
+     * idle (Go's parked assist leaves its P idle when there is nothing
+     * else to run). */
     while (done < work && gcrt_load_relaxed(&gcrt__gc_marking) &&
            !gcrt_load_relaxed(&gcrt__gc_limiter_on) &&
            gcrt_load_relaxed(&gcrt__heap_live) > gcrt_load_relaxed(&cyc_goal)) {

@@ -144,14 +144,12 @@ static inline void gcrt__safepoint(void) {
     if (__builtin_expect(__atomic_load_n(&gcrt__stw_word, __ATOMIC_RELAXED) & 1, 0))
         gcrt__safepoint_slow();
 }
-/* Sleeps about ns nanoseconds counted as stopped: a stop-the-world meanwhile
- * claims the thread without a signal (as in a blocking call) and scans its
- * stack from this frame; returns once the world runs again. For the
- * runtime's own short waits on an attached thread outside no-stop regions
- * (an assist waiting for the mark workers). */
-void gcrt__sleep_stoppable(int64_t ns);
-/* The same, waiting on a futex word instead (gcrt__futex_wait: until *word
- * != val, a wake-up, or ns). */
+/* gcrt__futex_wait (until *word != val, a wake-up, or ns) counted as
+ * stopped: a stop-the-world meanwhile claims the thread without a signal
+ * (as in a blocking call) and scans its stack from this frame; returns
+ * once the world runs again. For the runtime's own waits on an attached
+ * thread outside no-stop regions (an assist waiting for the mark workers,
+ * an allocation waiting for a cycle's start). */
 void gcrt__futex_wait_stoppable(uint32_t *word, uint32_t val, int64_t ns);
 /* Odd while a stop-the-world is on (stw.c). */
 extern uint32_t gcrt__stw_word;

@@ -135,15 +135,11 @@ GCRT_NOINLINE void gcrt__safepoint_slow(void) {
     stopped_wait(ms);
 }
 
-/* word NULL: sleep ns. */
-static GCRT_NOINLINE void wait_stoppable(uint32_t *word, uint32_t val, int64_t ns) {
+GCRT_NOINLINE void gcrt__futex_wait_stoppable(uint32_t *word, uint32_t val, int64_t ns) {
     gcrt_msched_t *ms = gcrt__tls_m ? gcrt__getms() : NULL;
     if (!ms || gcrt__tls_nostop > 0 || ms->blockdepth > 0 ||
         gcrt_load_relaxed(&ms->stwstate) != GCRT_MS_RUN) {
-        if (word)
-            gcrt__futex_wait(word, val, ns);
-        else
-            gcrt__os_sleep_ns(ns);
+        gcrt__futex_wait(word, val, ns);
         return;
     }
     /* As a blocking call leaves it: callee-saved registers in this frame
@@ -154,20 +150,9 @@ static GCRT_NOINLINE void wait_stoppable(uint32_t *word, uint32_t val, int64_t n
     ms->stop_sp = (uintptr_t)&here & ~(uintptr_t)15;
     ms->stop_fp = (uintptr_t)__builtin_frame_address(0);
     gcrt__ms_block(ms);
-    if (word)
-        gcrt__futex_wait(word, val, ns);
-    else
-        gcrt__os_sleep_ns(ns);
+    gcrt__futex_wait(word, val, ns);
     gcrt__ms_unblock(ms); /* claimed by a stopper: waits for the start */
     gcrt_keep_alive(&here);
-}
-
-void gcrt__sleep_stoppable(int64_t ns) {
-    wait_stoppable(NULL, 0, ns);
-}
-
-void gcrt__futex_wait_stoppable(uint32_t *word, uint32_t val, int64_t ns) {
-    wait_stoppable(word, val, ns);
 }
 
 /* A stop was requested while the thread was in a no-stop region (lock.h):

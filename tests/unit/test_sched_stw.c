@@ -240,16 +240,18 @@ static void test_allocating_thread_stops_at_allocation(void) {
     gcrt_set_gc_percent(old);
 }
 
-/* The runtime's short waits (an assist waiting for the mark workers) count
- * as stopped: a stop-the-world does not wait for the sleep to end, nor
- * need the signal (blocked here), and the sleeper waits for the start. */
+/* The runtime's waits (an assist waiting for the mark workers, an
+ * allocation for a cycle's start) count as stopped: a stop-the-world does
+ * not wait for the wait to end, nor need the signal (blocked here), and
+ * the waiter waits for the start. */
 static int sleeper_in, sleeper_quit;
 static uint64_t sleeps;
+static uint32_t sleep_word; /* never changes: each wait times out */
 static void *sleep_thread(void *arg) {
     attach_without_signal();
     while (!__atomic_load_n(&sleeper_quit, __ATOMIC_RELAXED)) {
         __atomic_store_n(&sleeper_in, 1, __ATOMIC_RELAXED);
-        gcrt__sleep_stoppable(200 * 1000 * 1000);
+        gcrt__futex_wait_stoppable(&sleep_word, 0, 200 * 1000 * 1000);
         __atomic_store_n(&sleeper_in, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&sleeps, sleeps + 1, __ATOMIC_RELAXED);
     }
