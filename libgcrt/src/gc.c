@@ -933,6 +933,7 @@ static inline bool past_trigger(void) {
  * 30-112 MB at a 4 MB goal). The wait counts as stopped, like a blocking
  * call: the start's stop-the-world does not wait for it. */
 static void wait_start(void) {
+    if (!gcrt__can_wait_stopped()) return; /* the start's stop would wait for us */
     for (;;) {
         uint32_t w = gcrt_load_acquire(&start_word);
         if (!(w & 1) || !past_trigger()) return; /* the lock is held for something else */
@@ -1312,7 +1313,8 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
      * else to run). */
     while (done < work && gcrt_load_relaxed(&gcrt__gc_marking) &&
            !gcrt_load_relaxed(&gcrt__gc_limiter_on) &&
-           gcrt_load_relaxed(&gcrt__heap_live) > gcrt_load_relaxed(&cyc_goal)) {
+           gcrt_load_relaxed(&gcrt__heap_live) > gcrt_load_relaxed(&cyc_goal) &&
+           gcrt__can_wait_stopped()) { /* else mark termination would wait for us */
         if (gcrt_load_relaxed(&gcrt__gc_term_offer) & 1) {
             gcrt__gc_markterm_poll();
             break;

@@ -151,6 +151,11 @@ static inline void gcrt__safepoint(void) {
  * thread outside no-stop regions (an assist waiting for the mark workers,
  * an allocation waiting for a cycle's start). */
 void gcrt__futex_wait_stoppable(uint32_t *word, uint32_t val, int64_t ns);
+/* Whether this thread may wait for something a stop-the-world must finish
+ * first (a cycle's start or mark): attached, outside no-stop regions and
+ * scheduler critical sections. Inside one, gcrt__futex_wait_stoppable is a
+ * plain wait, and the stop would wait for the waiter. */
+bool gcrt__can_wait_stopped(void);
 /* Odd while a stop-the-world is on (stw.c). */
 extern uint32_t gcrt__stw_word;
 static inline int gcrt__stop_pending(void) {

@@ -135,6 +135,11 @@ GCRT_NOINLINE void gcrt__safepoint_slow(void) {
     stopped_wait(ms);
 }
 
+bool gcrt__can_wait_stopped(void) {
+    gcrt_msched_t *ms = gcrt__tls_m ? gcrt__getms() : NULL;
+    return ms && gcrt__tls_nostop == 0 && gcrt_load_relaxed(&ms->locks) == 0;
+}
+
 GCRT_NOINLINE void gcrt__futex_wait_stoppable(uint32_t *word, uint32_t val, int64_t ns) {
     gcrt_msched_t *ms = gcrt__tls_m ? gcrt__getms() : NULL;
     if (!ms || gcrt__tls_nostop > 0 || ms->blockdepth > 0 ||
