@@ -91,6 +91,16 @@ if(GCRT_TSAN)
   set(GCRT_TEST_ENV_test_gc_graph "GODEBUG=gccheckmark=1;GOGC=25")
   set(GCRT_TEST_TIMEOUT_test_gc_graph 300)
 endif()
+# The three stress tests at half scale or less under TSan (races, not
+# volume; tools/stress.sh has the volume): at full scale they took 276 s
+# (test_gc_graph, against its 300 s timeout), 238 s (test_sched_stress, 171 s
+# of it the ping-pong pairs) and 150 s (test_malloc_stress) of the TSan
+# run's 572 s on 2 cores (2026-12-02), and tools/test.sh 13.7 of its 15 min.
+if(GCRT_TSAN)
+  set(GCRT_TEST_ENV_test_gc_graph "${GCRT_TEST_ENV_test_gc_graph};GCRT_STRESS_OPS=30000")
+  set(GCRT_TEST_ENV_test_sched_stress "GCRT_STRESS_ROUNDS=5000")
+  set(GCRT_TEST_ENV_test_malloc_stress "${GCRT_TEST_ENV_test_malloc_stress};GCRT_STRESS_OPS=200000")
+endif()
 set(GCRT_TEST_LABELS_test_finalizer tsan)
 # test_gc_checkmark, "scanned" case: the markers must scan the old object A
 # before the unbarriered move and the chain's end after it. Under TSan the

@@ -1,6 +1,8 @@
 /* test_sched_stress.c - the scheduler under load: 100,000 goroutines
  * alive at once, many ping-pong pairs across Ps, work stealing under
- * imbalance, create/exit churn with a stop-the-world racing it. */
+ * imbalance, create/exit churn with a stop-the-world racing it.
+ * Scale: GCRT_STRESS_ROUNDS (ping-pong round trips per pair, default
+ * 20000). */
 #include <pthread.h>
 #include <unistd.h>
 
@@ -120,7 +122,9 @@ static void box_put(box_t *b, int v) {
     if (w) gcrt__ready(w);
 }
 
-enum { NPAIRS = 64, ROUNDS = 20000 };
+/* GCRT_STRESS_ROUNDS: round trips per pair (default 20000). */
+enum { NPAIRS = 64 };
+static long rounds;
 typedef struct {
     box_t ping, pong;
     int64_t sum;
@@ -129,13 +133,13 @@ static pair_t pairs[NPAIRS];
 
 static void pong_fn(void *arg) {
     pair_t *p = arg;
-    for (int i = 0; i < ROUNDS; i++) box_put(&p->pong, box_take(&p->ping) + 1);
+    for (long i = 0; i < rounds; i++) box_put(&p->pong, box_take(&p->ping) + 1);
 }
 static void ping_fn(void *arg) {
     pair_t *p = arg;
     int64_t s = 0;
-    for (int i = 0; i < ROUNDS; i++) {
-        box_put(&p->ping, i);
+    for (long i = 0; i < rounds; i++) {
+        box_put(&p->ping, (int)i);
         s += box_take(&p->pong);
         if (i % 1000 == 0) gcrt_gosched(); /* move around */
     }
@@ -144,6 +148,7 @@ static void ping_fn(void *arg) {
 }
 
 static void test_pingpong_pairs(void) {
+    rounds = th_env_long("GCRT_STRESS_ROUNDS", 20000);
     __atomic_store_n(&finished, 0, __ATOMIC_RELAXED);
     for (int i = 0; i < NPAIRS; i++) {
         gcrt__lock_init(&pairs[i].ping.lock, GCRT_RANK_CHAN);
@@ -153,7 +158,7 @@ static void test_pingpong_pairs(void) {
     }
     while (__atomic_load_n(&finished, __ATOMIC_ACQUIRE) < NPAIRS) usleep(1000);
     for (int i = 0; i < NPAIRS; i++)
-        EXPECT_EQ(pairs[i].sum, (int64_t)ROUNDS * (ROUNDS - 1) / 2 + ROUNDS);
+        EXPECT_EQ(pairs[i].sum, (int64_t)rounds * (rounds - 1) / 2 + rounds);
 }
 
 /* ---- work stealing under imbalance ------------------------------------- */
