@@ -1365,7 +1365,12 @@ void gcrt__gc_assist(gcrt_mcache_t *c, int64_t bytes) {
 void gcrt__gc_init(void) {
     gcrt__gc_stats_hook = fill_memstats;
     if (gcrt__debug.gccheckmark > 0) gcrt__alloc_hooks |= GCRT_HOOK_PCS;
-    int32_t gogc = gcrt__pacer_parse_gogc(getenv("GOGC"));
+    const char *gogc_env = getenv("GOGC");
+    bool gogc_ignored;
+    int32_t gogc = gcrt__pacer_parse_gogc(gogc_env, &gogc_ignored);
+    if (gogc_ignored)
+        gcrt__warn_env("GOGC=", gogc_env, strlen(gogc_env),
+                       "not \"off\" or a decimal integer; GOGC is 100 (as in Go)");
     int64_t limit = gcrt__pacer_read_gomemlimit(getenv("GOMEMLIMIT"));
     gcrt__lock(&pacer_lock);
     gcrt__pacer_init(&pacer, gogc, limit);

@@ -3,7 +3,10 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "runtime.h"
 
 struct gcrt_debug_vars gcrt__debug = {
     .madvdontneed = 1,
@@ -26,8 +29,7 @@ static const struct {
     {"gcpausetrace", offsetof(struct gcrt_debug_vars, gcpausetrace)},
 };
 
-/* Go's atoi32: optional '-', digits only, must fit in int32. */
-static int parse_i32(const char *s, size_t n, int32_t *out) {
+int gcrt__go_atoi32(const char *s, size_t n, int32_t *out) {
     int neg = 0;
     if (n > 0 && s[0] == '-') {
         neg = 1;
@@ -45,7 +47,8 @@ static int parse_i32(const char *s, size_t n, int32_t *out) {
     return 1;
 }
 
-int gcrt__godebug_parse(struct gcrt_debug_vars *d, const char *s) {
+int gcrt__godebug_parse(struct gcrt_debug_vars *d, const char *s, struct gcrt_godebug_bad *bad) {
+    if (bad) *bad = (struct gcrt_godebug_bad){0, NULL, 0};
     d->gctrace = 0;
     d->gcstoptheworld = 0;
     d->gccheckmark = 0;
@@ -61,25 +64,51 @@ int gcrt__godebug_parse(struct gcrt_debug_vars *d, const char *s) {
         const char *end = strchr(s, ',');
         size_t len = end ? (size_t)(end - s) : strlen(s);
         const char *eq = memchr(s, '=', len);
-        if (eq) {
-            size_t nlen = (size_t)(eq - s);
-            int known = 0;
-            for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-                if (strlen(vars[i].name) == nlen && memcmp(vars[i].name, s, nlen) == 0) {
-                    int32_t v;
-                    if (parse_i32(eq + 1, len - nlen - 1, &v))
-                        *(int32_t *)((char *)d + vars[i].off) = v;
-                    known = 1;
+        size_t nlen = eq ? (size_t)(eq - s) : len;
+        int known = 0, ok = 0;
+        for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+            if (strlen(vars[i].name) == nlen && memcmp(vars[i].name, s, nlen) == 0) {
+                int32_t v;
+                if (eq && gcrt__go_atoi32(eq + 1, len - nlen - 1, &v)) {
+                    *(int32_t *)((char *)d + vars[i].off) = v;
+                    ok = 1;
                 }
+                known = 1;
             }
-            unknown += !known;
-        } else if (len > 0) {
-            unknown++;
         }
+        if (known && !ok && bad && bad->count++ == 0) {
+            bad->first = s;
+            bad->first_len = len;
+        }
+        unknown += !known && len > 0;
         if (!end) break;
         s = end + 1;
     }
     return unknown;
+}
+
+void gcrt__warn_env(const char *name, const char *value, size_t len, const char *why) {
+    char v[68];
+    size_t k = len < 64 ? len : 64;
+    memcpy(v, value, k);
+    if (len > 64) memcpy(v + k, "...", 3), k += 3;
+    v[k] = 0;
+    gcrt__printf("gcrt: ignoring %s%s: %s\n", name, v, why);
+}
+
+void gcrt__godebug_init(void) {
+    struct gcrt_godebug_bad bad;
+    gcrt__godebug_parse(&gcrt__debug, getenv("GODEBUG"), &bad);
+    if (bad.count == 0) return;
+    char why[128];
+    if (bad.count == 1)
+        gcrt__fmt(why, sizeof why, "its value is not a decimal integer (Go ignores it too)");
+    else
+        gcrt__fmt(
+            why, sizeof why,
+            "its value is not a decimal integer (Go ignores it too), and %d more such setting%s",
+            bad.count - 1, bad.count > 2 ? "s" : "");
+    gcrt__warn_env("GODEBUG setting ", bad.first, bad.first_len, why);
 }
 
 /* Go's parseByteCount (runtime/string.go), the GOMEMLIMIT syntax. */

@@ -61,10 +61,12 @@ static bool go_atoi64(const char *s, int64_t *out) {
     return true;
 }
 
-int32_t gcrt__pacer_parse_gogc(const char *s) {
+int32_t gcrt__pacer_parse_gogc(const char *s, bool *ignored) {
+    if (ignored) *ignored = false;
     if (s && strcmp(s, "off") == 0) return -1;
     int64_t n;
     if (go_atoi64(s, &n) && n >= INT32_MIN && n <= INT32_MAX) return (int32_t)n;
+    if (ignored) *ignored = s && *s;
     return 100;
 }
 

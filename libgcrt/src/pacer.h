@@ -108,8 +108,10 @@ struct gcrt_pacer {
 
 /* GOGC: "off" -> -1; a decimal int32 with an optional '-' -> that value
  * (negative means off; set_gc_percent stores -1); anything else, NULL and
- * "" included -> 100, silently. Go's atoi32 also takes a lone "-" as 0. */
-int32_t gcrt__pacer_parse_gogc(const char *s);
+ * "" included -> 100, as in Go. Go's atoi32 also takes a lone "-" as 0.
+ * *ignored (may be NULL) says whether a value was set and not used (not
+ * NULL or ""): Go says nothing, gcrt__gc_init warns. */
+int32_t gcrt__pacer_parse_gogc(const char *s, bool *ignored);
 
 /* GOMEMLIMIT: NULL, "" or "off" -> GCRT_PACER_NO_LIMIT; otherwise Go's
  * parseByteCount (digits, optional B, KiB, MiB, GiB, TiB; no overflow).

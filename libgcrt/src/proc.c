@@ -33,21 +33,32 @@ int32_t gcrt__ncpu = 1;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_err;
 
-/* Go's GOMAXPROCS: a positive decimal integer, else the CPU count. */
+/* Go's GOMAXPROCS: a positive decimal integer (Go's atoi32), else the CPU
+ * count; at most GCRT_MAX_GOMAXPROCS. Ignored values are named on stderr. */
 static int32_t read_gomaxprocs(void) {
-    int32_t n = gcrt__ncpu;
+    int32_t n = gcrt__ncpu, v;
     const char *s = getenv("GOMAXPROCS");
-    if (s && *s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (*end == 0 && v > 0) n = v > 1024 ? 1024 : (int32_t)v;
+    if (!s || !*s) return n;
+    size_t len = strlen(s);
+    char why[128];
+    if (!gcrt__go_atoi32(s, len, &v) || v <= 0) {
+        gcrt__fmt(why, sizeof why,
+                  "not a positive decimal integer; GOMAXPROCS is %d, the CPU count (as in Go)", n);
+        gcrt__warn_env("GOMAXPROCS=", s, len, why);
+        return n;
     }
-    return n;
+    if (v > GCRT_MAX_GOMAXPROCS) {
+        gcrt__fmt(why, sizeof why, "more than gcrt's %d Ps; GOMAXPROCS is %d", GCRT_MAX_GOMAXPROCS,
+                  GCRT_MAX_GOMAXPROCS);
+        gcrt__warn_env("GOMAXPROCS=", s, len, why);
+        return GCRT_MAX_GOMAXPROCS;
+    }
+    return v;
 }
 
 static void runtime_init_once(void) {
     gcrt__runtime_init_time = gcrt__nanotime();
-    gcrt__godebug_parse(&gcrt__debug, getenv("GODEBUG"));
+    gcrt__godebug_init();
     gcrt__os_set_madvdontneed(gcrt__debug.madvdontneed);
     gcrt__ncpu = gcrt__os_ncpu();
     gcrt__gomaxprocs = read_gomaxprocs();

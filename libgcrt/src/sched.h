@@ -14,6 +14,9 @@
 #include "proc.h"
 #include "runtime.h"
 
+/* The most Ps (GOMAXPROCS) the scheduler makes (gcrt_gomaxprocs). */
+#define GCRT_MAX_GOMAXPROCS 1024
+
 /* G status (Go: _Gidle ... _Gdead). */
 enum {
     GCRT_G_IDLE = 0,

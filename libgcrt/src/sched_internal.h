@@ -146,7 +146,7 @@ typedef struct gcrt_schedt {
     int32_t nprocs;                              /* Ps in use (GOMAXPROCS); atomic */
     int32_t nallps;                              /* Ps created (>= nprocs) */
     uint32_t started;                            /* scheduler started (Ms, sysmon); atomic */
-    gcrt_psched_t *ps[1024];
+    gcrt_psched_t *ps[GCRT_MAX_GOMAXPROCS];
     int64_t goidgen __attribute__((aligned(64))); /* atomic; Ps take batches */
     int64_t ngoroutine; /* user goroutines created off a P minus exited off one; atomic */
     gcrt_g_t *gfree __attribute__((aligned(64))); /* dead Gs, with stacks; under lock */

@@ -35,7 +35,7 @@ static pthread_once_t sched_once = PTHREAD_ONCE_INIT;
 static void sched_init_once(void) {
     if (gcrt__runtime_init() != 0) gcrt__throw("runtime: initialisation failed");
     int32_t n = gcrt__gomaxprocs > 0 ? gcrt__gomaxprocs : 1;
-    if (n > 1024) n = 1024;
+    if (n > GCRT_MAX_GOMAXPROCS) n = GCRT_MAX_GOMAXPROCS;
     gcrt__lock(&gcrt__sched.lock);
     for (int32_t i = 0; i < n; i++) {
         gcrt__sched.ps[i] = newp(i);
@@ -81,7 +81,7 @@ static int gcrt_gomaxprocs_locked_cycles(int n) {
     int32_t old = gcrt__sched.nprocs;
     int grew = 0;
     if (n > 0 && n != old) {
-        if (n > 1024) n = 1024;
+        if (n > GCRT_MAX_GOMAXPROCS) n = GCRT_MAX_GOMAXPROCS;
         while (gcrt__sched.nallps < n) {
             int32_t i = gcrt__sched.nallps;
             gcrt__sched.ps[i] = newp(i);

@@ -3,8 +3,12 @@
  *   - GOGC=off never collects unless forced (gcrt_gc still does);
  *   - gcrt_set_gc_percent returns the old value and moves NextGC at once
  *     (the runway above the marked heap scales with GOGC);
- *   - GOGC values: bad ones (abc, 100%, +50, overflow, empty) mean 100,
- *     silently; negative means off; GOMEMLIMIT units B, KiB... and off;
+ *   - GOGC values: bad ones (abc, 100%, +50, overflow) mean 100, as in
+ *     Go, and are named on stderr ("gcrt: ignoring GOGC=abc: ..."), where
+ *     Go says nothing; empty means 100 silently; negative means off;
+ *     GOMEMLIMIT units B, KiB... and off;
+ *   - GODEBUG settings of known names with values Go ignores, and
+ *     GOMAXPROCS values Go ignores, are named on stderr too;
  *   - malformed GOMEMLIMIT (10MB, 1.5GiB, 64mib, -1) dies with Go's
  *     "GOMEMLIMIT=<value>" line and "fatal error: malformed GOMEMLIMIT;
  *     see `go doc runtime/debug.SetMemoryLimit`". */
@@ -54,7 +58,7 @@ static int child_read_knobs(void) {
     gcrt_init();
     int gogc = gcrt_set_gc_percent(100);
     long long limit = (long long)gcrt_set_memory_limit(-1);
-    printf("gogc=%d limit=%lld\n", gogc, limit);
+    printf("gogc=%d limit=%lld procs=%d\n", gogc, limit, gcrt_gomaxprocs(0));
     fflush(stdout);
     return 0;
 }
@@ -140,32 +144,55 @@ static void test_set_gc_percent(void) {
     free_run(&r);
 }
 
-static void read_knobs(const char *gogc, const char *limit, int want_gogc, long long want_limit) {
-    char e1[64], e2[64];
+/* Runs the knobs child with GOGC and GOMEMLIMIT set (and extra, if not
+ * NULL, a third variable) and checks what it read, and its stderr: empty if
+ * want_err is NULL, else holding want_err. */
+static void read_knobs_env(const char *gogc, const char *limit, const char *extra, int want_gogc,
+                           long long want_limit, int want_procs, const char *want_err) {
+    char e1[160], e2[64];
     snprintf(e1, sizeof e1, "GOGC=%s", gogc);
     snprintf(e2, sizeof e2, "GOMEMLIMIT=%s", limit);
-    const char *env[] = {e1, e2, NULL};
+    const char *env[] = {e1, e2, extra, NULL};
     struct run r;
     run_self("knobs", env, &r);
     EXPECT_EQ(r.status, 0);
-    int g = 0;
+    int g = 0, procs = 0;
     long long l = 0;
     const char *p = strstr(r.out, "gogc=");
     REQUIRE_TRUE(p != NULL);
-    sscanf(p, "gogc=%d limit=%lld", &g, &l);
+    sscanf(p, "gogc=%d limit=%lld procs=%d", &g, &l, &procs);
     if (g != want_gogc || l != want_limit)
         FAILF("GOGC=%s GOMEMLIMIT=%s: read %d and %lld, want %d and %lld", gogc, limit, g, l,
               want_gogc, want_limit);
-    if (r.err[0]) FAILF("GOGC=%s GOMEMLIMIT=%s: not silent: %s", gogc, limit, r.err);
+    if (want_procs > 0 && procs != want_procs)
+        FAILF("%s: GOMAXPROCS %d, want %d", extra, procs, want_procs);
+    if (!want_err && r.err[0])
+        FAILF("GOGC=%s GOMEMLIMIT=%s %s: not silent: %s", gogc, limit, extra ? extra : "", r.err);
+    if (want_err && !strstr(r.err, want_err))
+        FAILF("GOGC=%s GOMEMLIMIT=%s %s: no \"%s\" on stderr:\n%s", gogc, limit, extra ? extra : "",
+              want_err, r.err);
     free_run(&r);
 }
 
+static void read_knobs(const char *gogc, const char *limit, int want_gogc, long long want_limit) {
+    read_knobs_env(gogc, limit, NULL, want_gogc, want_limit, 0, NULL);
+}
+
+/* A GOGC value Go ignores: 100, and the value named on stderr. */
+static void ignored_gogc(const char *gogc) {
+    char want[200];
+    snprintf(want, sizeof want,
+             "gcrt: ignoring GOGC=%s: not \"off\" or a decimal integer; GOGC is 100 (as in Go)\n",
+             gogc);
+    read_knobs_env(gogc, "", NULL, 100, INT64_MAX, 0, want);
+}
+
 static void test_gogc_values(void) {
-    read_knobs("abc", "", 100, INT64_MAX);
-    read_knobs("100%", "", 100, INT64_MAX);
+    ignored_gogc("abc");
+    ignored_gogc("100%");
     read_knobs("", "", 100, INT64_MAX);
-    read_knobs("+50", "", 100, INT64_MAX);
-    read_knobs("99999999999", "", 100, INT64_MAX);
+    ignored_gogc("+50");
+    ignored_gogc("99999999999");
     read_knobs("50", "", 50, INT64_MAX);
     read_knobs("off", "", -1, INT64_MAX);
     read_knobs("-5", "", -1, INT64_MAX);
@@ -174,6 +201,50 @@ static void test_gogc_values(void) {
     read_knobs("100", "12345", 100, 12345);
     read_knobs("100", "12345B", 100, 12345);
     read_knobs("100", "off", 100, INT64_MAX);
+    /* A long value is cut to 64 bytes in the message. */
+    char big[101], want[120];
+    memset(big, '7', 100);
+    big[0] = 'x';
+    big[100] = 0;
+    snprintf(want, sizeof want, "gcrt: ignoring GOGC=%.64s...: not", big);
+    read_knobs_env(big, "", NULL, 100, INT64_MAX, 0, want);
+}
+
+/* GODEBUG and GOMAXPROCS values Go ignores silently are named on stderr;
+ * the settings still take Go's defaults. */
+static void test_ignored_settings_named(void) {
+    read_knobs_env("100", "", "GODEBUG=gctrace=yes", 100, INT64_MAX, 0,
+                   "gcrt: ignoring GODEBUG setting gctrace=yes: its value is not a decimal "
+                   "integer (Go ignores it too)\n");
+    read_knobs_env("100", "", "GODEBUG=foo=1,scavtrace=1x,gccheckmark", 100, INT64_MAX, 0,
+                   "gcrt: ignoring GODEBUG setting scavtrace=1x: its value is not a decimal "
+                   "integer (Go ignores it too), and 1 more such setting\n");
+    /* Names gcrt does not know are Go's or another program's: silent. */
+    read_knobs_env("100", "", "GODEBUG=http2debug=1,foo", 100, INT64_MAX, 0, NULL);
+    /* The CPU count as the runtime counts it (its affinity mask): the
+     * GOMAXPROCS of a child without the variable (run_self passes on the
+     * test's environment, where ctest may have set it). */
+    const char *unset[] = {"GOMAXPROCS=", NULL};
+    struct run r;
+    run_self("knobs", unset, &r);
+    int ncpu = 0;
+    const char *p = strstr(r.out, "procs=");
+    REQUIRE_TRUE(p != NULL && sscanf(p, "procs=%d", &ncpu) == 1 && ncpu > 0);
+    free_run(&r);
+    char want[160];
+    snprintf(want, sizeof want,
+             "gcrt: ignoring GOMAXPROCS=abc: not a positive decimal integer; GOMAXPROCS is %d, "
+             "the CPU count (as in Go)\n",
+             ncpu);
+    read_knobs_env("100", "", "GOMAXPROCS=abc", 100, INT64_MAX, ncpu, want);
+    read_knobs_env("100", "", "GOMAXPROCS=0", 100, INT64_MAX, ncpu,
+                   "gcrt: ignoring GOMAXPROCS=0: not a positive");
+    read_knobs_env("100", "", "GOMAXPROCS=+3", 100, INT64_MAX, ncpu,
+                   "gcrt: ignoring GOMAXPROCS=+3: not a positive");
+    read_knobs_env("100", "", "GOMAXPROCS=3", 100, INT64_MAX, 3, NULL);
+    read_knobs_env("100", "", "GOMAXPROCS=1025", 100, INT64_MAX, 1024,
+                   "gcrt: ignoring GOMAXPROCS=1025: more than gcrt's 1024 Ps; GOMAXPROCS is "
+                   "1024\n");
 }
 
 static void malformed_limit(const char *value) {
@@ -209,6 +280,7 @@ int main(int argc, char **argv) {
     RUN(test_gogc_off);
     RUN(test_set_gc_percent);
     RUN(test_gogc_values);
+    RUN(test_ignored_settings_named);
     RUN(test_malformed_memlimit);
     return th_summary();
 }

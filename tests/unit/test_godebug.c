@@ -1,27 +1,43 @@
 /* test_godebug.c - GODEBUG and byte-count parsing with Go's rules. */
+#include <string.h>
+
 #include "godebug.h"
 #include "harness.h"
 
 static void test_godebug(void) {
     struct gcrt_debug_vars d;
-    EXPECT_EQ(gcrt__godebug_parse(&d, NULL), 0);
+    EXPECT_EQ(gcrt__godebug_parse(&d, NULL, NULL), 0);
     EXPECT_EQ(d.madvdontneed, 1);
     EXPECT_EQ(d.gctrace, 0);
     EXPECT_EQ(d.memprofilerate, -1);
-    EXPECT_EQ(gcrt__godebug_parse(&d, "gctrace=1,madvdontneed=0"), 0);
+    struct gcrt_godebug_bad bad;
+    EXPECT_EQ(gcrt__godebug_parse(&d, "gctrace=1,madvdontneed=0", &bad), 0);
+    EXPECT_EQ(bad.count, 0);
     EXPECT_EQ(d.gctrace, 1);
     EXPECT_EQ(d.madvdontneed, 0);
-    /* Unknown names are ignored and counted; bad values keep the default. */
-    EXPECT_EQ(gcrt__godebug_parse(&d, "foo=1,gctrace=x,scavtrace=1,bare"), 2);
+    /* Unknown names are ignored and counted; bad values keep the default,
+     * and the known names' bad settings are reported (the first, and how
+     * many): a value that is not a decimal integer, or none. */
+    EXPECT_EQ(gcrt__godebug_parse(&d, "foo=1,gctrace=x,scavtrace=1,bare,gccheckmark", &bad), 2);
     EXPECT_EQ(d.gctrace, 0);
     EXPECT_EQ(d.scavtrace, 1);
-    EXPECT_EQ(gcrt__godebug_parse(&d, "gccheckmark=1,gcstoptheworld=2,memprofilerate=1"), 0);
+    EXPECT_EQ(d.gccheckmark, 0);
+    EXPECT_EQ(bad.count, 2);
+    EXPECT_TRUE(bad.first_len == 9 && memcmp(bad.first, "gctrace=x", 9) == 0);
+    EXPECT_EQ(gcrt__godebug_parse(&d, "foo=x,gctrace=2", &bad), 1); /* unknown: not bad */
+    EXPECT_EQ(bad.count, 0);
+    EXPECT_EQ(gcrt__godebug_parse(&d, "gctrace=,scavtrace=1x", &bad), 0);
+    EXPECT_EQ(bad.count, 2);
+    EXPECT_TRUE(bad.first_len == 8 && memcmp(bad.first, "gctrace=", 8) == 0);
+    EXPECT_EQ(gcrt__godebug_parse(&d, "gccheckmark=1,gcstoptheworld=2,memprofilerate=1", NULL), 0);
     EXPECT_EQ(d.gccheckmark, 1);
     EXPECT_EQ(d.gcstoptheworld, 2);
     EXPECT_EQ(d.memprofilerate, 1);
-    EXPECT_EQ(gcrt__godebug_parse(&d, "gctrace=99999999999"), 0); /* overflow: default */
+    EXPECT_EQ(gcrt__godebug_parse(&d, "gctrace=99999999999", &bad), 0); /* overflow: default */
     EXPECT_EQ(d.gctrace, 0);
-    EXPECT_EQ(gcrt__godebug_parse(&d, ",,gctrace=2,"), 0);
+    EXPECT_EQ(bad.count, 1);
+    EXPECT_EQ(gcrt__godebug_parse(&d, ",,gctrace=2,", &bad), 0);
+    EXPECT_EQ(bad.count, 0);
     EXPECT_EQ(d.gctrace, 2);
 }
 

@@ -57,10 +57,18 @@ static void test_parse_gogc(void) {
         {"-", 0}, /* Go's atoi64 accepts a lone sign as 0 */
     };
     for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
-        int32_t got = gcrt__pacer_parse_gogc(t[i].s);
+        bool ignored = true;
+        int32_t got = gcrt__pacer_parse_gogc(t[i].s, &ignored);
         if (got != t[i].want) FAILF("GOGC=\"%s\": got %d, want %d", t[i].s, got, t[i].want);
+        /* Set and not used: every 100 here but "100" itself and "". */
+        bool want_ignored = t[i].want == 100 && strcmp(t[i].s, "100") != 0 && t[i].s[0] != 0;
+        if (ignored != want_ignored)
+            FAILF("GOGC=\"%s\": ignored %d, want %d", t[i].s, ignored, want_ignored);
     }
-    EXPECT_EQ(gcrt__pacer_parse_gogc(NULL), 100);
+    bool ignored = true;
+    EXPECT_EQ(gcrt__pacer_parse_gogc(NULL, &ignored), 100);
+    EXPECT_FALSE(ignored);
+    EXPECT_EQ(gcrt__pacer_parse_gogc("abc", NULL), 100);
 }
 
 static void test_parse_gomemlimit(void) {
