@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <link.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -442,23 +443,49 @@ static void roots_add(gcrt_roots_t *r, uintptr_t lo, uintptr_t hi) {
 extern char __start_gcrt_noscan_data[] __attribute__((visibility("hidden")));
 extern char __stop_gcrt_noscan_data[] __attribute__((visibility("hidden")));
 
+/* [lo, hi) less [xlo, xhi), in up to two pieces. */
+static void roots_add_except(gcrt_roots_t *r, uintptr_t lo, uintptr_t hi, uintptr_t xlo,
+                             uintptr_t xhi) {
+    if (xlo >= xhi || xhi <= lo || xlo >= hi) {
+        if (lo < hi) roots_add(r, lo, hi);
+        return;
+    }
+    if (xlo > lo) roots_add(r, lo, xlo);
+    if (hi > xhi) roots_add(r, xhi, hi);
+}
+
 static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     gcrt_roots_t *r = arg;
     (void)size;
     uintptr_t ns_lo = (uintptr_t)__start_gcrt_noscan_data,
               ns_hi = (uintptr_t)__stop_gcrt_noscan_data;
+    /* The part of a writable segment that the loader made read-only once
+     * it had relocated it (PT_GNU_RELRO: .data.rel.ro, .got, .dynamic...):
+     * it holds the addresses of symbols, and a program cannot store heap
+     * pointers there. The loader protects whole pages, from the start's
+     * page to the last page that ends inside it (glibc's
+     * _dl_protect_relro); the rest of that last page stays writable. */
+    uintptr_t ro_lo = 0, ro_hi = 0, page_mask = (uintptr_t)getauxval(AT_PAGESZ) - 1;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_GNU_RELRO || page_mask + 1 < 2) continue;
+        ro_lo = (info->dlpi_addr + ph->p_vaddr) & ~page_mask;
+        ro_hi = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~page_mask;
+    }
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        /* Read-only after relocation: not scanned (the RELRO part always
+         * comes first in the segment). */
+        if (ro_lo < ro_hi && ro_lo <= lo && ro_hi > lo) lo = ro_hi < hi ? ro_hi : hi;
         if (ns_lo < ns_hi && ns_lo >= lo && ns_hi <= hi) {
             /* The runtime's own segment: without its GCRT_NOSCAN_DATA
              * tables (runtime.h). */
-            if (ns_lo > lo) roots_add(r, lo, ns_lo);
-            if (hi > ns_hi) roots_add(r, ns_hi, hi);
+            roots_add_except(r, lo, hi, ns_lo, ns_hi);
             continue;
         }
-        roots_add(r, lo, hi);
+        if (lo < hi) roots_add(r, lo, hi);
     }
     return 0;
 }
