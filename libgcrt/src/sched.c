@@ -69,7 +69,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-gcrt_schedt_t gcrt__sched = {.lock = GCRT_LOCK_INIT(GCRT_RANK_SCHED)};
+/* Not a GC root (GCRT_NOSCAN_DATA): its Gs, Ms and Ps are the runtime's
+ * own memory (gcrt__os_alloc), whose pointers into the heap (a G's
+ * argument, say) the collector finds through allg. */
+GCRT_NOSCAN_DATA gcrt_schedt_t gcrt__sched = {.lock = GCRT_LOCK_INIT(GCRT_RANK_SCHED)};
 gcrt_g_t *gcrt__allg;
 
 static const char *const wait_reason_strings[GCRT_WAIT_COUNT] = {

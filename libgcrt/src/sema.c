@@ -36,7 +36,9 @@ struct semroot {
     gcrt_sudog_t *head; /* one head sudog per waited-on address */
 } GCRT_ALIGNED(GCRT_CACHELINE);
 
-static struct semroot semtab[SEMTAB_SIZE] = {
+/* Not a GC root (GCRT_NOSCAN_DATA): the sudogs it links live on their
+ * waiters' stacks, which are scanned. */
+static GCRT_NOSCAN_DATA struct semroot semtab[SEMTAB_SIZE] = {
     [0 ... SEMTAB_SIZE - 1] = {.lock = GCRT_LOCK_INIT(GCRT_RANK_SEMA)},
 };
 
