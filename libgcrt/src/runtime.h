@@ -21,9 +21,10 @@
  * with __start_gcrt_nopreempt_text / __stop_gcrt_nopreempt_text. */
 #define GCRT_NOPREEMPT __attribute__((section("gcrt_nopreempt_text")))
 /* The runtime's own large tables that never hold a pointer into the GC
- * heap (span lists, mark workers' state, statistics): their section is cut
- * out of the writable segment the root scan copies with the world stopped
- * (mgcmark.c; 54 KiB of the library's 87). Brackets:
+ * heap (span lists, mark workers' state, statistics, the scheduler's and
+ * the semaphores' tables): their section is cut out of the writable
+ * segment the root scan copies with the world stopped (mgcmark.c; 79 KiB
+ * of the library's 91). Brackets:
  * __start_gcrt_noscan_data / __stop_gcrt_noscan_data. */
 #define GCRT_NOSCAN_DATA __attribute__((section("gcrt_noscan_data")))
 #define GCRT_NORETURN    __attribute__((noreturn))
