@@ -30,13 +30,13 @@ static const struct {
 };
 
 int gcrt__go_atoi32(const char *s, size_t n, int32_t *out) {
+    if (n == 0) return 0;
     int neg = 0;
-    if (n > 0 && s[0] == '-') {
+    if (s[0] == '-') { /* a lone "-" is 0, as Go's atoi64 reads it */
         neg = 1;
         s++;
         n--;
     }
-    if (n == 0) return 0;
     int64_t v = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return 0;

@@ -40,8 +40,9 @@ int gcrt__godebug_parse(struct gcrt_debug_vars *d, const char *s, struct gcrt_go
  * each known name's setting it ignores (the value Go ignores silently). */
 void gcrt__godebug_init(void);
 
-/* Go's atoi32: an optional '-', then decimal digits only, fitting int32.
- * Returns 1 and stores it, or 0. */
+/* Go's atoi32 (runtime/string.go): not empty, an optional '-', then
+ * decimal digits only (none after the sign reads as 0), fitting int32.
+ * Returns 1 and stores it, or 0. GOGC, GOMAXPROCS, GODEBUG values. */
 int gcrt__go_atoi32(const char *s, size_t n, int32_t *out);
 
 /* Start-up warning about an environment setting that is ignored: "gcrt:

@@ -39,33 +39,11 @@ static int64_t go_sub(int64_t a, int64_t b) {
 
 /* ---- environment ---------------------------------------------------- */
 
-/* Go's atoi64: optional '-', then digits (none at all is 0, as in Go). */
-static bool go_atoi64(const char *s, int64_t *out) {
-    if (!s || !*s) return false;
-    bool neg = false;
-    if (*s == '-') {
-        neg = true;
-        s++;
-    }
-    uint64_t un = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9') return false;
-        if (un > UINT64_MAX / 10) return false;
-        uint64_t un1 = un * 10 + (uint64_t)(*s - '0');
-        if (un1 < un * 10) return false;
-        un = un1;
-    }
-    if (!neg && un > (uint64_t)INT64_MAX) return false;
-    if (neg && un > (uint64_t)INT64_MAX + 1) return false;
-    *out = neg ? (int64_t)(0 - un) : (int64_t)un;
-    return true;
-}
-
 int32_t gcrt__pacer_parse_gogc(const char *s, bool *ignored) {
     if (ignored) *ignored = false;
     if (s && strcmp(s, "off") == 0) return -1;
-    int64_t n;
-    if (go_atoi64(s, &n) && n >= INT32_MIN && n <= INT32_MAX) return (int32_t)n;
+    int32_t n;
+    if (s && gcrt__go_atoi32(s, strlen(s), &n)) return n;
     if (ignored) *ignored = s && *s;
     return 100;
 }

@@ -39,6 +39,10 @@ static void test_godebug(void) {
     EXPECT_EQ(gcrt__godebug_parse(&d, ",,gctrace=2,", &bad), 0);
     EXPECT_EQ(bad.count, 0);
     EXPECT_EQ(d.gctrace, 2);
+    /* Go's atoi32 reads a lone "-" as 0. */
+    EXPECT_EQ(gcrt__godebug_parse(&d, "madvdontneed=-", &bad), 0);
+    EXPECT_EQ(d.madvdontneed, 0);
+    EXPECT_EQ(bad.count, 0);
 }
 
 static void test_byte_count(void) {
