@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Long stress runs (not part of tools/test.sh): the stress tests at a larger
-# scale. Override with GCRT_STRESS_OPS / GCRT_STRESS_THREADS / GCRT_STRESS_PHASES.
+# scale. Override with GCRT_STRESS_OPS / GCRT_STRESS_THREADS / GCRT_STRESS_PHASES
+# (and GCRT_STRESS_ROUNDS: test_sched_stress's ping-pong round trips, default 20000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh
