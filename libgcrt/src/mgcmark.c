@@ -465,19 +465,19 @@ static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg) {
      * pointers there. The loader protects whole pages, from the start's
      * page to the last page that ends inside it (glibc's
      * _dl_protect_relro); the rest of that last page stays writable. */
-    uintptr_t ro_lo = 0, ro_hi = 0, page_mask = (uintptr_t)getauxval(AT_PAGESZ) - 1;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
+    uintptr_t ro_lo = 0, ro_hi = 0, page = (uintptr_t)getauxval(AT_PAGESZ);
+    for (int i = 0; page != 0 && i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_GNU_RELRO || page_mask + 1 < 2) continue;
-        ro_lo = (info->dlpi_addr + ph->p_vaddr) & ~page_mask;
-        ro_hi = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~page_mask;
+        if (ph->p_type != PT_GNU_RELRO) continue;
+        ro_lo = (info->dlpi_addr + ph->p_vaddr) & ~(page - 1);
+        ro_hi = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(page - 1);
     }
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-        /* Read-only after relocation: not scanned (the RELRO part always
-         * comes first in the segment). */
+        /* Read-only after relocation: not scanned. RELRO is the start of
+         * the writable segment, or (lld) a segment of its own. */
         if (ro_lo < ro_hi && ro_lo <= lo && ro_hi > lo) lo = ro_hi < hi ? ro_hi : hi;
         if (ns_lo < ns_hi && ns_lo >= lo && ns_hi <= hi) {
             /* The runtime's own segment: without its GCRT_NOSCAN_DATA
