@@ -40,6 +40,8 @@ set(GCRT_TEST_ENV_test_scavenge_held "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_sweep_pace "GOGC=off")
 # One P, and this test's thread runs on it: the fractional share is its own.
 set(GCRT_TEST_ENV_test_gc_fractional "GOMAXPROCS=1;GOGC=100")
+# Two Ps, one of them free: the thread still marks its own P's share.
+set(GCRT_TEST_ENV_test_gc_fractional_free "GOMAXPROCS=2;GOGC=100")
 # Two Ps: this test's thread on one, the idle mark worker on the other.
 # Alone: it watches which CPUs threads run on. Beside other tests (ctest
 # -j2) its 'stays' case saw a move in all three tries once (2026-12-01;
@@ -51,6 +53,7 @@ set(GCRT_TEST_SERIAL_test_gc_worker_cpu ON)
 foreach(t test_gc test_gc_large test_gc_regress test_gc_roots test_gctrace test_gc_checkmark
           test_gc_knobs test_gc_memlimit test_gc_pacing test_gc_trace test_gc_trace_order
           test_gc_graph test_gc_assist_credit test_gc_sweep_pace test_gc_fractional
+          test_gc_fractional_free
           test_gc_worker_cpu test_gc_free_marked test_gc_scan_alloc test_stw_altstack
           test_pool_unscanned test_finalizer_freeslot test_memstats_consistent test_memstats_snapshot
           test_gc_cpu_fraction test_gc_memlimit_stacks test_scavenge_limit_nonheap

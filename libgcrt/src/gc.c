@@ -1394,9 +1394,11 @@ void gcrt_keep_alive(const void *p) {
  * policy; mark_plan, its per-cycle inputs):
  *  - the first pacer.dedicated_workers mark at full speed (dedicated);
  *  - the next one, when the pacer asks for a fractional share (GOMAXPROCS
- *    1-3 and 6), marks while its CPU time since mark start is below
- *    goal x procs x elapsed (fractional), else as an idle worker if a P is
- *    free, else sleeps until it is behind again (bounded naps);
+ *    1-3 and 6), marks the share of the Ps nobody runs on while its CPU
+ *    time since mark start is below goal x free Ps x elapsed (fractional;
+ *    the program's threads mark their own Ps' share: mutator_fractional),
+ *    else as an idle worker if a P is free, else sleeps until it is behind
+ *    again (bounded naps);
  *  - the rest mark at full speed while a P nobody runs on is free (idle),
  *    at most pacer.max_idle_workers at once, else poll for one.
  * "Nobody runs on": GOMAXPROCS minus the scheduler Ps running goroutines
@@ -1408,12 +1410,16 @@ void gcrt_keep_alive(const void *p) {
  * idle figure and the CPU limiter's idle time. */
 #define MAX_WORKERS 64
 enum { WORKER_SLICE = 64 << 10 };
+/* A program thread's fractional slice: smaller, as it delays the program's
+ * own work (a request being served): ~10-25 µs. */
+enum { MUTATOR_SLICE = 16 << 10 };
 static int64_t worker_moves; /* fractional/idle workers that left a program CPU */
 static GCRT_NOSCAN_DATA struct worker {
     gcrt_gcwork_t w;
     int idx;
     pthread_t thread;
     int64_t ns[GCRT_WORKER_NMODES]; /* CPU marked per mode this cycle; atomic */
+    int64_t mutator_ns;             /* of ns[FRACTIONAL], what program threads marked; atomic */
     /* step_aside: the CPUs it had before it narrowed them this mark, the
      * narrowed set, and when. */
     cpu_set_t home, narrow;
@@ -1452,13 +1458,13 @@ static int32_t busy_ps(void) {
 }
 
 /* A fractional slice on an allocating program thread (called at its
- * allocation slow path while marking): when the program runs on every P
- * the fractional worker could use, the thread marks the worker's share
- * itself, one bounded slice (WORKER_SLICE of scan work, tens of µs) per
- * refill, as Go runs its fractional worker on a goroutine's P; the worker
- * thread, one runnable thread more than there are CPUs, then stays asleep
- * (gcrt__pacer_worker_mode). The CPU counts as the fractional worker's
- * (gctrace's background figure) and earns background credit. */
+ * allocation slow path while marking): Go runs its fractional worker on
+ * every P below the per-P goal, the program's Ps included, so the thread
+ * marks its P's share itself, one bounded slice (MUTATOR_SLICE of scan
+ * work) per refill while it is behind (gcrt__pacer_mutator_fractional);
+ * the worker thread marks the free Ps' share (gcrt__pacer_worker_mode). The
+ * CPU counts as the fractional worker's (gctrace's background figure) and
+ * earns background credit. */
 static void mutator_fractional(gcrt_mcache_t *c) {
     uint64_t gb = gcrt_load_relaxed(&mplan.fractional_goal_bits);
     if (gb == 0) return; /* no fractional goal this cycle (or 0.0) */
@@ -1471,16 +1477,23 @@ static void mutator_fractional(gcrt_mcache_t *c) {
     int nw = gcrt_load_acquire(&nworkers);
     if (pl.dedicated >= nw) return;
     struct worker *fw = &workers[pl.dedicated]; /* the fractional worker */
-    if (!gcrt__pacer_mutator_fractional(
-            &pl, gcrt__nanotime(), gcrt_load_relaxed(&fw->ns[GCRT_WORKER_FRACTIONAL]), busy_ps()))
+    if (c->frac_mark != pl.mark_start_ns) {
+        c->frac_mark = pl.mark_start_ns;
+        c->frac_ns = 0;
+    }
+    if (!gcrt__pacer_mutator_fractional(&pl, gcrt__nanotime(),
+                                        gcrt_load_relaxed(&fw->ns[GCRT_WORKER_FRACTIONAL]),
+                                        c->frac_ns, busy_ps()))
         return;
     int64_t cpu0 = gcrt__thread_cputime(), n = 0;
     int marking = mark_enter();
-    if (marking) n = gcrt__gc_drain(&c->gcw, WORKER_SLICE);
+    if (marking) n = gcrt__gc_drain(&c->gcw, MUTATOR_SLICE);
     mark_exit(c, marking);
     int64_t d = gcrt__thread_cputime() - cpu0;
     if (d > 0) {
+        c->frac_ns += d;
         gcrt_xadd(&fw->ns[GCRT_WORKER_FRACTIONAL], d);
+        gcrt_xadd(&fw->mutator_ns, d);
         gcrt_xadd_relaxed(&mutator_fractional_ns, d);
     }
     if (n > 0) gcrt__gc_bg_credit_add(n);
@@ -1701,6 +1714,8 @@ static int32_t worker_decide(struct worker *wk, const struct gcrt_mark_plan *pl,
             .fractional_on = mode != GCRT_WORKER_FRACTIONAL && gcrt_load_relaxed(&fractional_on),
             .idle_workers = idle - (mode == GCRT_WORKER_IDLE),
         };
+        v.own_fractional_ns = v.fractional_ns - gcrt_load_relaxed(&wk->mutator_ns);
+        if (v.own_fractional_ns < 0) v.own_fractional_ns = 0;
         int32_t next = gcrt__pacer_worker_mode(pl, &v, sleep_ns);
         if (next == GCRT_WORKER_IDLE && mode != GCRT_WORKER_IDLE &&
             !gcrt_cas(&idle_running, &idle, idle + 1))
@@ -1887,9 +1902,11 @@ void gcrt__gc_workers_start(void) {
  * zeroed at the start of a cycle, before they run. */
 void gcrt__gc_workers_cpu_mark(void) {
     int nw = gcrt_load_acquire(&nworkers);
-    for (int i = 0; i < nw; i++)
+    for (int i = 0; i < nw; i++) {
         for (int m = 0; m < GCRT_WORKER_NMODES; m++)
             gcrt_store_relaxed(&workers[i].ns[m], (int64_t)0);
+        gcrt_store_relaxed(&workers[i].mutator_ns, (int64_t)0);
+    }
 }
 
 void gcrt__gc_workers_cpu_take(int64_t *dedicated, int64_t *fractional, int64_t *idle) {

@@ -60,6 +60,8 @@ typedef struct gcrt_mcache {
     int64_t assist_credit; /* bytes this P may allocate before it must assist */
     uint32_t refills;      /* span refills (trigger refresh pacing) */
     int32_t cpu;           /* 1 + the CPU of the owner's last refill, 0 unknown; relaxed (gc.c) */
+    int64_t frac_ns;       /* CPU this P marked as fractional since frac_mark (gc.c) */
+    int64_t frac_mark;     /* the mark start frac_ns counts from (gc.c) */
     gcrt_pstats_t stats;
     struct gcrt_mcache *alllink; /* all mcaches (memstats) */
 } gcrt_mcache_t;

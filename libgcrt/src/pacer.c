@@ -351,13 +351,6 @@ int64_t gcrt__pacer_assist_work(const struct gcrt_pacer *p, int64_t debt_bytes,
     return work;
 }
 
-bool gcrt__pacer_fractional_wanted(const struct gcrt_pacer *p, int64_t now_ns,
-                                   int64_t p_fractional_ns) {
-    if (p->fractional_utilization_goal == 0) return false;
-    int64_t delta = now_ns - p->mark_start_ns;
-    return !(delta > 0 && (double)p_fractional_ns / (double)delta > p->fractional_utilization_goal);
-}
-
 /* ---- background mark worker scheduling ------------------------------- */
 
 struct gcrt_mark_plan gcrt__pacer_mark_plan(const struct gcrt_pacer *p, int32_t procs) {
@@ -372,11 +365,15 @@ struct gcrt_mark_plan gcrt__pacer_mark_plan(const struct gcrt_pacer *p, int32_t 
 }
 
 bool gcrt__pacer_mutator_fractional(const struct gcrt_mark_plan *plan, int64_t now_ns,
-                                    int64_t fractional_ns, int32_t busy_ps) {
-    if (plan->fractional_goal <= 0 || busy_ps + plan->dedicated < plan->procs) return false;
+                                    int64_t fractional_ns, int64_t own_ns, int32_t busy_ps) {
+    if (plan->fractional_goal <= 0) return false;
     int64_t delta = now_ns - plan->mark_start_ns;
-    if (delta < 0) delta = 0;
-    return (double)fractional_ns < plan->fractional_goal * (double)plan->procs * (double)delta;
+    if (delta <= 0) return true; /* Go: only a positive delta can be over */
+    double d = (double)delta;
+    if ((double)fractional_ns > plan->fractional_goal * (double)plan->procs * d) return false;
+    /* With a P free the worker thread marks its share, and this thread
+     * only its own P's; with none free the threads share the whole. */
+    return busy_ps + plan->dedicated >= plan->procs || (double)own_ns <= plan->fractional_goal * d;
 }
 
 int32_t gcrt__pacer_free_ps(const struct gcrt_mark_plan *plan, int32_t busy_ps,
@@ -398,24 +395,37 @@ int32_t gcrt__pacer_worker_mode(const struct gcrt_mark_plan *plan, const struct 
     bool idle_ok = v->idle_workers < plan->max_idle && v->idle_workers < free_ps;
 
     if (has_fractional && v->worker == dedicated) {
-        /* The fractional worker: all Ps' share, goal x procs CPUs. Go
-         * starts it when its P is under the goal and stops it at 1.2 x the
-         * goal (hysteresis: fewer switches). */
-        double goal = plan->fractional_goal * (double)plan->procs;
+        /* The fractional worker. Go runs one on every P that is below the
+         * per-P goal, the program's Ps included; gcrt's program threads
+         * mark their own P's share at their allocations
+         * (gcrt__pacer_mutator_fractional), and this thread marks the share
+         * of the Ps nobody runs on: goal x free Ps of its own CPU, within
+         * goal x procs for all fractional marking together. With no P free
+         * it is the backstop for threads that stopped allocating: it marks
+         * while all fractional marking together is below the lag x goal x
+         * procs. Go starts a fractional worker when its P is under the goal
+         * and stops it at 1.2 x the goal (hysteresis: fewer switches). */
+        int32_t free = plan->procs - v->busy_ps - plan->dedicated;
+        double all = plan->fractional_goal * (double)plan->procs; /* CPUs */
         int64_t delta = v->now_ns - plan->mark_start_ns;
         if (delta < 0) delta = 0;
-        /* No P free for it: the program's threads mark its share at their
-         * allocations (gcrt__pacer_mutator_fractional); it marks only when
-         * they fall behind by more than the lag. */
-        double line = v->busy_ps + plan->dedicated >= plan->procs ? GCRT_WORKER_MUTATOR_LAG : 1.0;
-        double limit = goal * line * (double)delta;
-        if (v->prev_mode == GCRT_WORKER_FRACTIONAL) limit *= GCRT_WORKER_FRACTIONAL_EXIT;
-        if ((double)v->fractional_ns <= limit) return GCRT_WORKER_FRACTIONAL;
+        /* How far ahead of its line it is, in ns of mark time: the time at
+         * which its marking would be on the line, minus now. */
+        double ahead;
+        if (free > 0) {
+            double a = (double)v->own_fractional_ns / (plan->fractional_goal * (double)free);
+            double b = (double)v->fractional_ns / all;
+            ahead = (a > b ? a : b) - (double)delta;
+        } else {
+            ahead = (double)v->fractional_ns / (all * GCRT_WORKER_MUTATOR_LAG) - (double)delta;
+        }
+        /* Once marking it goes on up to 1.2 x the line. */
+        double slack = v->prev_mode == GCRT_WORKER_FRACTIONAL ? GCRT_WORKER_FRACTIONAL_EXIT : 1.0;
+        if (ahead + (double)delta <= slack * (double)delta) return GCRT_WORKER_FRACTIONAL;
         if (idle_ok) return GCRT_WORKER_IDLE;
         /* Ahead of the line: sleep until it is under it again. */
-        double until = (double)v->fractional_ns / (goal * line) - (double)delta;
-        int64_t s = until > (double)GCRT_WORKER_MAX_SLEEP_NS ? GCRT_WORKER_MAX_SLEEP_NS
-                                                             : (int64_t)until + 1;
+        int64_t s = ahead > (double)GCRT_WORKER_MAX_SLEEP_NS ? GCRT_WORKER_MAX_SLEEP_NS
+                                                             : (int64_t)ahead + 1;
         if (s < GCRT_WORKER_MIN_SLEEP_NS) s = GCRT_WORKER_MIN_SLEEP_NS;
         *sleep_ns = s;
         return GCRT_WORKER_SLEEP;

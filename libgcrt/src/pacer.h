@@ -185,20 +185,18 @@ void gcrt__pacer_update(struct gcrt_pacer *p, int64_t d_heap_live, int64_t d_hea
 int64_t gcrt__pacer_assist_work(const struct gcrt_pacer *p, int64_t debt_bytes,
                                 int64_t *credit_bytes);
 
-/* Whether a P that has spent p_fractional_ns in the fractional worker
- * since mark start is behind its goal and should run it now. */
-bool gcrt__pacer_fractional_wanted(const struct gcrt_pacer *p, int64_t now_ns,
-                                   int64_t p_fractional_ns);
-
 /* ---- background mark worker scheduling (Go: findRunnableGCWorker,
  * gcBgMarkWorker, pollFractionalWorkerExit, findrunnable's idle marking) --
  *
  * gcrt's workers are threads of their own, not goroutines on Ps: worker 0..
  * dedicated_workers-1 are the dedicated workers; the next one (when the
- * fractional goal is > 0) is the fractional worker, which marks while its
- * CPU time since mark start is below goal x procs x elapsed, and otherwise
- * marks as an idle worker if a P is free, or sleeps; the rest are idle
- * workers, which mark only while a P nobody runs on is free for them. */
+ * fractional goal is > 0) is the fractional worker; the rest are idle
+ * workers, which mark only while a P nobody runs on is free for them.
+ * Go runs a fractional worker on every P below the per-P fractional goal,
+ * the program's Ps included: gcrt's program threads mark their own P's
+ * share at their allocation slow path (gcrt__pacer_mutator_fractional), and
+ * the fractional worker thread marks the share of the free Ps, or, with
+ * none free, stands in for threads that stopped allocating. */
 enum {
     GCRT_WORKER_SLEEP = 0,  /* not marking: sleep *sleep_ns (-1: until woken) */
     GCRT_WORKER_DEDICATED,  /* gcMarkWorkerDedicatedMode */
@@ -219,13 +217,14 @@ struct gcrt_mark_plan gcrt__pacer_mark_plan(const struct gcrt_pacer *p, int32_t 
 
 /* What one worker sees when it decides (between two bounded slices). */
 struct gcrt_worker_view {
-    int32_t worker;        /* its index, 0.. */
-    int32_t prev_mode;     /* its mode in the slice just ended (GCRT_WORKER_*) */
-    int64_t now_ns;        /* monotonic */
-    int64_t fractional_ns; /* CPU it marked in fractional mode this cycle */
-    int32_t busy_ps;       /* Ps the program runs on (goroutines, attached threads) */
-    int32_t fractional_on; /* another worker is marking in fractional mode */
-    int32_t idle_workers;  /* other workers marking in idle mode now */
+    int32_t worker;            /* its index, 0.. */
+    int32_t prev_mode;         /* its mode in the slice just ended (GCRT_WORKER_*) */
+    int64_t now_ns;            /* monotonic */
+    int64_t fractional_ns;     /* fractional marking this cycle, worker and threads */
+    int32_t busy_ps;           /* Ps the program runs on (goroutines, attached threads) */
+    int32_t fractional_on;     /* another worker is marking in fractional mode */
+    int32_t idle_workers;      /* other workers marking in idle mode now */
+    int64_t own_fractional_ns; /* of fractional_ns, what this worker marked */
 };
 
 #define GCRT_WORKER_FRACTIONAL_EXIT  1.2        /* pollFractionalWorkerExit's slack */
@@ -235,20 +234,23 @@ struct gcrt_worker_view {
 #define GCRT_WORKER_IDLE_POLL_MAX_NS (10000000) /* ... the later ones less often */
 
 /* With no P free for the fractional worker (the program runs on every P
- * the dedicated workers leave), the program's threads do its share at
- * their allocation slow path, as Go runs its fractional worker on a
+ * the dedicated workers leave), the program's threads do the whole share
+ * at their allocation slow path, as Go runs its fractional worker on a
  * goroutine's P: no extra runnable thread then. The worker thread takes
  * over only when they fall below this fraction of the goal (threads that
  * stopped allocating). */
 #define GCRT_WORKER_MUTATOR_LAG 0.75
 
-/* Whether an allocating program thread should mark a fractional slice now:
- * the cycle has a fractional goal, no P is free for the fractional worker
- * (busy_ps + dedicated >= procs) and the fractional CPU so far
- * (fractional_ns, worker and threads together) is under goal x procs x
- * the time since mark start. */
+/* Whether an allocating program thread should mark a fractional slice now
+ * (Go's findRunnableGCWorker for the thread's P): the cycle has a
+ * fractional goal, all fractional marking so far (fractional_ns, worker
+ * and threads together) is under goal x procs x the time since mark start,
+ * and, when a P is free (busy_ps + dedicated < procs: the worker thread
+ * marks the free Ps' share), the thread's own fractional CPU since mark
+ * start (own_ns) is under goal x that time. With no P free the threads
+ * share the whole (one may stop allocating: a tree walk). */
 bool gcrt__pacer_mutator_fractional(const struct gcrt_mark_plan *plan, int64_t now_ns,
-                                    int64_t fractional_ns, int32_t busy_ps);
+                                    int64_t fractional_ns, int64_t own_ns, int32_t busy_ps);
 
 /* Free Ps for idle marking: procs minus the program's busy Ps, the
  * dedicated workers and a marking fractional worker (never < 0). */

@@ -350,22 +350,36 @@ static void test_workers(void) {
         EXPECT_EQ(p.dedicated_workers, t[i].procs);
         EXPECT_NEAR(p.fractional_utilization_goal, 0, 0);
     }
-    /* The fractional worker runs while its P is under the goal. */
+    /* A P runs the fractional worker while it is under the per-P goal
+     * (Go's findRunnableGCWorker), and a program thread standing for a P
+     * too, within the goal x procs of all fractional marking together. */
     gcrt__pacer_init(&p, 100, GCRT_PACER_NO_LIMIT);
     gcrt__pacer_start_cycle(&p, 1000000, 2, false, false, &no_mem);
-    EXPECT_TRUE(gcrt__pacer_fractional_wanted(&p, 1000000, 0));
-    EXPECT_TRUE(gcrt__pacer_fractional_wanted(&p, 2000000, 250000));
-    EXPECT_FALSE(gcrt__pacer_fractional_wanted(&p, 2000000, 250001));
+    struct gcrt_mark_plan pl = gcrt__pacer_mark_plan(&p, 2);
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 1000000, 0, 0, 1));
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 999999, 0, 0, 1));
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 2000000, 0, 250000, 1));
+    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 2000000, 0, 250001, 1));
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 2000000, 500000, 0, 1));
+    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 2000000, 500001, 0, 1));
     gcrt__pacer_start_cycle(&p, 0, 4, false, false, &no_mem);
-    EXPECT_FALSE(gcrt__pacer_fractional_wanted(&p, 1000, 0));
+    pl = gcrt__pacer_mark_plan(&p, 4);
+    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 1000, 0, 0, 1)); /* no fractional goal */
 }
 
 /* The worker scheduling policy (gc.c's mark workers), without clocks. */
+static int32_t mode_own(const struct gcrt_mark_plan *pl, int32_t worker, int32_t prev, int64_t now,
+                        int64_t frac_ns, int64_t own_ns, int32_t busy, int32_t frac_on,
+                        int32_t idle, int64_t *sleep_ns) {
+    struct gcrt_worker_view v = {worker, prev, now, frac_ns, busy, frac_on, idle, own_ns};
+    return gcrt__pacer_worker_mode(pl, &v, sleep_ns);
+}
+
+/* The same, with all fractional marking done by the worker itself. */
 static int32_t mode_of(const struct gcrt_mark_plan *pl, int32_t worker, int32_t prev, int64_t now,
                        int64_t frac_ns, int32_t busy, int32_t frac_on, int32_t idle,
                        int64_t *sleep_ns) {
-    struct gcrt_worker_view v = {worker, prev, now, frac_ns, busy, frac_on, idle};
-    return gcrt__pacer_worker_mode(pl, &v, sleep_ns);
+    return mode_own(pl, worker, prev, now, frac_ns, frac_ns, busy, frac_on, idle, sleep_ns);
 }
 
 static void test_worker_mode(void) {
@@ -384,14 +398,19 @@ static void test_worker_mode(void) {
     EXPECT_EQ(pl.dedicated, 0);
     EXPECT_EQ(pl.max_idle, 2);
     EXPECT_EQ(pl.mark_start_ns, 1000 * ms);
-    /* Behind its goal (4 ms marked of 0.5 x 10 ms): fractional. */
-    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 4 * ms, 1, 0, 0, &sl), F);
-    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 5 * ms, 1, 0, 0, &sl), F);
-    /* Ahead: with a P nobody uses (1 busy of 2) it marks as idle... */
-    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 5 * ms + 1, 1, 0, 0, &sl), I);
+    /* One P busy, one free: the program's thread marks its P's share (0.25)
+     * and the worker the free P's: behind its own 0.25 x 10 ms and the
+     * 0.5 x 10 ms of all fractional marking, it marks as fractional. */
+    EXPECT_EQ(mode_own(&pl, 0, S, 1010 * ms, 4 * ms, 2 * ms, 1, 0, 0, &sl), F);
+    EXPECT_EQ(mode_own(&pl, 0, S, 1010 * ms, 5 * ms, 2500 * 1000, 1, 0, 0, &sl), F);
+    /* Ahead of either line: with a P nobody uses it marks as idle... */
+    EXPECT_EQ(mode_own(&pl, 0, S, 1010 * ms, 4 * ms, 2500 * 1000 + 1, 1, 0, 0, &sl), I);
+    EXPECT_EQ(mode_own(&pl, 0, S, 1010 * ms, 5 * ms + 1, 0, 1, 0, 0, &sl), I);
     /* ... unless another worker holds the one idle slot: then it sleeps
-     * until it is behind again (6 ms / 0.5 - 10 ms). */
-    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 6 * ms, 1, 0, 1, &sl), S);
+     * until it is behind both again (3 ms / 0.25 - 10 ms; 6 ms / 0.5 - 10). */
+    EXPECT_EQ(mode_own(&pl, 0, S, 1010 * ms, 3 * ms, 3 * ms, 1, 0, 1, &sl), S);
+    EXPECT_EQ(sl, 2 * ms + 1);
+    EXPECT_EQ(mode_own(&pl, 0, S, 1010 * ms, 6 * ms, 0, 1, 0, 1, &sl), S);
     EXPECT_EQ(sl, 2 * ms + 1);
     /* Every P busy: the program's threads mark its share at their
      * allocations; the worker marks only below 0.75 of the goal (3.75 ms
@@ -408,18 +427,26 @@ static void test_worker_mode(void) {
     /* The nap is bounded: never longer than MAX, never shorter than MIN. */
     EXPECT_EQ(mode_of(&pl, 0, S, 1100 * ms, 100 * ms, 2, 0, 0, &sl), S);
     EXPECT_EQ(sl, GCRT_WORKER_MAX_SLEEP_NS);
-    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 5 * ms + 2, 1, 0, 1, &sl), S);
+    EXPECT_EQ(mode_of(&pl, 0, S, 1010 * ms, 2500 * 1000 + 2, 1, 0, 1, &sl), S);
     EXPECT_EQ(sl, GCRT_WORKER_MIN_SLEEP_NS);
-    /* Go's hysteresis: once running it stops only above 1.2 x the goal. */
-    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 6 * ms, 1, 0, 1, &sl), F);
-    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 6 * ms + 1, 1, 0, 1, &sl), S);
+    /* Go's hysteresis: once running it stops only above 1.2 x the goal;
+     * its nap is still to the goal itself (3.5 ms / 0.25 - 10 ms). */
+    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 3 * ms, 1, 0, 1, &sl), F);
+    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 3 * ms + 1, 1, 0, 1, &sl), S);
+    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 3500 * 1000, 1, 0, 1, &sl), S);
+    EXPECT_EQ(sl, 4 * ms + 1);
+    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 4500 * 1000, 2, 0, 0, &sl), F); /* no P free: x 0.75 */
+    EXPECT_EQ(mode_of(&pl, 0, F, 1010 * ms, 4500 * 1000 + 1, 2, 0, 0, &sl), S);
     /* What the program's threads see (gcrt__pacer_mutator_fractional): a
-     * slice while every P is busy and the share is behind the goal. */
-    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 5 * ms - 1, 2));
-    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 5 * ms, 2));
-    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 0, 1)); /* a free P: the worker's */
-    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 0, 5));
-    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 1000 * ms, 0, 2)); /* at mark start */
+     * slice while their own P and all fractional marking are behind. */
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 5 * ms - 1, 0, 1));
+    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 5 * ms + 1, 0, 1));
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 2500 * 1000, 2500 * 1000, 1));
+    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 2500 * 1000, 2500 * 1000 + 1, 1));
+    /* Every P busy: the threads share the whole (one may be in a loop that
+     * does not allocate), within goal x procs. */
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 4 * ms, 4 * ms, 2));
+    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 1010 * ms, 5 * ms + 1, 5 * ms + 1, 2));
     /* At mark start (no time elapsed) it starts marking at once. */
     EXPECT_EQ(mode_of(&pl, 0, S, 1000 * ms, 0, 2, 0, 0, &sl), F);
     EXPECT_EQ(mode_of(&pl, 0, S, 999 * ms, 0, 2, 0, 0, &sl), F);
@@ -446,9 +473,12 @@ static void test_worker_mode(void) {
     EXPECT_EQ(mode_of(&pl, 0, S, 100 * ms, 18 * ms, 1, 0, 0, &sl), F);
     EXPECT_EQ(mode_of(&pl, 0, S, 100 * ms, 19500 * 1000, 1, 0, 0, &sl), S);
     EXPECT_EQ(sl, 4 * ms + 1);
-    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 100 * ms, 24 * ms, 1));
-    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 100 * ms, 25 * ms, 1));
-    EXPECT_EQ(mode_of(&pl, 0, S, 100 * ms, 26 * ms, 0, 0, 0, &sl), I);
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 100 * ms, 24 * ms, 24 * ms, 1));
+    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 100 * ms, 25 * ms + 1, 25 * ms + 1, 1));
+    /* The program blocked: the one P is free, and the share is done
+     * (by the program's thread): the worker marks as idle. */
+    EXPECT_EQ(mode_own(&pl, 0, S, 100 * ms, 26 * ms, 0, 0, 0, 0, &sl), I);
+    EXPECT_EQ(mode_own(&pl, 0, S, 100 * ms, 24 * ms, 0, 0, 0, 0, &sl), F);
 
     /* GOMAXPROCS=4: worker 0 dedicated whatever it sees; no fractional
      * worker; workers 1-3 idle, with 4 - busy - 1 free Ps. */
@@ -465,13 +495,20 @@ static void test_worker_mode(void) {
     gcrt__pacer_start_cycle(&p, 0, 6, false, false, &no_mem);
     pl = gcrt__pacer_mark_plan(&p, 6);
     EXPECT_EQ(mode_of(&pl, 0, S, 10 * ms, 0, 6, 0, 0, &sl), D);
-    EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 5 * ms, 4, 0, 0, &sl), F);
+    /* 2 Ps free: the worker's share is 2 x 0.083. */
+    EXPECT_EQ(mode_own(&pl, 1, S, 12 * ms, 2 * ms, 2 * ms, 3, 0, 0, &sl), F);
+    EXPECT_EQ(mode_own(&pl, 1, S, 12 * ms, 2 * ms, 2 * ms + 1, 3, 0, 0, &sl), I);
     EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 6 * ms, 4, 0, 1, &sl), S);
     /* 5 busy + 1 dedicated fill the 6 Ps: the threads' share. */
     EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 3 * ms, 5, 0, 0, &sl), F);
     EXPECT_EQ(mode_of(&pl, 1, S, 10 * ms, 4 * ms, 5, 0, 0, &sl), S);
-    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 10 * ms, 4 * ms, 5));
-    EXPECT_FALSE(gcrt__pacer_mutator_fractional(&pl, 10 * ms, 4 * ms, 4));
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 10 * ms, 4 * ms, 0, 4));
+    EXPECT_FALSE(
+        gcrt__pacer_mutator_fractional(&pl, 10 * ms, 4 * ms, 1 * ms, 4)); /* 0.083 x 10 ms */
+    EXPECT_TRUE(gcrt__pacer_mutator_fractional(&pl, 10 * ms, 4 * ms, 1 * ms, 5)); /* none free */
+    /* 4 busy + 1 dedicated leave one P: the worker's share is its 0.083. */
+    EXPECT_EQ(mode_own(&pl, 1, S, 12 * ms, 3 * ms, 1 * ms, 4, 0, 0, &sl), F);
+    EXPECT_EQ(mode_own(&pl, 1, S, 12 * ms, 3 * ms, 1 * ms + 1, 4, 0, 0, &sl), I);
     EXPECT_EQ(mode_of(&pl, 2, S, 10 * ms, 0, 3, 1, 0, &sl), I); /* 6-3-1-1 = 1 free */
     EXPECT_EQ(mode_of(&pl, 2, S, 10 * ms, 0, 4, 1, 0, &sl), S);
 
