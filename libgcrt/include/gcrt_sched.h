@@ -41,7 +41,8 @@ extern "C" {
 /* ---- goroutines --------------------------------------------------------- */
 
 /* go fn(arg): starts a goroutine. Returns its id (> 0) or -errno (-ENOMEM:
- * no stack could be mapped). Records the caller's return address and
+ * no stack could be mapped; -ENOTSUP: in the child of a fork made after
+ * the scheduler started, which has none of its threads). Records the caller's return address and
  * goroutine id for "created by" in dumps. Callable from goroutines and
  * from attached threads; initialises the runtime if needed. */
 GCRT_API int64_t gcrt_go(void (*fn)(void *), void *arg);

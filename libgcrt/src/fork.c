@@ -34,7 +34,11 @@
  * and the background sweeper are not there. Allocation, gcrt_free,
  * gcrt_gc, MemStats, gcrt_free_os_memory and gctrace work. What the other
  * threads had cached (a span per size class) stays theirs: lost to the
- * child, not corrupted. The parent pays one stop-the-world per fork (and
+ * child, not corrupted. Goroutines, timers and finalizers need the
+ * scheduler's threads: in the child of a fork made after the scheduler
+ * started they do not run, and gcrt__fork_child_without_sched says so
+ * (gcrt_go returns -ENOTSUP) rather than leave the child waiting for them
+ * in silence. The parent pays one stop-the-world per fork (and
  * waits out a mark termination under way); posix_spawn and vfork do not
  * run fork handlers. */
 #include <pthread.h>
@@ -48,7 +52,9 @@
 #include "sched_internal.h"
 
 int gcrt__forked_child;
-int64_t gcrt__forks; /* forks prepared (tests) */
+int64_t gcrt__forks;            /* forks prepared (tests) */
+static int child_without_sched; /* the child of a fork made after the scheduler started */
+static uint32_t child_said;     /* GCRT_CHILD_* kinds already said on stderr; atomic */
 
 enum { FORK_MAX_LOCKS = GCRT_NUM_CACHE_CLASSES + 512 };
 static gcrt_lock_t *fork_locks[FORK_MAX_LOCKS];
@@ -157,6 +163,8 @@ static void fork_child(void) {
     if (!fork_held) return;
     fork_held = 0;
     gcrt_store_relaxed(&gcrt__forked_child, 1);
+    gcrt_store_relaxed(&child_without_sched, fork_stopped);
+    gcrt_store_relaxed(&child_said, 0u);
     gcrt_m_t *self = gcrt__tls_m;
     for (gcrt_m_t *m = gcrt__allm; m; m = m->alllink) {
         if (m == self) {
@@ -170,6 +178,20 @@ static void fork_child(void) {
         if (ms) gcrt_store_release(&ms->stwstate, (uint32_t)GCRT_MS_RUN);
     }
     fork_resume(1);
+}
+
+bool gcrt__fork_child_without_sched(unsigned kind) {
+    if (!gcrt_load_relaxed(&child_without_sched)) return false;
+    if (__atomic_fetch_or(&child_said, kind, __ATOMIC_RELAXED) & kind) return true;
+    const char *what = kind == GCRT_CHILD_GOROUTINES
+                           ? "goroutines do not run (gcrt_go returns -ENOTSUP)"
+                       : kind == GCRT_CHILD_TIMERS ? "timers do not fire"
+                                                   : "finalizers do not run";
+    gcrt__printf("gcrt: in the child of a fork made after the scheduler started, %s: the "
+                 "scheduler's threads are not in the child; it can allocate, collect and exec "
+                 "(README, \"fork\")\n",
+                 what);
+    return true;
 }
 
 void gcrt__fork_init(void) {

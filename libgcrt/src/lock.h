@@ -5,6 +5,7 @@
 #ifndef GCRT_LOCK_H
 #define GCRT_LOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Ranks, lowest first: take locks in this order. */
@@ -70,6 +71,12 @@ void gcrt__unlock_norank(gcrt_lock_t *l);
  * for the fork's prepare handler (gcrt__fork_add_lock). */
 extern int gcrt__forked_child;
 extern int64_t gcrt__forks;
+/* In the child of a fork made after the scheduler started, none of the
+ * scheduler's threads exist: goroutines would not run, timers not fire,
+ * finalizers not run. Returns whether this is such a child, and if so
+ * says so on stderr, once per kind (GCRT_CHILD_*). */
+enum { GCRT_CHILD_GOROUTINES = 1, GCRT_CHILD_TIMERS = 2, GCRT_CHILD_FINALIZERS = 4 };
+bool gcrt__fork_child_without_sched(unsigned kind);
 void gcrt__fork_init(void);
 void gcrt__fork_add_lock(gcrt_lock_t *l);
 void gcrt__gc_fork_locks(void);

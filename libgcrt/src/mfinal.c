@@ -173,6 +173,7 @@ int gcrt_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg) {
      * that address (gcrt_find_object says no as well). */
     if (!gcrt__span_slot_allocated(s, s->divmagic ? off / s->elemsize : 0)) return -EINVAL;
     if (fn) pthread_once(&fing_once, fing_start);
+    if (fn) (void)gcrt__fork_child_without_sched(GCRT_CHILD_FINALIZERS); /* kept, said not to run */
     gcrt__lock(&specials_lock);
     gcrt_special_t **pp = &s->specials;
     while (*pp && (*pp)->offset < off) pp = &(*pp)->next;

@@ -539,6 +539,7 @@ static void runqput_any(gcrt_msched_t *ms, gcrt_g_t *g) {
 
 static int64_t go(void (*fn)(void *), void *arg, uintptr_t pc, int system) {
     if (!fn) return -EINVAL;
+    if (!system && gcrt__fork_child_without_sched(GCRT_CHILD_GOROUTINES)) return -ENOTSUP;
     int err = gcrt__runtime_init();
     if (err) return err;
     gcrt__sched_start();

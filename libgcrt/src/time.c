@@ -107,6 +107,7 @@ static bool in_heap(const gcrt_timer_t *t) {
 /* Arms t at an absolute time. Returns whether it was armed. */
 static bool timer_arm_at(gcrt_timer_t *t, int64_t when, int64_t period) {
     gcrt__sched_start();
+    (void)gcrt__fork_child_without_sched(GCRT_CHILD_TIMERS); /* armed, said not to fire */
     if (GCRT_UNLIKELY(!t->f))
         gcrt__throw("gcrt_timer_reset: timer without a function (not set up with gcrt_timer_init)");
     gcrt__lock(&timers_lock);
