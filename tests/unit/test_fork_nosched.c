@@ -26,6 +26,7 @@
 #include "gcrt_chan.h"
 #include "gcrt_sched.h"
 #include "harness.h"
+#include "common/child.h"
 
 static void send42(void *arg) {
     int v = 42;
@@ -41,36 +42,13 @@ static void tick(void *arg) {
     (void)arg;
 }
 
-/* Runs child() in a fork with its stderr in a pipe; returns its exit
- * status and what it wrote (NUL-terminated, in buf). */
-static int run_child(int (*child)(void), char *buf, size_t cap) {
-    int fds[2];
-    if (pipe(fds) != 0) return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        alarm(20);
-        close(fds[0]);
-        dup2(fds[1], 2);
-        _exit(child());
-    }
-    close(fds[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < cap && (r = read(fds[0], buf + n, cap - 1 - n)) > 0) n += (size_t)r;
-    buf[n] = 0;
-    close(fds[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return st;
-}
-
 static int count(const char *hay, const char *needle) {
     int n = 0;
     for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
     return n;
 }
 
-static int child_before(void) {
+static int before(void) {
     gcrt_chan_t *c = gcrt_chan_make(sizeof(int), 0);
     if (gcrt_go(send42, c) <= 0) return 2;
     int v = 0;
@@ -81,15 +59,24 @@ static int child_before(void) {
     return t > 0 ? 0 : 4;
 }
 
-static void test_fork_before_scheduler(void) {
-    char out[4096];
-    int st = run_child(child_before, out, sizeof out);
-    EXPECT_TRUE(WIFEXITED(st));
-    EXPECT_EQ(WEXITSTATUS(st), 0);
-    EXPECT_EQ(count(out, "gcrt: in the child of a fork"), 0);
+/* In the child (run_in_child): a hang is a failure, and the exit status
+ * says which check failed. */
+static void child_before(void *arg) {
+    (void)arg;
+    alarm(20);
+    _exit(before());
 }
 
-static int child_after(void) {
+static struct child_result res;
+
+static void test_fork_before_scheduler(void) {
+    run_in_child(child_before, NULL, &res);
+    EXPECT_EQ(res.exited, 1);
+    EXPECT_EQ(res.status, 0);
+    EXPECT_EQ(count(res.err, "gcrt: in the child of a fork"), 0);
+}
+
+static int after(void) {
     gcrt_chan_t *c = gcrt_chan_make(sizeof(int), 0);
     if (gcrt_go(send42, c) != -ENOTSUP) return 2;
     if (gcrt_go(send42, c) != -ENOTSUP) return 3;
@@ -107,6 +94,12 @@ static int child_after(void) {
     return 0;
 }
 
+static void child_after(void *arg) {
+    (void)arg;
+    alarm(20);
+    _exit(after());
+}
+
 static void test_fork_after_scheduler(void) {
     /* Start the scheduler: a goroutine runs. */
     gcrt_chan_t *c = gcrt_chan_make(sizeof(int), 0);
@@ -115,15 +108,14 @@ static void test_fork_after_scheduler(void) {
     gcrt_chan_recv(c, &v, NULL);
     EXPECT_EQ(v, 42);
 
-    char out[4096];
-    int st = run_child(child_after, out, sizeof out);
-    EXPECT_TRUE(WIFEXITED(st));
-    EXPECT_EQ(WEXITSTATUS(st), 0);
-    EXPECT_EQ(count(out, "gcrt: in the child of a fork made after the scheduler started"), 3);
-    EXPECT_EQ(count(out, "goroutines do not run (gcrt_go returns -ENOTSUP)"), 1);
-    EXPECT_EQ(count(out, "timers do not fire"), 1);
-    EXPECT_EQ(count(out, "finalizers do not run"), 1);
-    if (count(out, "gcrt:") != 3) fprintf(stderr, "child's stderr:\n%s", out);
+    run_in_child(child_after, NULL, &res);
+    EXPECT_EQ(res.exited, 1);
+    EXPECT_EQ(res.status, 0);
+    EXPECT_EQ(count(res.err, "gcrt: in the child of a fork made after the scheduler started"), 3);
+    EXPECT_EQ(count(res.err, "goroutines do not run (gcrt_go returns -ENOTSUP)"), 1);
+    EXPECT_EQ(count(res.err, "timers do not fire"), 1);
+    EXPECT_EQ(count(res.err, "finalizers do not run"), 1);
+    if (count(res.err, "gcrt:") != 3) fprintf(stderr, "child's stderr:\n%s", res.err);
 
     /* The parent's scheduler runs goroutines as before. */
     EXPECT_GT(gcrt_go(send42, c), 0);
