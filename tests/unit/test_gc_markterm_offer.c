@@ -46,12 +46,14 @@ static void build_live(void) {
 }
 
 /* Allocates garbage until an automatic (unforced) cycle is marking, then
- * stops allocating. */
+ * stops allocating at once: an allocation after the mark is done takes the
+ * offer (a thread descheduled for a few ms under load finds the mark done
+ * when it runs again, and the offer open). */
 static int start_cycle(void) {
     int64_t deadline = now_ns() + 20LL * 1000 * 1000 * 1000;
-    while (phase() == GCRT_GC_OFF) {
-        for (int i = 0; i < 64; i++) (void)gcrt_alloc(128);
-        if (now_ns() > deadline) return 0;
+    for (int i = 0; phase() == GCRT_GC_OFF; i++) {
+        (void)gcrt_alloc(128);
+        if (i % 64 == 0 && now_ns() > deadline) return 0;
     }
     return 1;
 }
