@@ -409,21 +409,21 @@ int32_t gcrt__pacer_worker_mode(const struct gcrt_mark_plan *plan, const struct 
         double all = plan->fractional_goal * (double)plan->procs; /* CPUs */
         int64_t delta = v->now_ns - plan->mark_start_ns;
         if (delta < 0) delta = 0;
-        /* How far ahead of its line it is, in ns of mark time: the time at
-         * which its marking would be on the line, minus now. */
-        double ahead;
+        /* When, in ns since mark start, its marking so far would be on
+         * its line; once marking it goes on up to 1.2 x the line. */
+        double on_line;
         if (free > 0) {
             double a = (double)v->own_fractional_ns / (plan->fractional_goal * (double)free);
             double b = (double)v->fractional_ns / all;
-            ahead = (a > b ? a : b) - (double)delta;
+            on_line = a > b ? a : b;
         } else {
-            ahead = (double)v->fractional_ns / (all * GCRT_WORKER_MUTATOR_LAG) - (double)delta;
+            on_line = (double)v->fractional_ns / (all * GCRT_WORKER_MUTATOR_LAG);
         }
-        /* Once marking it goes on up to 1.2 x the line. */
         double slack = v->prev_mode == GCRT_WORKER_FRACTIONAL ? GCRT_WORKER_FRACTIONAL_EXIT : 1.0;
-        if (ahead + (double)delta <= slack * (double)delta) return GCRT_WORKER_FRACTIONAL;
+        if (on_line <= slack * (double)delta) return GCRT_WORKER_FRACTIONAL;
         if (idle_ok) return GCRT_WORKER_IDLE;
         /* Ahead of the line: sleep until it is under it again. */
+        double ahead = on_line - (double)delta;
         int64_t s = ahead > (double)GCRT_WORKER_MAX_SLEEP_NS ? GCRT_WORKER_MAX_SLEEP_NS
                                                              : (int64_t)ahead + 1;
         if (s < GCRT_WORKER_MIN_SLEEP_NS) s = GCRT_WORKER_MIN_SLEEP_NS;
