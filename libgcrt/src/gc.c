@@ -1740,6 +1740,18 @@ static void worker_charge(struct worker *wk, int32_t mode, int64_t *cpu0) {
     if (mode == GCRT_WORKER_IDLE) gcrt__gc_limiter_add_idle(d);
 }
 
+void gcrt__gc_program_cpus(cpu_set_t *set) {
+    CPU_ZERO(set);
+    int32_t n = gcrt_load_acquire(&gcrt__nallp);
+    gcrt_p_t **all = gcrt_load_acquire(&gcrt__allp); /* old arrays stay valid */
+    for (int32_t i = 0; i < n && all; i++) {
+        gcrt_p_t *p = gcrt_load_acquire(&all[i]);
+        if (!p || gcrt_load_acquire(&p->status) != GCRT_P_RUNNING) continue;
+        int32_t c = gcrt_load_relaxed(&p->mcache->cpu) - 1; /* -1: blocked, or not known */
+        if (c >= 0 && c < CPU_SETSIZE) CPU_SET(c, set);
+    }
+}
+
 /* A fractional or idle worker (Go runs these on a P the program does not
  * need) that finds itself on the CPU where a program thread holding a P
  * last allocated: the kernel has queued the two on one CPU, and may give
@@ -1755,15 +1767,7 @@ static void step_aside(struct worker *wk) {
     int cpu = sched_getcpu();
     if (cpu < 0 || cpu >= CPU_SETSIZE) return;
     cpu_set_t progcpus;
-    CPU_ZERO(&progcpus);
-    int32_t n = gcrt_load_acquire(&gcrt__nallp);
-    gcrt_p_t **all = gcrt_load_acquire(&gcrt__allp); /* old arrays stay valid */
-    for (int32_t i = 0; i < n && all; i++) {
-        gcrt_p_t *p = gcrt_load_acquire(&all[i]);
-        if (!p || gcrt_load_acquire(&p->status) != GCRT_P_RUNNING) continue;
-        int32_t c = gcrt_load_relaxed(&p->mcache->cpu) - 1;
-        if (c >= 0 && c < CPU_SETSIZE) CPU_SET(c, &progcpus);
-    }
+    gcrt__gc_program_cpus(&progcpus);
     if (!CPU_ISSET(cpu, &progcpus)) return;
     int64_t now = gcrt__nanotime();
     if (wk->narrowed && now - wk->narrowed_at < 1000 * 1000) return;

@@ -4,6 +4,8 @@
 #ifndef GCRT_GC_H
 #define GCRT_GC_H
 
+#include <sched.h>
+
 #include "lock.h"
 #include "mheap.h"
 #include "runtime.h"
@@ -289,6 +291,11 @@ int64_t gcrt__gc_mutator_fractional_ns(void);
 /* How many times a fractional or idle mark worker left the CPU of a
  * program thread (tests). */
 int64_t gcrt__gc_worker_moves(void);
+/* The CPUs the program runs on, as the mark workers see them: those of
+ * the Ps running the program, at their owners' last span refill. An
+ * attached thread in a blocking call keeps its P but is on none
+ * (gcrt_enter_blocking). Lock-free and approximate. */
+void gcrt__gc_program_cpus(cpu_set_t *set);
 
 /* ---- cycle state read by MemStats (gc.c) ---------------------------------- */
 void gcrt__gc_fill_memstats(struct gcrt_memstats *ms);

@@ -59,7 +59,7 @@ typedef struct gcrt_mcache {
     gcrt_gcwork_t gcw;     /* grey objects from this P's barrier and assists */
     int64_t assist_credit; /* bytes this P may allocate before it must assist */
     uint32_t refills;      /* span refills (trigger refresh pacing) */
-    int32_t cpu;           /* 1 + the CPU of the owner's last refill, 0 unknown; relaxed (gc.c) */
+    int32_t cpu;           /* 1 + owner's CPU at its last refill; 0 unknown/blocked (gc.c) */
     int64_t frac_ns;       /* CPU this P marked as fractional since frac_mark (gc.c) */
     int64_t frac_mark;     /* the mark start frac_ns counts from (gc.c) */
     gcrt_pstats_t stats;

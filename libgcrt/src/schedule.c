@@ -3,6 +3,7 @@
  * start-up, gcrt_main, GOMAXPROCS and blocking calls. See sched.c. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -455,9 +456,12 @@ void gcrt__enter_blocking(uintptr_t *regs, uintptr_t caller_sp) {
         gcrt_store_release(&pp->p->status, GCRT_P_SYSCALL);
         gcrt__sysmon_kick();
     } else if (ms->m->foreign && ms->m->p) {
-        /* An attached thread keeps its P, but nobody runs on it now. */
+        /* An attached thread keeps its P, but nobody runs on it now: it
+         * counts as on no CPU (a mark worker stays where it is; gc.c:
+         * step_aside). */
         ms->foreign_blocked = 1;
         gcrt_xadd(&gcrt__foreign_running, -1);
+        gcrt_store_relaxed(&ms->m->p->mcache->cpu, (int32_t)0);
     }
     gcrt__ms_block(ms);
 }
@@ -477,6 +481,7 @@ void gcrt_exit_blocking(void) {
     if (ms->foreign_blocked) {
         ms->foreign_blocked = 0;
         gcrt_xadd(&gcrt__foreign_running, 1);
+        gcrt_store_relaxed(&ms->m->p->mcache->cpu, (int32_t)(sched_getcpu() + 1));
     }
     gcrt_psched_t *pp = ms->oldp;
     if (!pp) return;

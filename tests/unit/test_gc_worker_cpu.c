@@ -1,13 +1,15 @@
 /* test_gc_worker_cpu.c - a mark worker on a free P leaves the CPU of a
  * program thread the kernel has queued it with (gc.c: step_aside), and
  * stays where it is otherwise. GOMAXPROCS=2 (tests/props.cmake): this
- * thread allocates on one P, a worker marks on the other. Needs two CPUs
- * (skipped with one). The workers (threads named gcrt-mark-N) are pinned
- * from here, through their thread ids, to force where they start.
- *   1. this thread on CPU B, the workers on A: no worker moves;
- *   2. this thread and the workers on CPU A, the workers allowed B too: a
+ * thread allocates on one P, a worker marks on the other. Tests 2 and 3
+ * need two CPUs (skipped with one). The workers (threads named
+ * gcrt-mark-N) are pinned from here, through their thread ids, to force
+ * where they start.
+ *   1. this thread in a blocking call is on no CPU for the workers;
+ *   2. this thread on CPU B, the workers on A: no worker moves;
+ *   3. this thread and the workers on CPU A, the workers allowed B too: a
  *      worker moves off A, and the live tree is intact.
- * No timing: the workers' move count. */
+ * No timing: the workers' move count, the CPUs the workers see. */
 #include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
@@ -18,6 +20,7 @@
 
 #include "gc.h"
 #include "gcrt.h"
+#include "gcrt_sched.h"
 #include "harness.h"
 #include "common/tree.h"
 
@@ -131,6 +134,29 @@ static void test_stays_on_its_own_cpu(void) {
     EXPECT_UEQ(sum(live), want);
 }
 
+/* A program thread in a blocking call keeps its P but is on no CPU, for
+ * the workers: a worker on its last CPU stays there. Before, a thread
+ * waiting in gcrt_gc still marked its CPU as the program's, and the forced
+ * cycle's workers squeezed onto the other CPUs (2 CPUs: both workers on
+ * one, the mark twice as long). */
+static void test_blocked_thread_is_on_no_cpu(void) {
+    REQUIRE_EQ(pin_self(cpu_a), 0);
+    (void)tree(12, 3); /* span refills on A: our P's CPU is A */
+    cpu_set_t running, blocked, back;
+    gcrt__gc_program_cpus(&running);
+    gcrt_enter_blocking();
+    gcrt__gc_program_cpus(&blocked);
+    gcrt_exit_blocking();
+    gcrt__gc_program_cpus(&back);
+    int a_running = CPU_ISSET(cpu_a, &running) != 0, a_blocked = CPU_ISSET(cpu_a, &blocked) != 0,
+        a_back = CPU_ISSET(cpu_a, &back) != 0;
+    printf("CPU %d the program's: running %d, blocked %d, back %d\n", cpu_a, a_running, a_blocked,
+           a_back);
+    EXPECT_EQ(a_running, 1);
+    EXPECT_EQ(a_blocked, 0);
+    EXPECT_EQ(a_back, 1); /* at once, not at the next refill */
+}
+
 int main(void) {
     cpu_set_t set;
     REQUIRE_EQ(sched_getaffinity(0, sizeof set, &set), 0);
@@ -142,6 +168,7 @@ int main(void) {
                 cpu_b = i;
         }
     if (gcrt_init() != 0) return 1;
+    RUN(test_blocked_thread_is_on_no_cpu);
     if (cpu_b < 0) {
         printf("one CPU: nowhere to move to, skipped\n");
         return th_summary();
