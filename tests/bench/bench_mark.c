@@ -1,0 +1,89 @@
+/* bench_mark.c - the marker's speed on a heap that does not change: builds
+ * one shape, then runs forced cycles (gcrt_gc) and lets GODEBUG=gctrace=1
+ * report each (run-mark.sh reads the lines, beside go/mark's). Nothing
+ * allocates while they mark: the mark clock and CPU are the marker's own.
+ *
+ *   bench_mark tree  DEPTH   CYCLES   a binary tree of 16-byte nodes
+ *   bench_mark list  N       CYCLES   N 64-byte objects linked in random
+ *                                     order (one pointer each: a chain, a
+ *                                     cache miss per object)
+ *
+ * The list is built with the collector off and its index in malloc's
+ * memory, freed before the cycles: nothing but the chain is left to mark
+ * (an index in the heap, reachable from a stale stack word, would hand the
+ * marker every object at once). */
+#include <gcrt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct node {
+    struct node *l, *r;
+} node;
+
+typedef struct item {
+    struct item *next;
+    uintptr_t pad[7];
+} item;
+
+static node *volatile tree_root;
+static item *volatile list_root;
+
+static node *tree(int d) {
+    node *n = gcrt_alloc(sizeof *n);
+    if (d > 0) {
+        gcrt_store((void **)&n->l, tree(d - 1));
+        gcrt_store((void **)&n->r, tree(d - 1));
+    }
+    return n;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next_rand(void) { /* xorshift64 */
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static item *list(long n) {
+    int old = gcrt_set_gc_percent(-1);
+    item **v = malloc((size_t)n * sizeof *v);
+    if (!v) {
+        fprintf(stderr, "bench_mark: out of memory for the index\n");
+        exit(1);
+    }
+    for (long i = 0; i < n; i++) v[i] = gcrt_alloc(sizeof(item));
+    for (long i = n - 1; i > 0; i--) {
+        long j = (long)(next_rand() % (uint64_t)(i + 1));
+        item *t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+    for (long i = 0; i + 1 < n; i++) gcrt_store((void **)&v[i]->next, v[i + 1]);
+    item *first = v[0];
+    free(v);
+    gcrt_set_gc_percent(old);
+    return first;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4 || (strcmp(argv[1], "tree") != 0 && strcmp(argv[1], "list") != 0)) {
+        fprintf(stderr, "usage: bench_mark tree DEPTH CYCLES | list N CYCLES\n");
+        return 2;
+    }
+    long size = atol(argv[2]);
+    int cycles = atoi(argv[3]);
+    if (size <= 0 || cycles <= 0 || (argv[1][0] == 't' && size > 26)) {
+        fprintf(stderr, "bench_mark: bad size or cycle count\n");
+        return 2;
+    }
+    if (argv[1][0] == 't')
+        tree_root = tree((int)size);
+    else
+        list_root = list(size);
+    gcrt_gc(); /* the build's garbage */
+    for (int i = 0; i < cycles; i++) gcrt_gc();
+    return 0;
+}

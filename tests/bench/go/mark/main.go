@@ -1,0 +1,82 @@
+// bench_mark's shapes in Go (../../bench_mark.c): forced cycles
+// (runtime.GC) over a heap that does not change; GODEBUG=gctrace=1
+// reports each.
+//
+//	mark tree DEPTH CYCLES | list N CYCLES
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+)
+
+type node struct{ l, r *node }
+
+type item struct {
+	next *item
+	pad  [7]uintptr
+}
+
+var treeRoot *node
+var listRoot *item
+
+func tree(d int) *node {
+	n := &node{}
+	if d > 0 {
+		n.l = tree(d - 1)
+		n.r = tree(d - 1)
+	}
+	return n
+}
+
+var rng uint64 = 88172645463325252
+
+func nextRand() uint64 { // xorshift64, as bench_mark.c
+	rng ^= rng << 13
+	rng ^= rng >> 7
+	rng ^= rng << 17
+	return rng
+}
+
+func list(n int) *item {
+	old := debug.SetGCPercent(-1)
+	v := make([]*item, n)
+	for i := range v {
+		v[i] = &item{}
+	}
+	for i := n - 1; i > 0; i-- {
+		j := int(nextRand() % uint64(i+1))
+		v[i], v[j] = v[j], v[i]
+	}
+	for i := 0; i+1 < n; i++ {
+		v[i].next = v[i+1]
+	}
+	first := v[0]
+	debug.SetGCPercent(old)
+	return first
+}
+
+func main() {
+	if len(os.Args) != 4 || (os.Args[1] != "tree" && os.Args[1] != "list") {
+		fmt.Fprintln(os.Stderr, "usage: mark tree DEPTH CYCLES | list N CYCLES")
+		os.Exit(2)
+	}
+	size, err1 := strconv.Atoi(os.Args[2])
+	cycles, err2 := strconv.Atoi(os.Args[3])
+	if err1 != nil || err2 != nil || size <= 0 || cycles <= 0 {
+		fmt.Fprintln(os.Stderr, "mark: bad size or cycle count")
+		os.Exit(2)
+	}
+	if os.Args[1] == "tree" {
+		treeRoot = tree(size)
+	} else {
+		listRoot = list(size)
+	}
+	runtime.GC() // the build's garbage
+	for i := 0; i < cycles; i++ {
+		runtime.GC()
+	}
+}

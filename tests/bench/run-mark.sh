@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# run-mark.sh - the marker's speed, gcrt and Go 1.19 side by side:
+# bench_mark.c and go/mark build one heap that does not change (a binary
+# tree of 16-byte nodes; a chain of 64-byte objects in random order) and
+# run forced cycles under GODEBUG=gctrace=1. Per shape and runtime: MB
+# marked, the mark phase's clock and CPU (assist + background + idle), as
+# medians over all cycles of all runs (each run's first cycle, which frees
+# the build's garbage, left out), CPU ms per MB marked, and gcrt's clock
+# and CPU as ratios to Go's. Results in tests/bench/RESULTS.md.
+#
+#   tests/bench/run-mark.sh [RUNS] [TREE_DEPTH] [LIST_N]   default 3 20 2000000
+#   GOMAXPROCS=1 tests/bench/run-mark.sh                   one P each
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+RUNS=${1:-3} DEPTH=${2:-20} LISTN=${3:-2000000} CYCLES=5
+eval "$("$HERE/build-gcrt.sh")"
+cmake --build "$GCRT_BUILD" -j"$(nproc)" --target bench_mark >&2
+(cd "$HERE/go/mark" && GO111MODULE=off go build -o "$GCRT_BUILD/bench_mark_go" main.go)
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+for i in $(seq 1 "$RUNS"); do
+  for shape in tree list; do
+    size=$DEPTH
+    [ "$shape" = list ] && size=$LISTN
+    for rt in gcrt go; do
+      bin=$GCRT_BUILD/tests/bench/bench_mark
+      [ "$rt" = go ] && bin=$GCRT_BUILD/bench_mark_go
+      # "gc N @t P%: a+MARK+c ms clock, d+ASSIST/BG/IDLE+h ms cpu, x->y->LIVE MB, ..."
+      GODEBUG=gctrace=1 "$bin" "$shape" "$size" "$CYCLES" 2>&1 >/dev/null |
+        grep '(forced)' | tail -n +2 |
+        awk -v s="$shape" -v r="$rt" '{
+          split($5, c, "+"); split($8, u, "+"); split(u[2], m, "/"); split($11, h, "->")
+          print s, r, h[3], c[2], m[1] + m[2] + m[3] }' >>"$LOG"
+    done
+  done
+done
+median() { sort -g | awk '{v[NR] = $1} END {print NR ? (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) : 0}'; }
+echo "# run-mark runs=$RUNS tree=$DEPTH list=$LISTN GOMAXPROCS=${GOMAXPROCS:-default} $(date -u +%FT%TZ) $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || true)"
+echo
+echo "| shape | runtime | cycles | MB marked | mark clock ms | mark CPU ms | CPU ms per MB | clock / Go | CPU / Go |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for shape in tree list; do
+  declare -A CLK CPU
+  for rt in go gcrt; do
+    sel() { awk -v s="$shape" -v r="$rt" -v f="$1" '$1 == s && $2 == r {print $f}' "$LOG"; }
+    n=$(sel 3 | wc -l)
+    mb=$(sel 3 | median) clk=$(sel 4 | median) cpu=$(sel 5 | median)
+    CLK[$rt]=$clk CPU[$rt]=$cpu
+    perm=$(awk -v c="$cpu" -v m="$mb" 'BEGIN {printf("%.2f", m > 0 ? c / m : 0)}')
+    rc=$(awk -v a="$clk" -v b="${CLK[go]}" 'BEGIN {printf("%.2f", b > 0 ? a / b : 0)}')
+    ru=$(awk -v a="$cpu" -v b="${CPU[go]}" 'BEGIN {printf("%.2f", b > 0 ? a / b : 0)}')
+    echo "| $shape | $rt | $n | $mb | $clk | $cpu | $perm | $rc | $ru |"
+  done
+  unset CLK CPU
+done
