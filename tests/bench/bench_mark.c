@@ -7,12 +7,20 @@
  *   bench_mark list  N       CYCLES   N 64-byte objects linked in random
  *                                     order (one pointer each: a chain, a
  *                                     cache miss per object)
+ *   bench_mark churn N       CYCLES   N 64-byte objects in 65536 lists
+ *                                     (bigheap's live heap), while another
+ *                                     thread churns: 64-byte objects, every
+ *                                     eighth replacing a random list's head
+ *                                     through the write barrier (bigheap's
+ *                                     churn). The barrier's shades make the
+ *                                     marker visit the lists in random order.
  *
  * The list is built with the collector off and its index in malloc's
  * memory, freed before the cycles: nothing but the chain is left to mark
  * (an index in the heap, reachable from a stale stack word, would hand the
  * marker every object at once). */
 #include <gcrt.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,9 +76,47 @@ static item *list(long n) {
     return first;
 }
 
+enum { NLISTS = 65536 };
+static item **heads;
+static volatile int churn_stop;
+static volatile uint64_t sink;
+
+static void lists(long n) {
+    heads = gcrt_alloc(NLISTS * sizeof *heads);
+    for (long i = 0; i < n; i++) {
+        long l = i % NLISTS;
+        item *x = gcrt_alloc(sizeof *x);
+        gcrt_store((void **)&x->next, heads[l]);
+        gcrt_store((void **)&heads[l], x);
+    }
+}
+
+static void *churner(void *arg) {
+    (void)arg;
+    if (gcrt_thread_attach() != 0) return NULL;
+    uint64_t r = 42;
+    while (!__atomic_load_n(&churn_stop, __ATOMIC_RELAXED)) {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        item *x = gcrt_alloc(sizeof *x);
+        if ((r & 7) == 0) {
+            item **h = &heads[(r >> 3) % NLISTS], *old = *h;
+            gcrt_store((void **)&x->next, old ? old->next : NULL);
+            gcrt_store((void **)h, x);
+        } else {
+            x->pad[0] = (uintptr_t)r;
+            sink = x->pad[0];
+        }
+    }
+    gcrt_thread_detach();
+    return NULL;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4 || (strcmp(argv[1], "tree") != 0 && strcmp(argv[1], "list") != 0)) {
-        fprintf(stderr, "usage: bench_mark tree DEPTH CYCLES | list N CYCLES\n");
+    if (argc != 4 || (strcmp(argv[1], "tree") != 0 && strcmp(argv[1], "list") != 0 &&
+                      strcmp(argv[1], "churn") != 0)) {
+        fprintf(stderr, "usage: bench_mark tree DEPTH CYCLES | list N CYCLES | churn N CYCLES\n");
         return 2;
     }
     long size = atol(argv[2]);
@@ -79,11 +125,21 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_mark: bad size or cycle count\n");
         return 2;
     }
-    if (argv[1][0] == 't')
+    pthread_t t;
+    if (argv[1][0] == 't') {
         tree_root = tree((int)size);
-    else
+    } else if (argv[1][0] == 'l') {
         list_root = list(size);
+    } else {
+        lists(size);
+        gcrt_gc();
+        if (pthread_create(&t, NULL, churner, NULL) != 0) return 1;
+    }
     gcrt_gc(); /* the build's garbage */
     for (int i = 0; i < cycles; i++) gcrt_gc();
+    if (argv[1][0] == 'c') {
+        __atomic_store_n(&churn_stop, 1, __ATOMIC_RELAXED);
+        pthread_join(t, NULL);
+    }
     return 0;
 }

@@ -1,27 +1,35 @@
 #!/usr/bin/env bash
 # run-mark.sh - the marker's speed, gcrt and Go 1.19 side by side:
-# bench_mark.c and go/mark build one heap that does not change (a binary
-# tree of 16-byte nodes; a chain of 64-byte objects in random order) and
-# run forced cycles under GODEBUG=gctrace=1. Per shape and runtime: MB
-# marked, the mark phase's clock and CPU (assist + background + idle), as
-# medians over all cycles of all runs (each run's first cycle, which frees
-# the build's garbage, left out), CPU ms per MB marked, and gcrt's clock
-# and CPU as ratios to Go's. Results in tests/bench/RESULTS.md.
+# bench_mark.c and go/mark build one heap (a binary tree of 16-byte nodes;
+# a chain of 64-byte objects in random order; 64-byte objects in 65536
+# lists, bigheap's live heap) and run forced cycles under
+# GODEBUG=gctrace=1. The tree and the chain do not change; the lists are
+# churned by another thread meanwhile (bigheap's churn: new heads through
+# the write barrier), so their marking runs beside a program, in random
+# order. Per shape and runtime: MB marked (for churn it includes what was
+# allocated during the mark), the mark phase's clock and CPU (assist +
+# background + idle), as medians over all cycles of all runs (each run's
+# first cycle left out), CPU ms per MB marked, and gcrt's clock and CPU as
+# ratios to Go's. Results in tests/bench/RESULTS.md.
 #
-#   tests/bench/run-mark.sh [RUNS] [TREE_DEPTH] [LIST_N]   default 3 20 2000000
-#   GOMAXPROCS=1 tests/bench/run-mark.sh                   one P each
+#   tests/bench/run-mark.sh [RUNS] [TREE_DEPTH] [LIST_N] [CHURN_N]
+#                                           default 3 20 2000000 16000000 (1 GiB)
+#   CHURN_N=0: no churn rows.  GOMAXPROCS=1 tests/bench/run-mark.sh: one P each.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-RUNS=${1:-3} DEPTH=${2:-20} LISTN=${3:-2000000} CYCLES=5
+RUNS=${1:-3} DEPTH=${2:-20} LISTN=${3:-2000000} CHURNN=${4:-16000000} CYCLES=5
+SHAPES="tree list"
+[ "$CHURNN" != 0 ] && SHAPES="tree list churn"
 eval "$("$HERE/build-gcrt.sh")"
 cmake --build "$GCRT_BUILD" -j"$(nproc)" --target bench_mark >&2
 (cd "$HERE/go/mark" && GO111MODULE=off go build -o "$GCRT_BUILD/bench_mark_go" main.go)
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 for i in $(seq 1 "$RUNS"); do
-  for shape in tree list; do
+  for shape in $SHAPES; do
     size=$DEPTH
     [ "$shape" = list ] && size=$LISTN
+    [ "$shape" = churn ] && size=$CHURNN
     for rt in gcrt go; do
       bin=$GCRT_BUILD/tests/bench/bench_mark
       [ "$rt" = go ] && bin=$GCRT_BUILD/bench_mark_go
@@ -35,11 +43,11 @@ for i in $(seq 1 "$RUNS"); do
   done
 done
 median() { sort -g | awk '{v[NR] = $1} END {print NR ? (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) : 0}'; }
-echo "# run-mark runs=$RUNS tree=$DEPTH list=$LISTN GOMAXPROCS=${GOMAXPROCS:-default} $(date -u +%FT%TZ) $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || true)"
+echo "# run-mark runs=$RUNS tree=$DEPTH list=$LISTN churn=$CHURNN GOMAXPROCS=${GOMAXPROCS:-default} $(date -u +%FT%TZ) $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || true)"
 echo
 echo "| shape | runtime | cycles | MB marked | mark clock ms | mark CPU ms | CPU ms per MB | clock / Go | CPU / Go |"
 echo "|---|---|---|---|---|---|---|---|---|"
-for shape in tree list; do
+for shape in $SHAPES; do
   declare -A CLK CPU
   for rt in go gcrt; do
     sel() { awk -v s="$shape" -v r="$rt" -v f="$1" '$1 == s && $2 == r {print $f}' "$LOG"; }

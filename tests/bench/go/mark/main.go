@@ -2,7 +2,7 @@
 // (runtime.GC) over a heap that does not change; GODEBUG=gctrace=1
 // reports each.
 //
-//	mark tree DEPTH CYCLES | list N CYCLES
+//	mark tree DEPTH CYCLES | list N CYCLES | churn N CYCLES
 package main
 
 import (
@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 )
 
 type node struct{ l, r *node }
@@ -59,9 +60,45 @@ func list(n int) *item {
 	return first
 }
 
+const nLists = 65536
+
+var heads []*item
+var churnStop int32
+var sink uint64
+
+func lists(n int) {
+	heads = make([]*item, nLists)
+	for i := 0; i < n; i++ {
+		l := i % nLists
+		heads[l] = &item{next: heads[l]}
+	}
+}
+
+// bench_mark.c's churner: every eighth object replaces a random list's head.
+func churner(done chan<- bool) {
+	r := uint64(42)
+	for atomic.LoadInt32(&churnStop) == 0 {
+		r ^= r << 13
+		r ^= r >> 7
+		r ^= r << 17
+		x := &item{}
+		if r&7 == 0 {
+			h := &heads[(r>>3)%nLists]
+			if old := *h; old != nil {
+				x.next = old.next
+			}
+			*h = x
+		} else {
+			x.pad[0] = uintptr(r)
+			sink = uint64(x.pad[0])
+		}
+	}
+	done <- true
+}
+
 func main() {
-	if len(os.Args) != 4 || (os.Args[1] != "tree" && os.Args[1] != "list") {
-		fmt.Fprintln(os.Stderr, "usage: mark tree DEPTH CYCLES | list N CYCLES")
+	if len(os.Args) != 4 || (os.Args[1] != "tree" && os.Args[1] != "list" && os.Args[1] != "churn") {
+		fmt.Fprintln(os.Stderr, "usage: mark tree DEPTH CYCLES | list N CYCLES | churn N CYCLES")
 		os.Exit(2)
 	}
 	size, err1 := strconv.Atoi(os.Args[2])
@@ -70,13 +107,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "mark: bad size or cycle count")
 		os.Exit(2)
 	}
-	if os.Args[1] == "tree" {
+	done := make(chan bool)
+	switch os.Args[1] {
+	case "tree":
 		treeRoot = tree(size)
-	} else {
+	case "list":
 		listRoot = list(size)
+	default:
+		lists(size)
+		runtime.GC()
+		go churner(done)
 	}
 	runtime.GC() // the build's garbage
 	for i := 0; i < cycles; i++ {
 		runtime.GC()
+	}
+	if os.Args[1] == "churn" {
+		atomic.StoreInt32(&churnStop, 1)
+		<-done
 	}
 }
