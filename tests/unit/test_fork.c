@@ -9,7 +9,8 @@
  *    MemStats (under TSan it only allocates, with the collector off);
  *  - under load: two attached threads and a goroutine churn object graphs
  *    through the write barrier with cycles back to back (GOGC=25) while
- *    the main thread forks 24 times at random moments; each child builds
+ *    the main thread forks 24 times at random moments (every third one
+ *    while a mark runs); each child builds
  *    a checksummed list, allocates enough garbage for several automatic
  *    cycles, runs gcrt_gc, frees explicitly, reads MemStats and checks the
  *    list and the parent's churned graphs (a mark the fork froze is ended
@@ -218,6 +219,12 @@ static void sleep_us(long us) {
     gcrt_exit_blocking();
 }
 
+/* Sleeps until a mark runs (checked every 100 µs, up to max_us). */
+static void sleep_until_marking(long max_us) {
+    for (long t = 0; t < max_us && !__atomic_load_n(&gcrt__gc_marking, __ATOMIC_RELAXED); t += 100)
+        sleep_us(100);
+}
+
 /* A second thread forking at the same time as the main thread. */
 static int fork_thread_bad;
 static void *fork_thread(void *arg) {
@@ -271,7 +278,12 @@ static void test_under_load(void) {
     srand(1);
     int bad = 0;
     for (int i = 0; i < 24; i++) {
-        sleep_us(rand() % 3000);
+        /* Every third fork waits for a mark: with marks short, a run of
+         * random moments could miss them all (the check below). */
+        if (i % 3 == 0)
+            sleep_until_marking(100 * 1000);
+        else
+            sleep_us(rand() % 3000);
         int st = fork_run(child_work, i % 4 == 3 ? 1 : i % 4 == 1 ? 3 : 2);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
             bad++;
