@@ -1,7 +1,8 @@
-/* bench_mark.c - the marker's speed on a heap that does not change: builds
- * one shape, then runs forced cycles (gcrt_gc) and lets GODEBUG=gctrace=1
- * report each (run-mark.sh reads the lines, beside go/mark's). Nothing
- * allocates while they mark: the mark clock and CPU are the marker's own.
+/* bench_mark.c - the marker's speed: builds one shape, then runs forced
+ * cycles (gcrt_gc) and lets GODEBUG=gctrace=1 report each (run-mark.sh
+ * reads the lines, beside go/mark's). With tree and list nothing allocates
+ * while they mark: the mark clock and CPU are the marker's own; churn
+ * marks beside a program that changes the graph.
  *
  *   bench_mark tree  DEPTH   CYCLES   a binary tree of 16-byte nodes
  *   bench_mark list  N       CYCLES   N 64-byte objects linked in random
@@ -20,6 +21,7 @@
  * (an index in the heap, reachable from a stale stack word, would hand the
  * marker every object at once). */
 #include <gcrt.h>
+#include <gcrt_sched.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -139,7 +141,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < cycles; i++) gcrt_gc();
     if (argv[1][0] == 'c') {
         __atomic_store_n(&churn_stop, 1, __ATOMIC_RELAXED);
-        pthread_join(t, NULL);
+        gcrt_pthread_join(t, NULL); /* a blocking call: stops need not signal us */
     }
     return 0;
 }
