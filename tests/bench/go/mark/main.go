@@ -1,6 +1,6 @@
 // bench_mark's shapes in Go (../../bench_mark.c): forced cycles
-// (runtime.GC) over a heap that does not change; GODEBUG=gctrace=1
-// reports each.
+// (runtime.GC) over a tree or a chain that does not change, or over lists
+// that a goroutine churns meanwhile; GODEBUG=gctrace=1 reports each.
 //
 //	mark tree DEPTH CYCLES | list N CYCLES | churn N CYCLES
 package main
