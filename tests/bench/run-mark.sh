@@ -43,21 +43,19 @@ for i in $(seq 1 "$RUNS"); do
   done
 done
 median() { sort -g | awk '{v[NR] = $1} END {print NR ? (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) : 0}'; }
+# sel SHAPE RUNTIME FIELD: that field of the shape's and runtime's lines
+sel() { awk -v s="$1" -v r="$2" -v f="$3" '$1 == s && $2 == r {print $f}' "$LOG"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf("%.2f", b > 0 ? a / b : 0)}'; }
 echo "# run-mark runs=$RUNS tree=$DEPTH list=$LISTN churn=$CHURNN GOMAXPROCS=${GOMAXPROCS:-default} $(date -u +%FT%TZ) $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || true)"
 echo
 echo "| shape | runtime | cycles | MB marked | mark clock ms | mark CPU ms | CPU ms per MB | clock / Go | CPU / Go |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for shape in $SHAPES; do
-  declare -A CLK CPU
+  go_clk=$(sel "$shape" go 4 | median) go_cpu=$(sel "$shape" go 5 | median)
   for rt in go gcrt; do
-    sel() { awk -v s="$shape" -v r="$rt" -v f="$1" '$1 == s && $2 == r {print $f}' "$LOG"; }
-    n=$(sel 3 | wc -l)
-    mb=$(sel 3 | median) clk=$(sel 4 | median) cpu=$(sel 5 | median)
-    CLK[$rt]=$clk CPU[$rt]=$cpu
-    perm=$(awk -v c="$cpu" -v m="$mb" 'BEGIN {printf("%.2f", m > 0 ? c / m : 0)}')
-    rc=$(awk -v a="$clk" -v b="${CLK[go]}" 'BEGIN {printf("%.2f", b > 0 ? a / b : 0)}')
-    ru=$(awk -v a="$cpu" -v b="${CPU[go]}" 'BEGIN {printf("%.2f", b > 0 ? a / b : 0)}')
-    echo "| $shape | $rt | $n | $mb | $clk | $cpu | $perm | $rc | $ru |"
+    n=$(sel "$shape" "$rt" 3 | wc -l)
+    mb=$(sel "$shape" "$rt" 3 | median) clk=$(sel "$shape" "$rt" 4 | median)
+    cpu=$(sel "$shape" "$rt" 5 | median)
+    echo "| $shape | $rt | $n | $mb | $clk | $cpu | $(ratio "$cpu" "$mb") | $(ratio "$clk" "$go_clk") | $(ratio "$cpu" "$go_cpu") |"
   done
-  unset CLK CPU
 done
