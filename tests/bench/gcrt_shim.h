@@ -23,7 +23,10 @@
  * collector landed while it was written, hence the second mode.
  *
  * bk_stats prints gcs= and pause_*_ms= from MemStats (NumGC, PauseNs), so
- * the kit fills the GC columns, plus a few heap figures.
+ * the kit fills the GC columns, plus a few heap figures. PauseNs keeps the
+ * last 256 cycles: past 256, the max and p99 are printed as last256_*
+ * (the kit's name for the same figures of a Go program run without
+ * gctrace), since they no longer cover every cycle.
  */
 #ifndef GCRT_SHIM_H
 #define GCRT_SHIM_H
@@ -100,14 +103,15 @@ static inline void bk_stats(FILE *f) {
     }
     qsort(pause, n, sizeof pause[0], bk_cmp_u64);
     uint64_t p99 = n ? pause[(size_t)(0.99 * n) < n ? (size_t)(0.99 * n) : n - 1] : 0;
+    const char *pre = ms.num_gc > 256 ? "last256_" : "";
+    fprintf(f, " gcs=%u %spause_max_ms=%.3f %spause_p99_ms=%.3f pause_total_ms=%.3f", ms.num_gc,
+            pre, mx / 1e6, pre, p99 / 1e6, ms.pause_total_ns / 1e6);
     fprintf(f,
-            " gcs=%u pause_max_ms=%.3f pause_p99_ms=%.3f pause_total_ms=%.3f"
             " gc_cpu_fraction=%.3f heap_sys_mb=%.1f heap_inuse_mb=%.1f heap_alloc_mb=%.1f"
             " heap_released_mb=%.1f sys_mb=%.1f heap_objects=%llu mallocs=%llu frees=%llu",
-            ms.num_gc, mx / 1e6, p99 / 1e6, ms.pause_total_ns / 1e6, ms.gc_cpu_fraction,
-            ms.heap_sys / mb, ms.heap_inuse / mb, ms.heap_alloc / mb, ms.heap_released / mb,
-            ms.sys / mb, (unsigned long long)ms.heap_objects, (unsigned long long)ms.mallocs,
-            (unsigned long long)ms.frees);
+            ms.gc_cpu_fraction, ms.heap_sys / mb, ms.heap_inuse / mb, ms.heap_alloc / mb,
+            ms.heap_released / mb, ms.sys / mb, (unsigned long long)ms.heap_objects,
+            (unsigned long long)ms.mallocs, (unsigned long long)ms.frees);
 }
 
 #endif
