@@ -111,6 +111,34 @@ static void test_gc_keeps_pooled(void) {
     EXPECT_EQ(bad, 0);
 }
 
+static uint32_t num_gc(void) {
+    static struct gcrt_memstats ms;
+    gcrt_read_memstats(&ms);
+    return ms.num_gc;
+}
+
+/* The collector itself empties pools through the victim cache (Go's
+ * poolCleanup at each cycle's start): one cycle moves what was put to the
+ * victim, where Get still finds it; the next drops it. */
+static void test_gc_clears_through_victim(void) {
+    static gcrt_pool_t p; /* zero value */
+    enum { N = 10 };
+    size_t prim, vic;
+    fill_pool(&p, N);
+    gcrt__pool_counts(&p, &prim, &vic);
+    EXPECT_EQ(prim, N);
+    EXPECT_EQ(vic, 0);
+    uint32_t g0 = num_gc();
+    gcrt_gc();
+    gcrt__pool_counts(&p, &prim, &vic);
+    EXPECT_EQ(prim, 0);
+    if (num_gc() == g0 + 1) EXPECT_EQ(vic, N); /* else a heap-triggered cycle ran too */
+    gcrt_gc();
+    gcrt__pool_counts(&p, &prim, &vic);
+    EXPECT_EQ(prim + vic, 0);
+    EXPECT_PTR_EQ(gcrt_pool_get(&p), NULL);
+}
+
 /* An object put on one P is found by a Get on another (stealing). Plain
  * attached threads each hold a P of their own. */
 struct steal_arg {
@@ -200,6 +228,7 @@ int main(void) {
     RUN(test_victim_cache);
     RUN(test_steal_other_p);
     RUN(test_gc_keeps_pooled);
+    RUN(test_gc_clears_through_victim);
     TH_RUN_BOTH_MODES(suite);
     return th_summary();
 }
