@@ -189,6 +189,18 @@ static void expect_detection(const struct mode *md) {
     if (!strstr(fatal, addr))
         FAILF("gccheckmark reported another object than the victim %s:\n%s", addr, r.err);
     else {
+        /* ... with its size and the site that allocated it: a return
+         * address inside build() (the child is a fork: same addresses). */
+        char want[64];
+        snprintf(want, sizeof want, "%s, %d bytes", addr, VICTIM_SIZE);
+        EXPECT_TRUE(strstr(fatal, want) != NULL);
+        const char *at = strstr(fatal, "allocated at 0x");
+        unsigned long pc = 0;
+        if (at) sscanf(at + strlen("allocated at "), "%lx", &pc);
+        uintptr_t fn = (uintptr_t)&build;
+        if (pc < fn || pc >= fn + 512)
+            FAILF("allocation site %#lx is not in build() at %#lx:\n%.300s", pc, (unsigned long)fn,
+                  fatal);
         int tries = 0;
         for (const char *p = r.err; (p = strstr(p, "attempt ")) && p < fatal; p++) tries++;
         fprintf(stderr, "caught after %d missed attempts: %.*s\n", tries, (int)strcspn(fatal, "\n"),
