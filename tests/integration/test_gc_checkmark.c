@@ -162,6 +162,14 @@ static void child(void *arg) {
                 ok ? "intact" : "FREED");
         if (!ok) _exit(4); /* a miss that gccheckmark did not report */
         if (md->barrier) _exit(0);
+        /* "scanned": the markers had not reached A yet (a program with
+         * big roots, such as a sanitizer's 12 MB of globals, has them
+         * all copied and queued first), or the mark was over: wait longer,
+         * or less. */
+        if (md->scanned) {
+            if (during && scan_wait_us < 200000) scan_wait_us *= 2;
+            if (!during && scan_wait_us > 100) scan_wait_us = scan_wait_us * 3 / 4;
+        }
         head = NULL;
         holder = NULL;
         old_a = NULL;
