@@ -787,7 +787,7 @@ static void gc_start_roots(void *arg) {
     gcrt__gc_collect_global_roots(&global_roots);
     /* Room for this cycle's root snapshot: the globals, registered roots
      * and TLS, and the stacks with room to grow (mgcmark.c). */
-    gcrt__gc_snapshot_reserve(global_roots.bytes + gcrt__gc_registered_root_bytes() +
+    gcrt__gc_snapshot_reserve(global_roots.bytes + gcrt__gc_registered_root_bytes(),
                               2 * last_stacks + (256 << 10));
 
     gcrt__gc_snapshot_prefetch(&global_roots);

@@ -97,9 +97,11 @@ void gcrt__gc_collect_global_roots(gcrt_roots_t *r);
 /* Runs fn(arg) with the list of loaded modules locked: no dlopen or dlclose
  * completes meanwhile (gcrt__gc_collect_global_roots may be called in fn). */
 void gcrt__gc_with_modules_locked(void (*fn)(void *), void *arg);
-/* Sizes the root snapshot buffer for about bytes of roots (before the stop;
- * mgcmark.c, "root snapshots"), and empties it for a new cycle. */
-void gcrt__gc_snapshot_reserve(size_t bytes);
+/* Sizes the root snapshot buffer for about global_bytes of globals,
+ * registered roots and TLS (of which 1 MiB at most is copied) and
+ * stack_bytes of stacks (before the stop; mgcmark.c, "root snapshots"),
+ * and empties it for a new cycle. */
+void gcrt__gc_snapshot_reserve(size_t global_bytes, size_t stack_bytes);
 /* Brings the globals in r and the snapshot buffer into the cache, just
  * before the stop. */
 void gcrt__gc_snapshot_prefetch(const gcrt_roots_t *r);
