@@ -46,6 +46,49 @@ static void test_refill_sweeps_its_share(void) {
     EXPECT_UEQ(gcrt__sweep_pace_rate(), 0);
 }
 
+/* An allocation sweeps its share: the pace times the heap growth since the
+ * pace (its own span included), no less (the sweep would not be done by
+ * the trigger) and not much more (it would sweep the whole heap at once).
+ * With the world stopped by this thread the background sweeper waits, so
+ * every page swept is the deduction's. */
+static void test_deduct_sweeps_its_share(void) {
+    int tries = 0, measured = 0;
+    for (; tries < 5 && !measured; tries++) {
+        for (int i = 0; i < (32 << 20) / 32; i++) {
+            void *p = gcrt_alloc(32);
+            gcrt_keep_alive(p);
+        }
+        gcrt__gc_cycle(); /* the sweep is left to the background sweeper */
+        gcrt__stop_the_world("test_deduct_sweeps_its_share");
+        uint64_t before = gcrt__sweep_pages_swept();
+        for (int quiet = 0, k = 0; quiet < 5 && k < 2000; k++) {
+            gcrt__os_sleep_ns(1000 * 1000); /* a span it was sweeping */
+            uint64_t now = gcrt__sweep_pages_swept();
+            quiet = now == before ? quiet + 1 : 0;
+            before = now;
+        }
+        if (!gcrt__sweep_done()) {
+            uint64_t live = gcrt_load_relaxed(&gcrt__heap_live);
+            /* 4096 pages to sweep over 64 MiB of growth (less 1 MiB). */
+            gcrt__sweep_pace(live + (65 << 20), live, 4096);
+            uint64_t rate = gcrt__sweep_pace_rate(), basis = gcrt__sweep_pages_swept();
+            gcrt__sweep_deduct(16 << 20);
+            uint64_t swept = gcrt__sweep_pages_swept() - basis;
+            uint64_t target = (uint64_t)(((unsigned __int128)rate * (16 << 20)) >> 32);
+            if (gcrt__sweep_pace_rate() != 0) { /* spans were left to reach it */
+                measured = 1;
+                printf("deduct: %llu pages swept for a share of %llu\n", (unsigned long long)swept,
+                       (unsigned long long)target);
+                EXPECT_UGE(swept, target);
+                EXPECT_ULE(swept, target + 16); /* a span is 16 pages at most here */
+            }
+            gcrt__sweep_pace(UINT64_MAX, live, 0); /* pacing off again */
+        }
+        gcrt__start_the_world();
+    }
+    EXPECT_TRUE(measured);
+}
+
 /* The background sweeper is a runtime thread, not an M: it does not stop
  * with the world, but it waits for the world to restart instead of
  * sweeping (taking a CPU) through a stop-the-world. */
@@ -91,6 +134,7 @@ int main(void) {
     EXPECT_EQ(gcrt_init(), 0);
     RUN(test_pace_rate);
     RUN(test_refill_sweeps_its_share);
+    RUN(test_deduct_sweeps_its_share);
     RUN(test_bgsweep_waits_for_the_world);
     return th_summary();
 }
