@@ -164,7 +164,12 @@ static struct {
     uint64_t marked_extra; /* bytes marked by root scans and termination */
     int restarts;
     int64_t cpu_dedicated, cpu_fractional, cpu_idle; /* worker CPU this cycle */
-    int64_t assist_ns;                               /* assist wall time this cycle; atomic */
+    /* Stop-the-world modes: the CPU of the mark the stopping thread did.
+     * gctrace shows it with the background workers' (Go's mark in these
+     * modes is its workers'); GCCPUFraction has it already, as the stop's
+     * clock x stwprocs. */
+    int64_t cpu_stw_mark;
+    int64_t assist_ns;        /* assist wall time this cycle; atomic */
     int64_t restart_pause_ns; /* mark termination stops that restarted the mark */
     /* GOMAXPROCS at the cycle's start, and min(it, ncpu) (Go: work.maxprocs,
      * work.stwprocs, read once in gcStart). gcrt_gomaxprocs does not wait
@@ -660,7 +665,7 @@ static void finish_cycle(void) {
         .mark_term_ns = stw2,
         .stwprocs = stwprocs,
         .assist_cpu_ns = pacer.assist_time_ns,
-        .background_cpu_ns = cyc.cpu_dedicated + cyc.cpu_fractional,
+        .background_cpu_ns = cyc.cpu_dedicated + cyc.cpu_fractional + cyc.cpu_stw_mark,
         .idle_cpu_ns = cyc.cpu_idle,
         .heap_trigger_bytes = cyc.heap0,
         .heap_mark_end_bytes = heap1,
@@ -891,7 +896,9 @@ static void gc_start_cycle(int forced) {
          * here, as in the concurrent mode: gctrace's first clock. */
         cyc.t_mark = gcrt__nanotime();
         cyc.stw1_ns = cyc.t_mark - cyc.t_start;
+        int64_t cpu0 = gcrt__thread_cputime();
         gcrt__gc_drain(&w, -1);
+        cyc.cpu_stw_mark = gcrt__thread_cputime() - cpu0;
         cyc.marked_extra += w.bytes_marked;
         gcrt__gcwork_dispose(&w);
         cyc.t_markterm = gcrt__nanotime();
