@@ -37,6 +37,14 @@ static inline void check_memstats_invariants(const struct gcrt_memstats *ms) {
     uint64_t total = 0;
     for (int i = 0; i < 256; i++) total += ms->pause_ns[i];
     if (ms->num_gc <= 256) EXPECT_UEQ(ms->pause_total_ns, total);
+    EXPECT_UGE(ms->pause_total_ns, total); /* the ring keeps the last 256 */
+    /* The rings, past 256 cycles too: the latest at (NumGC+255)%256, and
+     * the cycles' ends in order going back from it. */
+    if (ms->num_gc > 0) EXPECT_UEQ(ms->last_gc, ms->pause_end[(ms->num_gc + 255) % 256]);
+    unsigned n = ms->num_gc < 256 ? ms->num_gc : 256;
+    for (unsigned j = 1; j < n; j++)
+        EXPECT_ULE(ms->pause_end[(ms->num_gc - 1 - j) % 256],
+                   ms->pause_end[(ms->num_gc - j) % 256]);
 }
 
 #endif

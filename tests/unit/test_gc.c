@@ -260,8 +260,28 @@ static void test_reuse_after_gc(void) {
     }
 }
 
+/* PauseNs and PauseEnd are rings of 256: past 256 cycles, the identities
+ * of check_memstats_invariants still hold (the latest entry is LastGC's,
+ * the ends go back in order, the ring sums to at most PauseTotalNs), and
+ * every cycle is counted. */
+static void test_pause_rings_wrap(void) {
+    static struct gcrt_memstats a, b;
+    gcrt_read_memstats(&a);
+    for (int i = 0; i < 300; i++) gcrt_gc();
+    gcrt_read_memstats(&b);
+    EXPECT_GE(b.num_gc, a.num_gc + 300);
+    EXPECT_GE(b.num_forced_gc, a.num_forced_gc + 300);
+    EXPECT_GT(b.num_gc, 256);
+    check_memstats_invariants(&b);
+    uint64_t ring = 0;
+    for (int i = 0; i < 256; i++) ring += b.pause_ns[i];
+    EXPECT_TRUE(b.pause_total_ns > ring); /* 44+ pauses are out of the ring */
+    EXPECT_TRUE(b.last_gc > a.last_gc);
+}
+
 int main(void) {
     REQUIRE_EQ(gcrt_init(), 0);
+    RUN(test_pause_rings_wrap);
     RUN(test_frees_garbage_keeps_roots);
     RUN(test_local_and_interior);
     RUN(test_noscan_not_scanned);
