@@ -56,13 +56,14 @@ static int child_trace(void) {
     }
     gcrt_gc();
     forced++;
-    /* The line of the last cycle is written by the mark worker and may
-     * come just after gcrt_gc returns (a known issue, reported): wait. */
+    /* gcrt_gc returns after its cycle's line (test_gc_trace_order); the
+     * wait lets a heap-triggered cycle still running end too. */
     gcrt_sleep(200 * 1000 * 1000);
     struct gcrt_memstats ms;
     gcrt_read_memstats(&ms);
-    printf("final numgc=%u forced=%u gomaxprocs=%d calls=%d heapalloc=%llu\n", ms.num_gc,
-           ms.num_forced_gc, gcrt_gomaxprocs(0), forced, (unsigned long long)ms.heap_alloc);
+    printf("final numgc=%u forced=%u gomaxprocs=%d calls=%d heapalloc=%llu gccpu=%.9f\n", ms.num_gc,
+           ms.num_forced_gc, gcrt_gomaxprocs(0), forced, (unsigned long long)ms.heap_alloc,
+           ms.gc_cpu_fraction);
     fflush(stdout);
     return 0;
 }
@@ -137,6 +138,8 @@ static void check_trace(struct run *r, const char *what) {
     static struct samples sm;
     sm.n = 0;
     unsigned final_numgc = 0, final_forced = 0, calls = 0;
+    unsigned long long heapalloc = 0;
+    double gccpu = -1;
     int procs = 0, have_final = 0;
     for (char *s = r->out; s && *s;) {
         char *e = strchr(s, '\n');
@@ -144,13 +147,13 @@ static void check_trace(struct run *r, const char *what) {
         if (sm.n < 100000 &&
             sscanf(s, "sample numgc=%u nextgc=%llu", &sm.numgc[sm.n], &sm.nextgc[sm.n]) == 2)
             sm.n++;
-        if (sscanf(s, "final numgc=%u forced=%u gomaxprocs=%d calls=%u", &final_numgc,
-                   &final_forced, &procs, &calls) == 4)
+        if (sscanf(s, "final numgc=%u forced=%u gomaxprocs=%d calls=%u heapalloc=%llu gccpu=%lf",
+                   &final_numgc, &final_forced, &procs, &calls, &heapalloc, &gccpu) == 6)
             have_final = 1;
         s = e ? e + 1 : NULL;
     }
     REQUIRE_TRUE(have_final);
-    unsigned expect_n = 1, nforced = 0, nlines = 0, goal_checked = 0;
+    unsigned expect_n = 1, nforced = 0, nlines = 0, goal_checked = 0, last_u = 0;
     double last_t = 0;
     for (char *s = r->err; s && *s;) {
         char *e = strchr(s, '\n');
@@ -169,6 +172,7 @@ static void check_trace(struct run *r, const char *what) {
                 if (l.h2 > l.h1) FAILF("%s: h2 > h1: %s", what, s);
                 if (l.p != procs) FAILF("%s: P %d, GOMAXPROCS %d: %s", what, l.p, procs, s);
                 if (l.u > 100) FAILF("%s: U over 100%%: %s", what, s);
+                last_u = l.u;
                 nforced += l.forced;
                 *(l.forced ? &bg_forced : &bg_heap) += l.cpu[2];
                 *(l.forced ? &idle_forced : &idle_heap) += l.cpu[3];
@@ -199,6 +203,11 @@ static void check_trace(struct run *r, const char *what) {
             what, bg_heap + bg_forced, bg_forced, idle_heap + idle_forced, idle_forced);
     EXPECT_EQ(nlines, final_numgc);
     EXPECT_EQ(expect_n - 1, final_numgc);
+    /* U is GCCPUFraction in percent, as of its cycle (Go: int(fraction *
+     * 100)): the last line's is what MemStats reports until the next. */
+    double pct = gccpu * 100; /* (printed with 9 digits: a hair of slack) */
+    if (!(last_u <= pct + 1e-6 && pct < last_u + 1 + 1e-6))
+        FAILF("%s: last line's U %u%%, GCCPUFraction %.6f", what, last_u, gccpu);
     EXPECT_EQ(nforced, final_forced);
     /* Each gcrt_gc call forces a cycle unless a heap-triggered one started
      * first, which it then waits for (Go's runtime.GC: gcTriggerCycle
