@@ -59,12 +59,17 @@ foreach(t test_gc test_gc_large test_gc_regress test_gc_roots test_gctrace test_
           test_gc_cpu_fraction test_gc_memlimit_stacks test_scavenge_limit_nonheap
           test_sched_grow test_sched_timer_unarmed test_sched_attach_goroutine
           test_sched_main_sigmask test_chan_after_close test_gc_plain_thread
-          test_gc_free_os_memory test_gc_checkmark_root test_scavenge_held test_gc_forcegc)
+          test_gc_free_os_memory test_gc_checkmark_root test_scavenge_held test_gc_forcegc
+          test_gc_copy_barrier test_gc_globals_writable test_gc_noscan_data test_gc_orphan_marked
+          test_gc_snapshot test_gctrace_stw test_gcpausetrace test_gc_stw_mode)
   set(GCRT_TEST_LABELS_${t} tsan)
 # Not in the TSan run: test_gc_dlroots wraps dl_iterate_phdr, which TSan
 # intercepts and calls before main; test_stw_reattach runs threads on 1 MiB
 # stacks of its own and goes 640 KiB deep, and TSan's thread start takes
-# ~770 KiB of a thread's stack before the thread function runs.
+# ~770 KiB of a thread's stack before the thread function runs;
+# test_stw_resignal skips itself there (TSan runs a handler only at the
+# thread's next interceptor call), and
+# test_gc_shade_reuse needs GCRT_ASSERT_LEVEL 2, which the TSan build has not.
 endforeach()
 # test_gc_large wants heap-triggered cycles from its 24 MiB rounds of
 # garbage; the heap goal counts the globals, and under TSan those are the
