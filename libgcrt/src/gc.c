@@ -196,6 +196,9 @@ static uint32_t started, completed;
  * it is done: an allocation that reaches the trigger meanwhile waits for
  * the start (gcrt__gc_maybe_start). */
 static uint32_t start_word;
+/* Mark worker CPU by mode over all cycles: dedicated, fractional, idle
+ * (tests; each cycle's is in its gctrace line). */
+static int64_t worker_cpu_total[3];
 static uint32_t cur_mode;   /* cyc.mode for the mark workers; atomic */
 static uint32_t term_claim; /* 1 while a worker runs mark termination */
 /* Mark termination offered to the program (markterm_offer). */
@@ -604,6 +607,9 @@ static void finish_cycle(void) {
     pacer.heap_live = heap1;
     pacer.assist_time_ns = gcrt_load_relaxed(&cyc.assist_ns);
     pacer.dedicated_mark_time_ns = cyc.cpu_dedicated;
+    gcrt_xadd_relaxed(&worker_cpu_total[0], cyc.cpu_dedicated);
+    gcrt_xadd_relaxed(&worker_cpu_total[1], cyc.cpu_fractional);
+    gcrt_xadd_relaxed(&worker_cpu_total[2], cyc.cpu_idle);
     pacer.fractional_mark_time_ns = cyc.cpu_fractional;
     pacer.idle_mark_time_ns = cyc.cpu_idle;
     pacer.globals_scan = cyc.globals;
@@ -1918,6 +1924,12 @@ void gcrt__gc_workers_cpu_mark(void) {
             gcrt_store_relaxed(&workers[i].ns[m], (int64_t)0);
         gcrt_store_relaxed(&workers[i].mutator_ns, (int64_t)0);
     }
+}
+
+void gcrt__gc_worker_cpu_totals(int64_t *dedicated, int64_t *fractional, int64_t *idle) {
+    *dedicated = gcrt_load_relaxed(&worker_cpu_total[0]);
+    *fractional = gcrt_load_relaxed(&worker_cpu_total[1]);
+    *idle = gcrt_load_relaxed(&worker_cpu_total[2]);
 }
 
 void gcrt__gc_workers_cpu_take(int64_t *dedicated, int64_t *fractional, int64_t *idle) {

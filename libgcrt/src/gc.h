@@ -237,6 +237,8 @@ void gcrt__gc_workers_start(void);
 uint64_t gcrt__gc_workers_take_marked(void);
 void gcrt__gc_workers_cpu_mark(void);
 void gcrt__gc_workers_cpu_take(int64_t *dedicated, int64_t *fractional, int64_t *idle);
+/* The background workers' CPU by mode, summed over every finished cycle. */
+void gcrt__gc_worker_cpu_totals(int64_t *dedicated, int64_t *fractional, int64_t *idle);
 /* gccheckmark=1, world stopped after marking: stops the program with the
  * addresses and allocation sites if a marked object points to an unmarked
  * one (a pointer store that bypassed the write barrier). */
