@@ -216,8 +216,9 @@ GCRT_API uint32_t gcrt_gc_limiter_last_enabled(void);
 /* Every store of a pointer into a heap object must go through gcrt_store
  * while the collector runs concurrently (Go's hybrid barrier: the old and
  * the new value are shaded while marking). Stores into globals, locals and
- * registered roots need no barrier. When marking is off it costs a plain
- * store and one flag test. Programs that cannot use it run with
+ * registered roots need no barrier. When marking is off it costs a load
+ * of the old value, the store and one flag test (about a plain store's
+ * time: tests/bench/run-barrier.sh). Programs that cannot use it run with
  * GODEBUG=gcstoptheworld=1; GODEBUG=gccheckmark=1 finds a missing one. */
 GCRT_API extern uint32_t gcrt_gc_barrier_on;
 GCRT_API void gcrt_write_barrier(const void *old, const void *val);
