@@ -20,6 +20,14 @@ struct obj {
 #define MAGIC 0xfeedfacecafebeefull
 #define MASK  0x5a5a000000000000ull /* a masked address points nowhere */
 static atomic_int ran_a, ran_b, ran_bad;
+/* The goroutine each finalizer ran on: always the same one, the finalizer
+ * goroutine (Go's fing), never the test's. */
+static _Atomic int64_t fin_goid, other_goid;
+static void note_goroutine(void) {
+    int64_t id = gcrt_goid(), none = 0;
+    if (!atomic_compare_exchange_strong(&fin_goid, &none, id) && none != id)
+        atomic_store(&other_goid, id);
+}
 static void *volatile last_obj, *last_arg;
 static struct obj *volatile resurrected;
 
@@ -61,15 +69,18 @@ static void fin_a(void *p, void *arg) {
     if (o->magic != MAGIC || (o->child && o->child->magic != MAGIC)) atomic_fetch_add(&ran_bad, 1);
     last_obj = p;
     last_arg = arg;
+    note_goroutine();
     atomic_fetch_add(&ran_a, 1);
 }
 static void fin_b(void *p, void *arg) {
     (void)p, (void)arg;
+    note_goroutine();
     atomic_fetch_add(&ran_b, 1);
 }
 static void fin_resurrect(void *p, void *arg) {
     (void)arg;
     resurrected = p;
+    note_goroutine();
     atomic_fetch_add(&ran_a, 1);
 }
 
@@ -120,7 +131,7 @@ static void test_runs_once_with_referents(void) {
 }
 
 static __attribute__((noinline)) void make_resurrecting(void) {
-    struct obj *o = gcrt_alloc(sizeof *o);
+    struct obj *o = gcrt_alloc(100000); /* large: "freed" is visible */
     o->magic = MAGIC;
     o->child = gcrt_alloc(sizeof *o);
     o->child->magic = MAGIC;
@@ -139,7 +150,16 @@ static void test_resurrection(void) {
     EXPECT_EQ(resurrected->magic, MAGIC);
     EXPECT_EQ(resurrected->child->magic, MAGIC);
     EXPECT_EQ(atomic_load(&ran_a), 1); /* at most once, even resurrected */
+    /* Dropped again, it is freed, with no second run of its finalizer. */
+    uintptr_t masked = (uintptr_t)resurrected ^ MASK;
     resurrected = NULL;
+    for (int i = 0; i < 5 || (i < 1000 && still_there(masked)); i++) {
+        wipe_stack();
+        gcrt_gc();
+        if (i >= 5) usleep(1000);
+    }
+    EXPECT_FALSE(still_there(masked));
+    EXPECT_EQ(atomic_load(&ran_a), 1);
 }
 
 static __attribute__((noinline)) void make_chain(void) {
@@ -180,6 +200,13 @@ static void test_cycle_not_collected(void) {
     EXPECT_EQ(atomic_load(&ran_b), 0); /* Go: cycles with finalizers leak */
 }
 
+static __attribute__((noinline)) uintptr_t make_removed(void) {
+    struct obj *o = gcrt_alloc(100000);
+    EXPECT_EQ(gcrt_set_finalizer(o, fin_b, NULL), 0);
+    EXPECT_EQ(gcrt_set_finalizer(o, NULL, NULL), 0);
+    return (uintptr_t)o ^ MASK;
+}
+
 static void test_errors_and_removal(void) {
     struct obj *o = gcrt_alloc(sizeof *o);
     int local;
@@ -194,12 +221,22 @@ static void test_errors_and_removal(void) {
     gcrt_free(big); /* an explicit free drops it */
     atomic_store(&ran_b, 0);
     o = NULL;
-    for (int i = 0; i < 4; i++) {
+    /* A removed finalizer does not run when its object is collected: wait
+     * until the object is gone, not just a few cycles. */
+    uintptr_t removed = make_removed();
+    for (int i = 0; i < 4 || (i < 1000 && still_there(removed)); i++) {
         wipe_stack();
         gcrt_gc();
         gcrt_sleep(1000 * 1000);
     }
+    EXPECT_FALSE(still_there(removed));
     EXPECT_EQ(atomic_load(&ran_b), 0);
+}
+
+static void test_all_on_the_finalizer_goroutine(void) {
+    EXPECT_TRUE(atomic_load(&fin_goid) != 0);
+    EXPECT_TRUE(atomic_load(&fin_goid) != gcrt_goid());
+    EXPECT_EQ(atomic_load(&other_goid), 0);
 }
 
 static int fin_main(int argc, char **argv) {
@@ -209,6 +246,7 @@ static int fin_main(int argc, char **argv) {
     RUN(test_dependent_order);
     RUN(test_cycle_not_collected);
     RUN(test_errors_and_removal);
+    RUN(test_all_on_the_finalizer_goroutine);
     return th_summary();
 }
 
