@@ -38,6 +38,7 @@ set(GCRT_TEST_ENV_test_find_object_reuse "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_sweep_running "GOGC=off")
 set(GCRT_TEST_ENV_test_scavenge_held "GOGC=off")
 set(GCRT_TEST_ENV_test_gc_sweep_pace "GOGC=off")
+set(GCRT_TEST_ENV_test_scavenge_repace "GOGC=100")
 # One P, and this test's thread runs on it: the fractional share is its own.
 set(GCRT_TEST_ENV_test_gc_fractional "GOMAXPROCS=1;GOGC=100")
 # Two Ps, one of them free: the thread still marks its own P's share.
@@ -61,7 +62,8 @@ foreach(t test_gc test_gc_large test_gc_regress test_gc_roots test_gctrace test_
           test_sched_main_sigmask test_chan_after_close test_gc_plain_thread
           test_gc_free_os_memory test_gc_checkmark_root test_scavenge_held test_gc_forcegc
           test_gc_copy_barrier test_gc_globals_writable test_gc_noscan_data test_gc_orphan_marked
-          test_gc_snapshot test_gctrace_stw test_gcpausetrace test_gc_stw_mode test_gc_dedicated)
+          test_gc_snapshot test_gctrace_stw test_gcpausetrace test_gc_stw_mode test_gc_dedicated
+          test_scavenge_repace)
   set(GCRT_TEST_LABELS_${t} tsan)
 # Not in the TSan run: test_gc_dlroots wraps dl_iterate_phdr, which TSan
 # intercepts and calls before main; test_stw_reattach runs threads on 1 MiB

@@ -1121,12 +1121,22 @@ void gcrt_gc(void) {
 
 /* ---- knobs ------------------------------------------------------------------ */
 
+/* Go's gcControllerCommit ends with gcPaceScavenger: a knob that moves the
+ * heap goal moves the scavenger's retention goal with it, now, not at the
+ * next cycle's end (pacer_lock). */
+static void repace_scavenger_locked(void) {
+    struct gcrt_pacer_mem m;
+    pacer_mem(&m);
+    gcrt__scavenger_repace(gcrt__pacer_heap_goal(&pacer, &m));
+}
+
 int gcrt_set_gc_percent(int percent) {
     (void)attach_for_call(false); /* as gcrt_init() before: errors are not ours to report */
     gcrt__lock(&pacer_lock);
     int32_t old = gcrt__pacer_set_gc_percent(&pacer, percent);
     gcrt__pacer_commit(&pacer, gcrt__sweep_done());
     update_trigger_locked();
+    repace_scavenger_locked();
     gcrt__unlock(&pacer_lock);
     /* Go: turning the GC off waits for a cycle in progress to finish. A
      * start that read the old value (the periodic one, or the trigger)
@@ -1149,6 +1159,7 @@ int64_t gcrt_set_memory_limit(int64_t limit) {
         gcrt__pacer_commit(&pacer, gcrt__sweep_done());
         update_limit_locked();
         update_trigger_locked();
+        repace_scavenger_locked();
     }
     gcrt__unlock(&pacer_lock);
     return old;

@@ -52,6 +52,20 @@ void gcrt__scavenger_set_goal_inputs(uint64_t last_heap_inuse, uint64_t heap_goa
     gcrt_store_relaxed(&in_last_heap_goal, last_heap_goal);
 }
 
+void gcrt__scavenger_repace(uint64_t heap_goal) {
+    if (gcrt_load_relaxed(&in_last_heap_goal) == 0) return; /* no cycle yet: goal from in-use */
+    gcrt_store_relaxed(&in_heap_goal, heap_goal);
+    gcrt__scavenger_wake();
+}
+
+uint64_t gcrt__scavenger_goal_now(void) {
+    gcrt_mheap_t *h = &gcrt__mheap;
+    uint64_t inuse = gcrt_load_relaxed(&h->heap_inuse) + gcrt_load_relaxed(&h->stack_inuse);
+    return gcrt__scavenge_goal(inuse, gcrt_load_relaxed(&in_last_heap_inuse),
+                               gcrt_load_relaxed(&in_heap_goal),
+                               gcrt_load_relaxed(&in_last_heap_goal), GCRT_PAGE_SIZE);
+}
+
 void gcrt__scavenger_wake(void) {
     gcrt_xadd(&wake_word, 1);
     gcrt__futex_wake(&wake_word, 1);
@@ -61,9 +75,7 @@ static uint64_t excess(void) {
     gcrt_mheap_t *h = &gcrt__mheap;
     uint64_t inuse = gcrt_load_relaxed(&h->heap_inuse) + gcrt_load_relaxed(&h->stack_inuse);
     uint64_t retained = inuse + gcrt_load_relaxed(&h->heap_free);
-    uint64_t goal = gcrt__scavenge_goal(inuse, gcrt_load_relaxed(&in_last_heap_inuse),
-                                        gcrt_load_relaxed(&in_heap_goal),
-                                        gcrt_load_relaxed(&in_last_heap_goal), GCRT_PAGE_SIZE);
+    uint64_t goal = gcrt__scavenger_goal_now();
     uint64_t over = retained > goal ? retained - goal : 0;
     /* GOMEMLIMIT: keep what the limit counts, Sys - HeapReleased (Go's
      * mappedReady: goroutine stacks and runtime metadata too, not only the

@@ -19,6 +19,12 @@ void gcrt__scavenger_wake(void);
 /* The pacing inputs from the collector; until it exists, zeros. */
 void gcrt__scavenger_set_goal_inputs(uint64_t last_heap_inuse, uint64_t heap_goal,
                                      uint64_t last_heap_goal);
+/* A knob moved the heap goal between cycles (Go: gcControllerCommit's
+ * gcPaceScavenger): the new goal, the rest as the last cycle left them;
+ * wakes the scavenger. */
+void gcrt__scavenger_repace(uint64_t heap_goal);
+/* The retention goal in force (tests). */
+uint64_t gcrt__scavenger_goal_now(void);
 /* Prints the scavtrace line (GODEBUG=scavtrace=1): work (bytes released
  * by what the line reports), total released, utilisation; suffix
  * " (forced)" or "". */
