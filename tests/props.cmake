@@ -80,7 +80,7 @@ endforeach()
 if(GCRT_TSAN)
   set(GCRT_TEST_ENV_test_gc_large "GOGC=25")
 endif()
-# GC stress graph: every cycle re-marked stop-the-world (gccheckmark).
+# GC stress graph: every cycle's mark checked stop-the-world (gccheckmark).
 set(GCRT_TEST_ENV_test_gc_graph "GODEBUG=gccheckmark=1")
 set(GCRT_TEST_TIMEOUT_test_gc_graph 120)
 # The same graph with heap-triggered cycles only (GOGC=25: ~800 of them),
@@ -90,7 +90,7 @@ set(GCRT_TEST_ENV_test_gc_graph_offer "GODEBUG=gccheckmark=1;GOGC=25")
 set(GCRT_TEST_TIMEOUT_test_gc_graph_offer 120)
 # test_alloc_prefault counts this thread's page faults: not in the TSan run,
 # whose shadow memory faults too (ASan's adds ~15 %, within its bound).
-# Under TSan: ~340 cycles back to back, each re-marked over the sanitizer's
+# Under TSan: ~340 cycles back to back, each checked over the sanitizer's
 # 47 MB of globals: 50 s alone on an idle machine, 129 s beside other
 # builds (timed out at 120 once). The globals also put the GOGC=100 goal
 # above what the workers allocate between the gcrt_gc loop's cycles (1

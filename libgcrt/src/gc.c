@@ -55,8 +55,11 @@
  *
  *  5. GODEBUG: gcstoptheworld=1 marks with the world stopped (sweeping
  *     stays concurrent), =2 sweeps with the world stopped too;
- *     gccheckmark=1 re-marks every cycle with the world stopped and stops
- *     the program if the concurrent mark missed a reachable object;
+ *     gccheckmark=1 checks every cycle's mark with the world stopped (no
+ *     marked object, global, registered root or TLS word may point to an
+ *     unmarked object: the tri-color invariant, which a missed object
+ *     breaks) and stops the program if one does; stack words that do are
+ *     reported and their objects kept (mgcmark.c, gcrt__gc_checkmark);
  *     gctrace=1 prints Go's line per cycle (gctrace.c); gcpausetrace=1
  *     (gcrt's own) prints where each stop-the-world's time went: one line
  *     per stop with the time of each step, and how the world was stopped
@@ -585,7 +588,7 @@ static void finish_cycle(void) {
     limiter_transition_start(false);
     pt_mark(&pt_stw2, "limiter");
     gcrt_store_relaxed(&gcrt__gcphase, (uint32_t)GCRT_GC_MARKTERM);
-    if (gcrt__debug.gccheckmark > 0) gcrt__gc_checkmark(&global_roots);
+    if (gcrt__debug.gccheckmark > 0) cyc.marked_extra += gcrt__gc_checkmark(&global_roots);
     set_marking(0);
     uint64_t heap1 = gcrt_load_relaxed(&gcrt__heap_live);
     uint64_t reserved = flag_all_mcaches_for_sweep();

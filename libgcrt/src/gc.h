@@ -240,9 +240,12 @@ void gcrt__gc_workers_cpu_take(int64_t *dedicated, int64_t *fractional, int64_t 
 /* The background workers' CPU by mode, summed over every finished cycle. */
 void gcrt__gc_worker_cpu_totals(int64_t *dedicated, int64_t *fractional, int64_t *idle);
 /* gccheckmark=1, world stopped after marking: stops the program with the
- * addresses and allocation sites if a marked object points to an unmarked
- * one (a pointer store that bypassed the write barrier). */
-void gcrt__gc_checkmark(const gcrt_roots_t *r);
+ * addresses and allocation sites if a marked object, a global, a
+ * registered root or TLS points to an unmarked one (a pointer store that
+ * bypassed the write barrier). A stack word that does is reported without
+ * stopping (it may be no pointer), and the object kept: returns the bytes
+ * so marked. */
+uint64_t gcrt__gc_checkmark(const gcrt_roots_t *r);
 
 /* ---- finalizers (mfinal.c) ------------------------------------------------ */
 

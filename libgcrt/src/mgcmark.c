@@ -840,7 +840,52 @@ static void ck_global_range(uintptr_t lo, uintptr_t hi) {
     }
 }
 
-void gcrt__gc_checkmark(const gcrt_roots_t *r) {
+/* The stacks at the end of the mark (other threads' and parked
+ * goroutines', with their saved registers): a word that points to an
+ * allocated, unmarked object is reported too, but not as fatal. A stack is
+ * scanned conservatively, dead slots included, so the word may be no
+ * pointer at all: a pointer one past the end of an array is the next
+ * object's address, an integer may look like one. The object is kept
+ * instead (marked, and what it points to with it) and the line names it,
+ * its allocation site and where it was seen: if the program does use it,
+ * a pointer to it was moved out of a heap object without gcrt_store. */
+struct ck_stack_arg {
+    gcrt_gcwork_t w;
+    unsigned reported;
+};
+
+static GCRT_NO_SANITIZE void ck_stack_words(struct ck_stack_arg *a, uintptr_t lo, uintptr_t hi,
+                                            const char *what) {
+    for (lo = gcrt_round_up(lo, sizeof(uintptr_t)); lo + sizeof(uintptr_t) <= hi;
+         lo += sizeof(uintptr_t)) {
+        uintptr_t v = *(const volatile uintptr_t *)lo;
+        gcrt_span_t *ws;
+        uintptr_t widx;
+        if (!points_to_white(v, &ws, &widx)) continue;
+        uintptr_t white = ws->base + widx * ws->elemsize;
+        if (a->reported++ < 16) {
+            uintptr_t pc = ws->alloc_pcs && widx < ws->alloc_pcs_cap ? ws->alloc_pcs[widx] : 0;
+            char site[256];
+            gcrt__symbolize(pc, site, sizeof site);
+            gcrt__printf("gccheckmark: the concurrent mark left unmarked an object a stack word "
+                         "points to: %p, %zu bytes (span class %u), allocated at %s; the word is "
+                         "in %s at %p. Kept. If the program uses this object, a pointer to it was "
+                         "moved out of a heap object without gcrt_store (the write barrier); a "
+                         "stack is scanned conservatively, so the word may also be no pointer.\n",
+                         (void *)white, (size_t)ws->elemsize, (unsigned)ws->spanclass, site, what,
+                         (void *)lo);
+        }
+        gcrt__gc_shade(&a->w, v);
+    }
+}
+
+static void ck_stack_cb(uintptr_t lo, uintptr_t hi, const void *regs, size_t regs_len, void *arg) {
+    struct ck_stack_arg *a = arg;
+    if (regs) ck_stack_words(a, (uintptr_t)regs, (uintptr_t)regs + regs_len, "saved registers");
+    ck_stack_words(a, lo, hi, "a stack");
+}
+
+uint64_t gcrt__gc_checkmark(const gcrt_roots_t *r) {
     for_each_inuse_span(ck_span, NULL);
     for (size_t i = 0; i < r->n; i++) ck_global_range(r->lo[i], r->hi[i]);
     gcrt__lock(&roots_lock);
@@ -858,6 +903,15 @@ void gcrt__gc_checkmark(const gcrt_roots_t *r) {
                     ck_root_words((const uintptr_t *)lo, (m->tls_hi[i] - lo) / sizeof(uintptr_t),
                                   lo, "thread-local storage");
             }
+    /* Not this thread's own stack: the runtime's frames of the mark's end. */
+    struct ck_stack_arg a;
+    gcrt__gcwork_init(&a.w);
+    a.reported = 0;
+    gcrt__stw_for_each_stack(ck_stack_cb, &a);
+    gcrt__gc_drain_stopped(&a.w, -1);
+    gcrt__gcwork_dispose(&a.w);
+    if (a.reported > 16) gcrt__printf("gccheckmark: %u more such stack words\n", a.reported - 16);
+    return a.w.bytes_marked;
 }
 
 /* fork.c: this file's global locks. */

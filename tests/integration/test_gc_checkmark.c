@@ -235,7 +235,70 @@ static void test_with_barrier_no_report(void) {
               r.signaled, r.err);
 }
 
+/* "stack": the pointer to C is moved out of B into a local of the main
+ * thread, which then waits in a bracketed blocking call (gcrt_pthread_join:
+ * counted as stopped at once, so its stack is not scanned again at the
+ * mark's end). The stacks are no barrier's business, so only gccheckmark's
+ * look at them finds C: it must name C (without stopping the program: a
+ * stack word may be no pointer) and keep it. Without that look C is freed
+ * while the local still points to it. */
+static __attribute__((noinline)) int move_to_stack(void *volatile *local) {
+    struct link *b = (struct link *)(masked_b ^ MASK);
+    *local = b->f;
+    *(void *volatile *)&b->f = NULL; /* no barrier: the delete */
+    return (int)*(volatile uint32_t *)&gcrt_gc_barrier_on;
+}
+
+static void child_stack(void *arg) {
+    (void)arg;
+    setenv("GODEBUG", "gccheckmark=1", 1);
+    if (gcrt_init() != 0) _exit(3);
+    for (int i = 0; i < 20; i++) {
+        build();
+        announce_victim();
+        wipe_stack();
+        gcrt_gc();
+        wipe_stack();
+        atomic_store(&gc_done, 0);
+        pthread_t t;
+        pthread_create(&t, NULL, gc_thread, NULL);
+        while (!*(volatile uint32_t *)&gcrt_gc_barrier_on && !atomic_load(&gc_done)) {
+        }
+        void *volatile local = NULL;
+        int during = 0;
+        if (!atomic_load(&gc_done)) during = move_to_stack(&local);
+        gcrt_pthread_join(t, NULL);
+        int ok = victim_intact();
+        fprintf(stderr, "attempt %d: moved during the mark %d, victim %s\n", i, during,
+                ok ? "intact" : "FREED");
+        if (!ok) _exit(4);
+        if (during) _exit(0);
+        local = NULL;
+        head = NULL;
+    }
+    _exit(5); /* never moved it during a mark */
+}
+
+static void test_missing_barrier_stack_object(void) {
+    struct child_result r;
+    run_in_child(child_stack, NULL, &r);
+    if (!r.exited || r.status != 0 || strstr(r.err, "fatal error")) {
+        FAILF("exited %d status %d, signal %d; stderr:\n%s", r.exited, r.status, r.signaled, r.err);
+        return;
+    }
+    /* The last attempt's victim is named, as a stack word's. */
+    const char *v = NULL;
+    for (const char *p = r.err; (p = strstr(p, "victim 0x")); p++) v = p;
+    REQUIRE_TRUE(v != NULL);
+    char addr[32] = {0};
+    sscanf(v + 7, "%31[0-9a-fx]", addr);
+    char want[96];
+    snprintf(want, sizeof want, "a stack word points to: %s, %d bytes", addr, VICTIM_SIZE);
+    if (!strstr(r.err, want)) FAILF("no report of %s as a stack word's:\n%s", addr, r.err);
+}
+
 int main(void) {
+    RUN(test_missing_barrier_stack_object);
     RUN(test_missing_barrier_black_object);
     RUN(test_missing_barrier_scanned_object);
     RUN(test_with_barrier_no_report);
