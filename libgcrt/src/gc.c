@@ -172,6 +172,8 @@ static struct {
      * modes is its workers'); GCCPUFraction has it already, as the stop's
      * clock x stwprocs. */
     int64_t cpu_stw_mark;
+    /* Started by the periodic check (Go's forcegc): fewer idle workers. */
+    int periodic;
     int64_t assist_ns;        /* assist wall time this cycle; atomic */
     int64_t restart_pause_ns; /* mark termination stops that restarted the mark */
     /* GOMAXPROCS at the cycle's start, and min(it, ncpu) (Go: work.maxprocs,
@@ -839,7 +841,7 @@ static void gc_start_roots(void *arg) {
      * allocation since (Go: heapScan, fixed during the mark). It bounds the
      * worst-case scan work the assist ratio extrapolates to (revise). */
     pacer.heap_scan += __atomic_exchange_n(&gcrt__heap_scan_alloc, (uint64_t)0, __ATOMIC_RELAXED);
-    gcrt__pacer_start_cycle(&pacer, cyc.t_start, procs(), false, cyc.mode != 0, &m);
+    gcrt__pacer_start_cycle(&pacer, cyc.t_start, procs(), cyc.periodic, cyc.mode != 0, &m);
     plan = gcrt__pacer_mark_plan(&pacer, procs());
     mplan_publish(&plan);
     gcrt_store_relaxed(&cyc_goal, gcrt__pacer_heap_goal(&pacer, &m));
@@ -862,6 +864,9 @@ static void gc_start_roots(void *arg) {
 static void gc_start_cycle(int forced);
 /* A cycle's start (start_lock held), announced to the threads that reach
  * the trigger meanwhile (start_word). */
+/* forced: 1 if the program asked (gcrt_gc: Go's gcTriggerCycle), 2 for
+ * the periodic cycle (Go's forcegc, gcTriggerTime), 0 for the heap
+ * trigger. */
 static void gc_start_locked(int forced) {
     gcrt_xadd(&start_word, 1);
     gc_start_cycle(forced);
@@ -881,7 +886,8 @@ static void gc_start_cycle(int forced) {
     gcrt__gc_workers_cpu_mark();
     gcrt__finish_sweep();
     memset(&cyc, 0, sizeof cyc);
-    cyc.forced = forced;
+    cyc.forced = forced == 1;
+    cyc.periodic = forced == 2;
     cyc.mode = gcrt__debug.gcstoptheworld > 0 ? (gcrt__debug.gcstoptheworld > 1 ? 2 : 1) : 0;
     if (child) cyc.mode = 2;
     gcrt_store_relaxed(&cur_mode, (uint32_t)cyc.mode);
@@ -1006,7 +1012,7 @@ void gcrt__gc_periodic_check(void) {
         if (GCRT_UNLIKELY(gcrt__forcegc_test_hook != NULL)) gcrt__forcegc_test_hook();
 #endif
         if (gcrt__debug.gctrace > 0) gcrt__os_write(2, "GC forced\n", 10);
-        gc_start_locked(0);
+        gc_start_locked(2);
     }
     gcrt__unlock(&start_lock);
 }
