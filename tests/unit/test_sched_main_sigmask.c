@@ -58,7 +58,10 @@ static void test_preempt_on_main_m(void) {
     pthread_t t;
     REQUIRE_EQ(pthread_create(&t, NULL, lister, NULL), 0);
     gcrt_go(spin_on_flag, NULL);
-    gcrt_sleep(1000 * 1000);
+    /* On a loaded machine our 1 ms timer may fire before the scheduler
+     * got to the spinner, and we run first again (CI, 2026-12-02): sleep
+     * until it has started. */
+    for (int i = 0; i < 1000 && !spinning; i++) gcrt_sleep(1000 * 1000);
     /* We run again only if the spinner was preempted. */
     EXPECT_EQ(spinning, 1);
     EXPECT_EQ(on_main_thread, 1); /* where this test is about */
