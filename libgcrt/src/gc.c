@@ -1130,13 +1130,16 @@ void gcrt_gc(void) {
 
 /* ---- knobs ------------------------------------------------------------------ */
 
-/* Go's gcControllerCommit ends with gcPaceScavenger: a knob that moves the
- * heap goal moves the scavenger's retention goal with it, now, not at the
- * next cycle's end (pacer_lock). */
-static void repace_scavenger_locked(void) {
+/* Go's gcControllerCommit ends with gcPaceSweeper and gcPaceScavenger: a
+ * knob that moves the trigger and the heap goal moves the sweep's pace and
+ * the scavenger's retention goal with them, now, not at the next cycle's
+ * end (pacer_lock). */
+static void repace_locked(void) {
     struct gcrt_pacer_mem m;
     pacer_mem(&m);
     gcrt__scavenger_repace(gcrt__pacer_heap_goal(&pacer, &m));
+    /* And gcPaceSweeper: the sweep's share per byte, over the new runway. */
+    gcrt__sweep_repace(gcrt_load_relaxed(&trigger_bytes), gcrt_load_relaxed(&gcrt__heap_live));
 }
 
 int gcrt_set_gc_percent(int percent) {
@@ -1145,7 +1148,7 @@ int gcrt_set_gc_percent(int percent) {
     int32_t old = gcrt__pacer_set_gc_percent(&pacer, percent);
     gcrt__pacer_commit(&pacer, gcrt__sweep_done());
     update_trigger_locked();
-    repace_scavenger_locked();
+    repace_locked();
     gcrt__unlock(&pacer_lock);
     /* Go: turning the GC off waits for a cycle in progress to finish. A
      * start that read the old value (the periodic one, or the trigger)
@@ -1168,7 +1171,7 @@ int64_t gcrt_set_memory_limit(int64_t limit) {
         gcrt__pacer_commit(&pacer, gcrt__sweep_done());
         update_limit_locked();
         update_trigger_locked();
-        repace_scavenger_locked();
+        repace_locked();
     }
     gcrt__unlock(&pacer_lock);
     return old;

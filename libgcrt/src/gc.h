@@ -159,6 +159,10 @@ bool gcrt__sweep_done(void);
  * from a no-stop region. gcrt__sweep_note_pages: every sweeper counts the
  * pages of each span it sweeps. */
 void gcrt__sweep_pace(uint64_t trigger, uint64_t live, uint64_t pages_in_use);
+/* A knob moved the trigger between cycles (Go: gcControllerCommit's
+ * gcPaceSweeper): the pages still to sweep since the flip over the new
+ * runway from live. */
+void gcrt__sweep_repace(uint64_t trigger, uint64_t live);
 void gcrt__sweep_deduct(uint64_t span_bytes);
 void gcrt__sweep_note_pages(uint64_t npages);
 /* Pages to sweep per byte allocated, in 1/2^32 pages (0: not pacing). */

@@ -143,18 +143,34 @@ uint64_t gcrt__sweep_pace_rate(void) {
     return gcrt_load_relaxed(&pace_rate_q32);
 }
 
-void gcrt__sweep_pace(uint64_t trigger, uint64_t live, uint64_t pages_in_use) {
+/* The flip's pages to sweep and the count of pages swept then (world
+ * stopped): what a re-pace counts from. */
+static uint64_t flip_pages, flip_swept;
+
+static void set_pace(uint64_t trigger, uint64_t live, uint64_t pages) {
     /* Go leaves 1 MiB of margin, so the sweep is done a little early. With
      * less room than that (a memory limit below the live heap: cycles back
      * to back) Go sweeps everything at the first allocation; here the next
      * cycle's start finishes the sweep instead, as without pacing, and the
      * GC CPU limiter sees the same split of time as before. */
     uint64_t rate = 0;
-    if (pages_in_use > 0 && trigger != UINT64_MAX && trigger > live && trigger - live >= (2 << 20))
-        rate = (uint64_t)(((unsigned __int128)pages_in_use << 32) / (trigger - live - (1 << 20)));
+    if (pages > 0 && trigger != UINT64_MAX && trigger > live && trigger - live >= (2 << 20))
+        rate = (uint64_t)(((unsigned __int128)pages << 32) / (trigger - live - (1 << 20)));
     gcrt_store_relaxed(&pace_live_basis, live);
     gcrt_store_relaxed(&pace_pages_basis, gcrt_load_relaxed(&pages_swept));
     gcrt_store_release(&pace_rate_q32, rate);
+}
+
+void gcrt__sweep_pace(uint64_t trigger, uint64_t live, uint64_t pages_in_use) {
+    gcrt_store_relaxed(&flip_pages, pages_in_use);
+    gcrt_store_relaxed(&flip_swept, gcrt_load_relaxed(&pages_swept));
+    set_pace(trigger, live, pages_in_use);
+}
+
+void gcrt__sweep_repace(uint64_t trigger, uint64_t live) {
+    uint64_t swept = gcrt_load_relaxed(&pages_swept) - gcrt_load_relaxed(&flip_swept);
+    uint64_t pages = gcrt_load_relaxed(&flip_pages);
+    set_pace(trigger, live, gcrt__sweep_done() || swept >= pages ? 0 : pages - swept);
 }
 
 void gcrt__sweep_deduct(uint64_t span_bytes) {

@@ -89,6 +89,42 @@ static void test_deduct_sweeps_its_share(void) {
     EXPECT_TRUE(measured);
 }
 
+/* A knob re-paces the sweep (Go's gcControllerCommit: gcPaceSweeper): with
+ * GOGC=off there is no trigger and no pacing; GOGC=100 set while spans are
+ * left to sweep paces what is left over the new runway, and off again
+ * stops it. The world is stopped by this thread meanwhile, so the
+ * background sweeper leaves the spans. */
+static void test_knob_repaces_the_sweep(void) {
+    int measured = 0;
+    for (int tries = 0; tries < 5 && !measured; tries++) {
+        for (int i = 0; i < (32 << 20) / 32; i++) {
+            void *p = gcrt_alloc(32);
+            gcrt_keep_alive(p);
+        }
+        gcrt__gc_cycle();
+        EXPECT_UEQ(gcrt__sweep_pace_rate(), 0); /* GOGC=off */
+        gcrt__stop_the_world("test_knob_repaces_the_sweep");
+        uint64_t before = gcrt__sweep_pages_swept();
+        for (int quiet = 0, k = 0; quiet < 5 && k < 2000; k++) {
+            gcrt__os_sleep_ns(1000 * 1000);
+            uint64_t now = gcrt__sweep_pages_swept();
+            quiet = now == before ? quiet + 1 : 0;
+            before = now;
+        }
+        if (!gcrt__sweep_done()) {
+            int old = gcrt_set_gc_percent(100);
+            EXPECT_EQ(old, -1);
+            measured = gcrt__sweep_pace_rate() != 0;
+            printf("GOGC=100 with spans left: %llu pages per 2^32 bytes\n",
+                   (unsigned long long)gcrt__sweep_pace_rate());
+        }
+        gcrt__start_the_world();
+        gcrt_set_gc_percent(-1);
+        EXPECT_UEQ(gcrt__sweep_pace_rate(), 0);
+    }
+    EXPECT_TRUE(measured);
+}
+
 /* The background sweeper is a runtime thread, not an M: it does not stop
  * with the world, but it waits for the world to restart instead of
  * sweeping (taking a CPU) through a stop-the-world. */
@@ -135,6 +171,7 @@ int main(void) {
     RUN(test_pace_rate);
     RUN(test_refill_sweeps_its_share);
     RUN(test_deduct_sweeps_its_share);
+    RUN(test_knob_repaces_the_sweep);
     RUN(test_bgsweep_waits_for_the_world);
     return th_summary();
 }
