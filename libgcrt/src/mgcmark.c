@@ -759,6 +759,12 @@ static int points_to_white(uintptr_t p, gcrt_span_t **ps, uintptr_t *pidx) {
     return 1;
 }
 
+/* Where slot idx of s was allocated, symbolized into buf (gccheckmark's
+ * reports; the sites are recorded while it is on: GCRT_HOOK_PCS). */
+static void alloc_site(const gcrt_span_t *s, uintptr_t idx, char *buf, size_t n) {
+    gcrt__symbolize(s->alloc_pcs && idx < s->alloc_pcs_cap ? s->alloc_pcs[idx] : 0, buf, n);
+}
+
 /* Checks one marked scan object: none of its words may point to a white
  * object (the tri-color invariant at the end of marking; Go checks it by
  * re-marking, which a conservative collector cannot do reliably: a dead
@@ -775,11 +781,9 @@ static void ck_span(gcrt_span_t *s, void *arg) {
             uintptr_t widx;
             if (!points_to_white(*(uintptr_t *)q, &ws, &widx)) continue;
             uintptr_t white = ws->base + widx * ws->elemsize;
-            uintptr_t pc = ws->alloc_pcs && widx < ws->alloc_pcs_cap ? ws->alloc_pcs[widx] : 0;
-            uintptr_t ppc = s->alloc_pcs && i < s->alloc_pcs_cap ? s->alloc_pcs[i] : 0;
             char site[256], psite[256];
-            gcrt__symbolize(pc, site, sizeof site);
-            gcrt__symbolize(ppc, psite, sizeof psite);
+            alloc_site(ws, widx, site, sizeof site);
+            alloc_site(s, i, psite, sizeof psite);
             gcrt__throwf("gccheckmark: the concurrent mark missed a reachable object: %p, %zu "
                          "bytes (span class %u), allocated at %s; it is referenced from offset "
                          "%zu of the marked object %p (%zu bytes, allocated at %s). A pointer to "
@@ -796,8 +800,9 @@ static void ck_span(gcrt_span_t *s, void *arg) {
  * pointer came out of a heap object whose old value was overwritten
  * without being shaded (no gcrt_store): the mark never saw it, and the
  * sweep would free an object the program still references. Checked: the
- * globals, registered roots and TLS. Not the stacks: a conservative look
- * at a stack sees dead slots, which may show long-gone pointers. */
+ * globals, registered roots and TLS. The stacks are looked at too, but not
+ * as fatal (ck_stack_words): a conservative look at a stack sees dead
+ * slots, which may show long-gone pointers. */
 static GCRT_NO_SANITIZE void ck_root_words(const uintptr_t *words, size_t n, uintptr_t at,
                                            const char *what) {
     for (size_t i = 0; i < n; i++) {
@@ -805,9 +810,8 @@ static GCRT_NO_SANITIZE void ck_root_words(const uintptr_t *words, size_t n, uin
         uintptr_t widx;
         if (!points_to_white(words[i], &ws, &widx)) continue;
         uintptr_t white = ws->base + widx * ws->elemsize;
-        uintptr_t pc = ws->alloc_pcs && widx < ws->alloc_pcs_cap ? ws->alloc_pcs[widx] : 0;
         char site[256];
-        gcrt__symbolize(pc, site, sizeof site);
+        alloc_site(ws, widx, site, sizeof site);
         gcrt__throwf("gccheckmark: the concurrent mark missed a reachable object: %p, %zu bytes "
                      "(span class %u), allocated at %s; it is referenced from %s at %p. A "
                      "pointer to it was moved out of a heap object without gcrt_store (the "
@@ -864,9 +868,8 @@ static GCRT_NO_SANITIZE void ck_stack_words(struct ck_stack_arg *a, uintptr_t lo
         if (!points_to_white(v, &ws, &widx)) continue;
         uintptr_t white = ws->base + widx * ws->elemsize;
         if (a->reported++ < 16) {
-            uintptr_t pc = ws->alloc_pcs && widx < ws->alloc_pcs_cap ? ws->alloc_pcs[widx] : 0;
             char site[256];
-            gcrt__symbolize(pc, site, sizeof site);
+            alloc_site(ws, widx, site, sizeof site);
             gcrt__printf("gccheckmark: the concurrent mark left unmarked an object a stack word "
                          "points to: %p, %zu bytes (span class %u), allocated at %s; the word is "
                          "in %s at %p. Kept. If the program uses this object, a pointer to it was "
