@@ -126,21 +126,26 @@ static __attribute__((noinline)) void announce_victim(void) {
     fprintf(stderr, "victim %p\n", (void *)(masked_c ^ MASK));
 }
 
-/* One attempt in this process; returns 1 if the move happened while the
- * mark was running. */
-static int attempt(const struct mode *md) {
+/* A fresh chain and victim, then a collection started on thread t; returns
+ * once marking is on (1), or the collection already over (0). */
+static int start_marking(pthread_t *t) {
     build();
     announce_victim();
     wipe_stack();
     gcrt_gc(); /* nothing in flight; B and C are old */
     wipe_stack();
     atomic_store(&gc_done, 0);
-    pthread_t t;
-    pthread_create(&t, NULL, gc_thread, NULL);
+    pthread_create(t, NULL, gc_thread, NULL);
     while (!*(volatile uint32_t *)&gcrt_gc_barrier_on && !atomic_load(&gc_done)) {
     }
-    int during = 0;
-    if (!atomic_load(&gc_done)) during = move(md->scanned, md->barrier);
+    return !atomic_load(&gc_done);
+}
+
+/* One attempt in this process; returns 1 if the move happened while the
+ * mark was running. */
+static int attempt(const struct mode *md) {
+    pthread_t t;
+    int during = start_marking(&t) ? move(md->scanned, md->barrier) : 0;
     pthread_join(t, NULL);
     return during;
 }
@@ -254,19 +259,9 @@ static void child_stack(void *arg) {
     setenv("GODEBUG", "gccheckmark=1", 1);
     if (gcrt_init() != 0) _exit(3);
     for (int i = 0; i < 20; i++) {
-        build();
-        announce_victim();
-        wipe_stack();
-        gcrt_gc();
-        wipe_stack();
-        atomic_store(&gc_done, 0);
         pthread_t t;
-        pthread_create(&t, NULL, gc_thread, NULL);
-        while (!*(volatile uint32_t *)&gcrt_gc_barrier_on && !atomic_load(&gc_done)) {
-        }
         void *volatile local = NULL;
-        int during = 0;
-        if (!atomic_load(&gc_done)) during = move_to_stack(&local);
+        int during = start_marking(&t) ? move_to_stack(&local) : 0;
         gcrt_pthread_join(t, NULL);
         int ok = victim_intact();
         fprintf(stderr, "attempt %d: moved during the mark %d, victim %s\n", i, during,
