@@ -549,7 +549,7 @@ void gcrt__gc_with_modules_locked(void (*fn)(void *), void *arg) {
  * scan in place reads every parked goroutine's stack on its own page and
  * shades the many heap pointers stacks hold, while a copy defers that to
  * the concurrent mark (RESULTS section 35: 20,000 parked goroutines
- * stopped the world 10-12 ms, copied 2.6-3.3 ms). Globals, registered
+ * stopped the world 10-14 ms, copied 2.6-4.7 ms). Globals, registered
  * roots and TLS, up to 1 MiB of the buffer: mostly data, a scan in place
  * runs about as fast as a copy (32 MiB of bss: 1.6-7 ms either way), and
  * a copy would cost as much memory as they are; C programs' data and bss
