@@ -858,23 +858,27 @@ static void gc_start_roots(void *arg) {
     pt_mark(&pt_stw1, "roots");
 }
 
+/* What started a cycle (Go's gcTrigger kinds). */
+enum gc_start_why {
+    START_HEAP,     /* gcTriggerHeap: heap_live reached the trigger */
+    START_USER,     /* gcTriggerCycle: gcrt_gc; "(forced)", NumForcedGC */
+    START_PERIODIC, /* gcTriggerTime: forcegc; fewer idle workers */
+};
+
 /* Stop-the-world #1 and the root scan; then marking runs concurrently, or,
  * in the stop-the-world modes, to completion right here. Caller holds
  * start_lock and is attached. */
-static void gc_start_cycle(int forced);
+static void gc_start_cycle(enum gc_start_why why);
 /* A cycle's start (start_lock held), announced to the threads that reach
  * the trigger meanwhile (start_word). */
-/* forced: 1 if the program asked (gcrt_gc: Go's gcTriggerCycle), 2 for
- * the periodic cycle (Go's forcegc, gcTriggerTime), 0 for the heap
- * trigger. */
-static void gc_start_locked(int forced) {
+static void gc_start_locked(enum gc_start_why why) {
     gcrt_xadd(&start_word, 1);
-    gc_start_cycle(forced);
+    gc_start_cycle(why);
     gcrt_xadd(&start_word, 1);
     gcrt__futex_wake(&start_word, INT32_MAX);
 }
 
-static void gc_start_cycle(int forced) {
+static void gc_start_cycle(enum gc_start_why why) {
     gcrt_store_release(&started, started + 1);
     gcrt__sched_start(); /* the stop signal and sysmon: once */
     /* The child of a fork has no mark workers (fork.c): it marks and
@@ -886,8 +890,8 @@ static void gc_start_cycle(int forced) {
     gcrt__gc_workers_cpu_mark();
     gcrt__finish_sweep();
     memset(&cyc, 0, sizeof cyc);
-    cyc.forced = forced == 1;
-    cyc.periodic = forced == 2;
+    cyc.forced = why == START_USER;
+    cyc.periodic = why == START_PERIODIC;
     cyc.mode = gcrt__debug.gcstoptheworld > 0 ? (gcrt__debug.gcstoptheworld > 1 ? 2 : 1) : 0;
     if (child) cyc.mode = 2;
     gcrt_store_relaxed(&cur_mode, (uint32_t)cyc.mode);
@@ -974,7 +978,7 @@ void gcrt__gc_maybe_start(void) {
         wait_start();
         return;
     }
-    if (past_trigger()) gc_start_locked(0);
+    if (past_trigger()) gc_start_locked(START_HEAP);
     gcrt__unlock(&start_lock);
 }
 
@@ -1012,7 +1016,7 @@ void gcrt__gc_periodic_check(void) {
         if (GCRT_UNLIKELY(gcrt__forcegc_test_hook != NULL)) gcrt__forcegc_test_hook();
 #endif
         if (gcrt__debug.gctrace > 0) gcrt__os_write(2, "GC forced\n", 10);
-        gc_start_locked(2);
+        gc_start_locked(START_PERIODIC);
     }
     gcrt__unlock(&start_lock);
 }
@@ -1080,7 +1084,7 @@ static inline __attribute__((always_inline)) void gc_cycle(void) {
     uint32_t n = gcrt_load_acquire(&started);
     wait_completed(n);
     lock_start();
-    if (gcrt_load_acquire(&started) == n) gc_start_locked(1);
+    if (gcrt_load_acquire(&started) == n) gc_start_locked(START_USER);
     gcrt__unlock(&start_lock);
     wait_completed(n + 1);
 }
